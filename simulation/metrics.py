@@ -1,0 +1,185 @@
+"""Outputs of the model (docs/ODD.md, "Observation"): shared-leadership structure, collaboration,
+delivery, people, barriers and cost. Pure functions of the state arrays and the week's counts."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .params import ORG_TYPES
+from .state import Managers, Organisations, Ties
+
+# Model-level outputs, in the order of the time series. Later issues rely on these names.
+OUTPUTS = {
+    "sl_density": "Shared-leadership density: sum of granted leadership / (N(N-1)), active managers",
+    "sl_centralisation": "Freeman in-degree centralisation of granted leadership",
+    "leadership_gini": "Gini coefficient of leadership received",
+    "top_leader_share": "Share of all leadership received that the top 5% of managers hold",
+    "cross_profession_share": "Share of granted leadership on clinical <-> non-clinical ties",
+    "cross_org_share": "Share of granted leadership on cross-organisation ties",
+    "grant_rate_cross_profession": "Share of clinical <-> non-clinical claims granted this week",
+    "grant_rate_same_profession": "Share of claims within the clinical or non-clinical group granted",
+    "collaboration_success_rate": "Share of granted claims whose joint work succeeded this week",
+    "claims": "Leadership claims made this week",
+    "refusals": "Claims refused this week",
+    "conflicts": "Claims refused across the clinical/non-clinical line this week",
+    "tasks_completed": "Integrated-care tasks completed this week",
+    "backlog": "Tasks waiting at the end of the week",
+    "backlog_age": "Mean age of waiting tasks (weeks)",
+    "mean_trust": "Mean trust over open ties between active managers",
+    "mean_understanding": "Mean understanding of the other group, active managers",
+    "burnout_rate": "Share of active managers with stress above the burnout threshold",
+    "exits": "Managers who left this week",
+    "vacancies": "Posts vacant at the end of the week",
+    "bureaucracy_hours": "Hours lost to bureaucracy this week, all managers",
+    "cost": "Cumulative intervention cost (GBP)",
+    "leadership_received_clinical": "Mean leadership received by a clinical manager",
+    "leadership_received_nonclinical": "Mean leadership received by a non-clinical manager",
+    "claim_rate_clinical": "Claims per active clinical manager this week",
+    "claim_rate_nonclinical": "Claims per active non-clinical manager this week",
+    "burnout_rate_clinical": "Burnout prevalence among active clinical managers",
+    "burnout_rate_nonclinical": "Burnout prevalence among active non-clinical managers",
+}
+
+
+@dataclass
+class WeekCounts:
+    """What happened this week, per manager where the breakdowns need it."""
+
+    claims: np.ndarray  # per manager, as claimant
+    grants: int = 0
+    cross_claims: int = 0  # claims on clinical <-> non-clinical ties
+    cross_grants: int = 0
+    refusals: int = 0
+    conflicts: int = 0
+    successes: int = 0
+    tasks_completed: float = 0.0
+    exits: int = 0
+    bureaucracy_hours: float = 0.0
+
+
+def gini(x: np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 when all are equal or all zero)."""
+    total = x.sum()
+    n = len(x)
+    if n < 2 or total <= 0:
+        return 0.0
+    ranked = np.sort(x)
+    return float((2.0 * np.arange(1, n + 1) - n - 1) @ ranked / (n * total))
+
+
+def freeman_centralisation(strength: np.ndarray) -> float:
+    """Freeman in-degree centralisation of a valued network with tie weights in [0, 1].
+
+    Sum of (max - s_k) over the most it can be, (N - 1)^2, reached by a star.
+    """
+    n = len(strength)
+    if n < 2:
+        return 0.0
+    return float((strength.max() - strength).sum() / (n - 1) ** 2)
+
+
+def top_share(x: np.ndarray, fraction: float) -> float:
+    """Share of the total held by the top ``fraction`` of values (at least one value)."""
+    total = x.sum()
+    if total <= 0:
+        return 0.0
+    k = max(1, int(round(fraction * len(x))))
+    return float(np.partition(x, len(x) - k)[len(x) - k:].sum() / total)
+
+
+def usable_ties(ties: Ties, managers: Managers) -> np.ndarray:
+    """Open ties whose two ends are both filled posts."""
+    return ties.open & managers.active[ties.source] & managers.active[ties.target]
+
+
+def leadership_received(ties: Ties, usable: np.ndarray, n: int) -> np.ndarray:
+    """In-strength of each manager in the granted-leadership network."""
+    return np.bincount(ties.target, weights=ties.granted * usable, minlength=n)
+
+
+def _share(weights: np.ndarray, mask: np.ndarray) -> float:
+    total = weights.sum()
+    return float(weights[mask].sum() / total) if total > 0 else 0.0
+
+
+def _ratio(part: float, whole: float) -> float:
+    return float(part / whole) if whole else 0.0
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else 0.0
+
+
+def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.ndarray,
+            counts: WeekCounts, burnout_threshold: float, cost: float) -> dict[str, float]:
+    """All model-level outputs of one week, as plain floats.
+
+    ``usable`` and ``received`` come from :func:`usable_ties` and :func:`leadership_received`.
+    """
+    n = len(managers)
+    active = managers.active
+    n_active = int(active.sum())
+    granted = ties.granted * usable
+    clinical = active & managers.is_clinical
+    nonclinical = active & ~managers.is_clinical
+    burnt = managers.stress > burnout_threshold
+    pairs = n_active * (n_active - 1)
+    waiting = managers.backlog.sum()
+    return {
+        "sl_density": float(granted.sum() / pairs) if pairs else 0.0,
+        "sl_centralisation": freeman_centralisation(received[active]),
+        "leadership_gini": gini(received[active]),
+        "top_leader_share": top_share(received[active], 0.05),
+        "cross_profession_share": _share(granted, ties.cross_group),
+        "cross_org_share": _share(granted, ties.cross_org),
+        "grant_rate_cross_profession": _ratio(counts.cross_grants, counts.cross_claims),
+        "grant_rate_same_profession": _ratio(counts.grants - counts.cross_grants,
+                                             int(counts.claims.sum()) - counts.cross_claims),
+        "collaboration_success_rate": _ratio(counts.successes, counts.grants),
+        "claims": float(counts.claims.sum()),
+        "refusals": float(counts.refusals),
+        "conflicts": float(counts.conflicts),
+        "tasks_completed": float(counts.tasks_completed),
+        "backlog": float(waiting),
+        "backlog_age": float(managers.backlog_age.sum() / waiting) if waiting > 0 else 0.0,
+        "mean_trust": _mean(ties.trust[usable]),
+        "mean_understanding": _mean(managers.understanding[active]),
+        "burnout_rate": _mean(burnt[active].astype(float)),
+        "exits": float(counts.exits),
+        "vacancies": float(n - n_active),
+        "bureaucracy_hours": float(counts.bureaucracy_hours),
+        "cost": float(cost),
+        "leadership_received_clinical": _mean(received[clinical]),
+        "leadership_received_nonclinical": _mean(received[nonclinical]),
+        "claim_rate_clinical": _mean(counts.claims[clinical].astype(float)),
+        "claim_rate_nonclinical": _mean(counts.claims[nonclinical].astype(float)),
+        "burnout_rate_clinical": _mean(burnt[clinical].astype(float)),
+        "burnout_rate_nonclinical": _mean(burnt[nonclinical].astype(float)),
+    }
+
+
+def group_breakdown(managers: Managers, orgs: Organisations, received: np.ndarray,
+                    counts: WeekCounts, burnout_threshold: float) -> pd.DataFrame:
+    """One row per organisation type x clinical/non-clinical group: the state of its managers."""
+    org_type = orgs.type_code[managers.org]
+    rows = []
+    for code, type_name in enumerate(ORG_TYPES):
+        for clinical, group in ((True, "clinical"), (False, "non_clinical")):
+            members = managers.active & (org_type == code) & (managers.is_clinical == clinical)
+            if not members.any():
+                continue
+            rows.append({
+                "org_type": type_name,
+                "group": group,
+                "managers": int(members.sum()),
+                "leadership_received": float(received[members].mean()),
+                "claims_per_manager": float(counts.claims[members].mean()),
+                "leader_identity": float(managers.leader_identity[members].mean()),
+                "sl_skill": float(managers.sl_skill[members].mean()),
+                "understanding": float(managers.understanding[members].mean()),
+                "stress": float(managers.stress[members].mean()),
+                "burnout_rate": float((managers.stress[members] > burnout_threshold).mean()),
+                "backlog_per_manager": float(managers.backlog[members].mean()),
+            })
+    return pd.DataFrame(rows)

@@ -1,0 +1,336 @@
+"""The Mesa model of shared leadership in an integrated care system.
+
+One step is one week. Each week runs these phases, in this order (docs/ODD.md, section 3):
+
+1. ``apply_interventions``  interventions due this week act through their hooks
+2. ``arrive_work``          cross-functional tasks arrive (Poisson); bureaucracy costs hours
+3. ``budget_time``          hours left after bureaucracy and carried-over work
+4. ``claim``                managers claim leadership, stepping up where work is unled
+5. ``grant``                partners grant claims, damped by value conflict and misalignment
+6. ``collaborate``          granted claims become joint work that succeeds or fails
+7. ``wellbeing``            stress, motivation, exits and replacements
+8. ``decay``                granted leadership and trust fade toward their baselines
+9. ``observe``              outputs and the DataCollector
+
+Every rule is a pure function in ``rules.py``; the phases below only gather its inputs from the
+state arrays, call it, and store its result. Every draw comes from the run's seeded streams.
+"""
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from . import rules
+from .agents import Manager
+from .interventions import build_interventions
+from .metrics import (
+    OUTPUTS,
+    WeekCounts,
+    compute,
+    group_breakdown,
+    leadership_received,
+    usable_ties,
+)
+from .network import build_ties
+from .params import ConfigError, RunConfig, build_config
+from .population import build_managers, build_organisations, draw_people
+from .streams import RandomStreams, poisson_from_uniform
+
+
+@dataclass
+class Week:
+    """Intermediate arrays of the current week, passed from phase to phase."""
+
+    hours: np.ndarray
+    new_tasks: np.ndarray
+    bureaucracy: np.ndarray
+    time: np.ndarray | None = None
+    usable: np.ndarray | None = None
+    interacting: np.ndarray | None = None
+    claimed: np.ndarray | None = None
+    granted: np.ndarray | None = None
+    refused: np.ndarray | None = None
+    conflict_events: np.ndarray | None = None
+    used_hours: np.ndarray | None = None
+
+
+class SharedLeadershipModel(mesa.Model):
+    """Shared leadership between clinical and non-clinical managers across an ICS.
+
+    Build it from a validated :class:`RunConfig`, or with keyword arguments as SolaraViz and
+    ``mesa.batch_run`` do: ``SharedLeadershipModel(ics="small_ics", seed=7,
+    bureaucracy_load=0.5)``. Unknown or out-of-range values raise ``ConfigError``. With
+    ``batch_run``, give the seeds as ``rng=[0, 1, ...]``: it passes each one as ``seed``.
+    """
+
+    def __init__(self, config: RunConfig | None = None, *, seed: int = 0, **kwargs):
+        if config is None:
+            if seed is None:
+                raise ConfigError("seed = None: every run needs an integer seed "
+                                  "(with mesa.batch_run, pass rng=[0, 1, ...])")
+            config = build_config(seed=seed, **kwargs)
+        super().__init__(rng=config.seed)
+        self.config = config
+        self.params = config.model
+        self.streams = RandomStreams(config.seed)
+
+        self.organisations, sizes, clinical_share = build_organisations(
+            config.ics, self.params.communication_clarity)
+        self.managers = build_managers(
+            self.streams.population, sizes, clinical_share, config.population, self.params)
+        self.ties = build_ties(
+            self.streams.network, self.managers, self.organisations, config.network, self.params)
+        self.interventions = build_interventions(config.scenario)
+        self.cost = 0.0
+        self.received = np.zeros(len(self.managers))
+        self.stage_hours_factor = np.asarray(self.params.stage_hours_factor)
+
+        self.agent_at = np.array([Manager(self, i) for i in range(len(self.managers))],
+                                 dtype=object)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in OUTPUTS},
+            agent_reporters=({"leader_identity": "leader_identity", "stress": "stress",
+                              "leadership_received": "leadership_received"}
+                             if config.collect_agents else None),
+        )
+        self.latest: dict[str, float] = {}
+        self.counts = WeekCounts(claims=np.zeros(len(self.managers), dtype=np.int64))
+        self.observe()
+
+    # ------------------------------------------------------------------ the week
+    def step(self) -> None:
+        week = self.steps
+        self.apply_interventions(week)
+        current = self.arrive_work(week)
+        self.budget_time(current)
+        self.claim(week, current)
+        self.grant(week, current)
+        self.collaborate(week, current)
+        self.current_week = current
+        self.wellbeing(week, current)
+        self.decay()
+        self.observe()
+        if week >= self.config.weeks:
+            self.running = False
+
+    # 1
+    def apply_interventions(self, week: int) -> None:
+        """Each intervention due this week selects its participants and applies its effects."""
+        for position, intervention in enumerate(self.interventions):
+            rng = self.streams.weekly("interventions", week, position)
+            self.cost += intervention.apply(self, week, rng)
+
+    # 2
+    def arrive_work(self, week: int) -> Week:
+        """Tasks arrive in proportion to leadership hours; each needs sign-offs."""
+        m, p = self.managers, self.params
+        hours = rules.leadership_hours(m.base_hours, self.stage_hours_factor[m.career_stage],
+                                       p.time_scale, m.hours_boost) * m.active
+        mean_tasks = rules.task_arrivals_mean(p.task_rate, hours, p.nonclinical_leadership_hours)
+        u = self.streams.weekly("work", week).random(len(m))
+        new_tasks = poisson_from_uniform(u, mean_tasks)
+        m.backlog_age += m.backlog
+        m.backlog += new_tasks
+        layers = self.organisations.layers[m.org]
+        bureaucracy = rules.bureaucracy_hours(p.bureaucracy_load, layers, p.governance_hours,
+                                              p.signoff_hours_per_layer, new_tasks) * m.active
+        return Week(hours=hours, new_tasks=new_tasks, bureaucracy=bureaucracy)
+
+    # 3
+    def budget_time(self, current: Week) -> None:
+        """Hours left for leadership, and the share of expected interactions they cover."""
+        m, p, t = self.managers, self.params, self.ties
+        current.usable = usable_ties(t, m)
+        degree = np.bincount(t.source, weights=current.usable, minlength=len(m))
+        available = rules.available_hours(current.hours, m.stress, p.stress_time_penalty,
+                                          current.bureaucracy, m.backlog, p.carry_hours_per_task)
+        expected = 2.0 * p.interaction_rate * degree
+        current.time = rules.time_factor(available, expected, p.collaboration_hours) * m.active
+
+    # 4
+    def claim(self, week: int, current: Week) -> None:
+        """On each interacting tie i -> j, manager j may claim leadership from i: more readily
+        when i's work has lost the leadership it had (stepping up)."""
+        m, p, t = self.managers, self.params, self.ties
+        perceived = np.bincount(t.source, weights=t.granted * current.usable, minlength=len(m))
+        unled = rules.duty_gap(perceived, np.maximum(m.expected_leadership, p.leadership_need))
+        m.expected_leadership = rules.toward(m.expected_leadership, perceived, p.expectation_rate)
+        p_claim = rules.claim_probability(
+            m.leader_identity[t.target], m.motivation[t.target], unled[t.source],
+            p.claim_base, p.identity_weight, p.duty_weight)
+        p_meet = rules.interaction_probability(p.interaction_rate, current.time[t.source],
+                                               current.time[t.target]) * current.usable
+        n_ties = len(t)
+        current.interacting = self.streams.weekly("interaction", week).random(n_ties) < p_meet
+        draws = self.streams.weekly("claim", week).random(n_ties)
+        current.claimed = current.interacting & (draws < p_claim)
+
+    # 5
+    def grant(self, week: int, current: Week) -> None:
+        """Partner i grants j's claim, or refuses it."""
+        m, p, t, o = self.managers, self.params, self.ties, self.organisations
+        conflict = rules.conflict_damping(p.value_conflict, t.cross_group,
+                                          m.understanding[t.source])
+        clarity = 0.5 * (o.clarity[m.org[t.source]] + o.clarity[m.org[t.target]])
+        misalignment = rules.misalignment_damping(p.goal_misalignment, t.cross_org, clarity)
+        p_grant = rules.grant_probability(t.trust, m.sl_skill[t.target], p.grant_base,
+                                          p.trust_weight, p.skill_weight, conflict, misalignment)
+        draws = self.streams.weekly("grant", week).random(len(t))
+        current.granted = current.claimed & (draws < p_grant)
+        current.refused = current.claimed & ~current.granted
+
+    # 6
+    def collaborate(self, week: int, current: Week) -> None:
+        """Granted claims become joint work; its outcome moves trust, identity, skills and tasks."""
+        m, p, t = self.managers, self.params, self.ties
+        n = len(m)
+        p_success = rules.success_probability(
+            m.sl_skill[t.source], m.sl_skill[t.target], current.time[t.source],
+            current.time[t.target], p.success_base, p.success_skill_weight, p.signoff_delay,
+            p.bureaucracy_load, t.cross_org)
+        draws = self.streams.weekly("collaboration", week).random(len(t))
+        success = current.granted & (draws < p_success)
+        failed = current.granted & ~success
+
+        # Ties: success builds granted leadership and trust both ways; refusal costs the
+        # claimant's trust in the refuser; failure costs trust both ways.
+        won, refused, lost = (np.flatnonzero(x) for x in (success, current.refused, failed))
+        t.granted[won] = rules.toward(t.granted[won], 1.0, p.grant_gain)
+        for side in (won, t.reverse[won]):
+            t.trust[side] = rules.toward(t.trust[side], 1.0, p.trust_gain)
+        for side in (t.reverse[refused], lost, t.reverse[lost]):
+            t.trust[side] *= 1.0 - p.trust_loss
+
+        # Managers.
+        def per_manager(mask, ends=("target",)):
+            return sum(np.bincount(getattr(t, end), weights=mask, minlength=n) for end in ends)
+
+        both = ("source", "target")
+        m.leader_identity = rules.identity_update(
+            m.leader_identity, per_manager(current.granted), per_manager(current.refused),
+            p.identity_boost, p.identity_penalty, p.identity_inertia)
+        m.understanding = rules.repeated_step_toward_one(
+            m.understanding, p.understanding_gain, per_manager(success & t.cross_group, both))
+        m.sl_skill = rules.repeated_step_toward_one(m.sl_skill, p.skill_gain,
+                                                    per_manager(success, both))
+        task_share = np.where(t.cross_group, 1.0, p.single_group_completion)
+        # Joint work serves both partners' waiting tasks; formal routes clear some of the rest.
+        shared = np.minimum(m.backlog, 0.5 * per_manager(success * task_share, both))
+        done = shared + rules.formal_completions(m.backlog - shared, current.time,
+                                                 p.formal_route_rate)
+        mean_age = np.divide(m.backlog_age, m.backlog, out=np.zeros(n), where=m.backlog > 0)
+        m.backlog_age -= done * mean_age
+        m.backlog -= done
+        m.completed += done
+
+        current.conflict_events = per_manager(current.refused) + per_manager(failed, both)
+        current.used_hours = per_manager(current.interacting, both) * p.collaboration_hours
+        self.counts = WeekCounts(
+            claims=per_manager(current.claimed).astype(np.int64),
+            grants=int(current.granted.sum()),
+            cross_claims=int((current.claimed & t.cross_group).sum()),
+            cross_grants=int((current.granted & t.cross_group).sum()),
+            refusals=int(current.refused.sum()),
+            conflicts=int((current.refused & t.cross_group).sum()),
+            successes=int(success.sum()),
+            tasks_completed=float(done.sum()),
+            bureaucracy_hours=float(current.bureaucracy.sum()),
+        )
+
+    # 7
+    def wellbeing(self, week: int, current: Week) -> None:
+        """Stress follows pressure; burnout erodes motivation; leavers' posts fall vacant and are
+        filled by aspiring managers after the recruitment lag."""
+        m, p = self.managers, self.params
+        demand = current.bureaucracy + p.carry_hours_per_task * m.backlog + current.used_hours
+        load = np.divide(demand, current.hours, out=np.zeros(len(m)), where=current.hours > 0)
+        pressure = rules.workload_pressure(load) + p.conflict_stress * current.conflict_events
+        m.stress = np.where(m.active, rules.stress_update(m.stress, pressure, m.support,
+                                                          p.stress_rate), 0.0)
+        m.motivation = rules.motivation_update(m.motivation, m.duty, m.stress,
+                                               p.burnout_threshold, p.motivation_erosion,
+                                               p.motivation_recovery)
+        p_exit = rules.exit_probability(m.stress, p.burnout_threshold, p.burnout_exit_rate,
+                                        p.turnover_rate)
+        leaving = m.active & (self.streams.weekly("exit", week).random(len(m)) < p_exit)
+        self.vacate(np.flatnonzero(leaving))
+        self.counts.exits = int(leaving.sum())
+
+        m.vacant_weeks[~m.active] -= 1
+        self.recruit(week, np.flatnonzero(~m.active & (m.vacant_weeks <= 0)))
+
+    def vacate(self, posts: np.ndarray) -> None:
+        """Managers at ``posts`` leave: their posts fall vacant and the leadership granted to or
+        by them is lost. Their waiting work stays with the post."""
+        if len(posts) == 0:
+            return
+        m, t = self.managers, self.ties
+        m.active[posts] = False
+        m.stress[posts] = 0.0
+        m.vacant_weeks[posts] = self.params.recruitment_lag
+        touched = np.isin(t.source, posts) | np.isin(t.target, posts)
+        t.granted[touched] = 0.0
+        t.trust[touched] = rules.boundary_trust(self.params.trust_baseline,
+                                                self.params.boundary_trust_gap,
+                                                t.cross_group[touched], t.cross_org[touched])
+        for post in posts:
+            self.agent_at[post].remove()
+            self.agent_at[post] = None
+
+    def recruit(self, week: int, posts: np.ndarray) -> None:
+        """Fill vacant ``posts`` with new aspiring managers of the same role.
+
+        Candidates are drawn for every post each week from that week's own stream, so who fills
+        a post does not depend on which other posts happen to be vacant (common random numbers).
+        """
+        if len(posts) == 0:
+            return
+        m = self.managers
+        rng = self.streams.weekly("recruitment", week)
+        aspiring = np.zeros(len(m), dtype=np.int64)
+        candidates = draw_people(rng, m.org, m.is_clinical, aspiring, self.config.population,
+                                 self.params).take(posts)
+        candidates.profession = m.profession[posts]
+        for post_state in ("backlog", "backlog_age", "completed"):  # these belong to the post
+            setattr(candidates, post_state, getattr(m, post_state)[posts])
+        m.assign(posts, candidates)
+        for post in posts:
+            self.agent_at[post] = Manager(self, int(post))
+
+    # 8
+    def decay(self) -> None:
+        """Granted leadership fades and trust drifts back to its resting level."""
+        p, t = self.params, self.ties
+        t.granted = rules.decay(t.granted, p.granted_decay)
+        rest = rules.boundary_trust(p.trust_baseline, p.boundary_trust_gap, t.cross_group,
+                                    t.cross_org)
+        t.trust = rules.toward(t.trust, rest, p.trust_decay)
+
+    # 9
+    def observe(self) -> None:
+        """Compute this week's outputs and hand them to the DataCollector."""
+        usable = usable_ties(self.ties, self.managers)
+        self.received = leadership_received(self.ties, usable, len(self.managers))
+        self.latest = compute(self.managers, self.ties, usable, self.received, self.counts,
+                              self.params.burnout_threshold, self.cost)
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ helpers
+    def breakdown(self):
+        """The current state by organisation type and clinical/non-clinical group (a DataFrame)."""
+        return group_breakdown(self.managers, self.organisations, self.received, self.counts,
+                               self.params.burnout_threshold)
+
+    def run(self) -> None:
+        """Run to the configured horizon."""
+        while self.running:
+            self.step()
+
+
+def _reporter(name: str):
+    def report(model: SharedLeadershipModel) -> float:
+        return model.latest[name]
+
+    report.__name__ = name
+    return report

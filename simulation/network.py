@@ -1,0 +1,113 @@
+"""The professional network, built with networkx from the run's seeded generator.
+
+Dense inside an organisation (a G(n, p) graph per organisation), sparse across organisations of
+the same system (a Chung-Lu expected-degree graph weighted toward boundary spanners: the ICB and
+established leaders). A second Chung-Lu draw gives latent *forum* ties, closed at the start,
+which the clear-communication intervention can open. The graph is turned into directed edge
+arrays: each undirected edge gives the ties i -> j and j -> i.
+"""
+
+import networkx as nx
+import numpy as np
+
+from .params import ORG_TYPES, ModelParams, NetworkParams
+from .rules import boundary_trust
+from .state import Managers, Organisations, Ties
+
+ICB = ORG_TYPES.index("icb")
+ESTABLISHED = 2
+
+
+def within_org_edges(rng: np.random.Generator, members: np.ndarray, degree: float) -> np.ndarray:
+    """Edges of a G(n, p) graph with mean ``degree`` among one organisation's ``members``."""
+    n = len(members)
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    graph = nx.fast_gnp_random_graph(n, min(1.0, degree / (n - 1)), seed=rng)
+    return members[np.array(list(graph.edges()), dtype=np.int64).reshape(-1, 2)]
+
+
+def spanning_weights(managers: Managers, orgs: Organisations, net: NetworkParams,
+                     mean_degree: float) -> np.ndarray:
+    """Expected cross-organisation degree of each manager, averaging ``mean_degree``.
+
+    ICB managers and established leaders span more boundaries (assumption; Waring et al. 2023:
+    clinical leaders broker relationships).
+    """
+    weight = np.ones(len(managers))
+    weight[orgs.type_code[managers.org] == ICB] *= net.icb_spanning_factor
+    weight[managers.career_stage == ESTABLISHED] *= net.established_spanning_factor
+    return mean_degree * weight / weight.mean()
+
+
+def cross_org_edges(rng: np.random.Generator, members: np.ndarray, weights: np.ndarray,
+                    org: np.ndarray) -> np.ndarray:
+    """Chung-Lu edges among one system's ``members``, keeping only those between organisations."""
+    if len(members) < 2 or weights.sum() <= 0:
+        return np.empty((0, 2), dtype=np.int64)
+    graph = nx.expected_degree_graph(weights.tolist(), seed=rng, selfloops=False)
+    edges = members[np.array(list(graph.edges()), dtype=np.int64).reshape(-1, 2)]
+    return edges[org[edges[:, 0]] != org[edges[:, 1]]]
+
+
+def _unique_undirected(edges: np.ndarray) -> np.ndarray:
+    edges = np.sort(edges, axis=1)
+    return np.unique(edges, axis=0) if len(edges) else edges
+
+
+def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations,
+               net: NetworkParams, model: ModelParams) -> Ties:
+    """Build the network and its directed tie arrays with their starting trust and leadership.
+
+    Starting trust is ``trust_baseline`` less ``boundary_trust_gap`` for each boundary crossed
+    (T2 "them and us"; the sizes are assumptions). No leadership is granted yet: it emerges.
+    """
+    org = managers.org
+    open_edges, forum_edges = [], []
+    for o in range(len(orgs)):
+        open_edges.append(within_org_edges(rng, np.flatnonzero(org == o), net.within_org_degree))
+    for s in np.unique(orgs.system):
+        members = np.flatnonzero(orgs.system[org] == s)
+        local = managers.take(members)
+        open_edges.append(cross_org_edges(
+            rng, members, spanning_weights(local, orgs, net, net.cross_org_degree), org))
+        forum_edges.append(cross_org_edges(
+            rng, members, spanning_weights(local, orgs, net, net.forum_ties_per_manager), org))
+    existing = _unique_undirected(np.concatenate(open_edges))
+    forum = _unique_undirected(np.concatenate(forum_edges))
+    if len(forum):
+        # Drop forum ties that duplicate an existing tie.
+        key = existing[:, 0] * len(managers) + existing[:, 1]
+        forum = forum[~np.isin(forum[:, 0] * len(managers) + forum[:, 1], key)]
+    undirected = np.concatenate([existing, forum])
+    is_open = np.concatenate([np.ones(len(existing), bool), np.zeros(len(forum), bool)])
+
+    m = len(undirected)
+    source = np.concatenate([undirected[:, 0], undirected[:, 1]]).astype(np.int32)
+    target = np.concatenate([undirected[:, 1], undirected[:, 0]]).astype(np.int32)
+    reverse = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
+    cross_group = managers.is_clinical[source] != managers.is_clinical[target]
+    cross_org = org[source] != org[target]
+    is_open = np.concatenate([is_open, is_open])
+    trust = boundary_trust(model.trust_baseline, model.boundary_trust_gap, cross_group, cross_org)
+    return Ties(
+        source=source,
+        target=target,
+        reverse=reverse,
+        cross_group=cross_group,
+        cross_org=cross_org,
+        open=is_open,
+        trust=trust,
+        granted=np.zeros(2 * m),
+    )
+
+
+def to_networkx(ties: Ties, n: int, only_open: bool = True) -> nx.Graph:
+    """The undirected professional network as a networkx graph (for layouts and analysis)."""
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    keep = ties.source < ties.target
+    if only_open:
+        keep &= ties.open
+    graph.add_edges_from(zip(ties.source[keep].tolist(), ties.target[keep].tolist(), strict=True))
+    return graph

@@ -1,0 +1,556 @@
+"""The one parameter schema: typed dataclasses with defaults, ranges, units, meaning and grounding.
+
+Every parameter is declared once, here, with :func:`param`. The schema drives:
+
+* validation (:func:`validate`, called before anything runs);
+* the Hydra configs (the dataclasses are registered with Hydra's ConfigStore);
+* the Solara sliders of the browser app;
+* the bounds of sensitivity analysis (``uncertain=True`` marks the assumptions of the brief, [A]).
+
+Grounding strings start with ``G:`` (a source in ``docs/ODD.md``) or ``A:`` (an assumption).
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import MISSING, OmegaConf
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+ORG_TYPES = (
+    "icb",
+    "acute_trust",
+    "community_trust",
+    "mental_health_trust",
+    "pcn",
+    "social_care",
+)
+CAREER_STAGES = ("aspiring", "emerging", "established")
+CLINICAL_PROFESSIONS = ("doctor", "nurse", "allied_health")
+NON_CLINICAL_PROFESSIONS = ("finance", "operations", "commissioning", "hr")
+PROFESSIONS = CLINICAL_PROFESSIONS + NON_CLINICAL_PROFESSIONS
+
+
+class ConfigError(ValueError):
+    """A configuration value is of the wrong type, out of range, or unknown."""
+
+
+def param(
+    default: Any,
+    low: float,
+    high: float,
+    unit: str,
+    doc: str,
+    source: str,
+    *,
+    uncertain: bool = False,
+) -> Any:
+    """Declare a parameter: its default, inclusive range, unit, meaning and grounding.
+
+    ``uncertain=True`` marks an assumption that sensitivity analysis must cover.
+    List defaults (one value per category) have each element checked against the range.
+    """
+    metadata = {
+        "range": (low, high),
+        "unit": unit,
+        "doc": doc,
+        "source": source,
+        "uncertain": uncertain,
+    }
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class ModelParams:
+    """Behavioural parameters of the weekly rules (docs/ODD.md, section 7)."""
+
+    # --- Barriers (theme 4 and theme 2) ---
+    bureaucracy_load: float = param(
+        0.3, 0.0, 1.0, "share",
+        "Strength of bureaucracy: share of the full governance overhead and sign-off work in force.",
+        "A: size; G: direction (T4 bureaucracy and governance set-ups)", uncertain=True)
+    value_conflict: float = param(
+        0.4, 0.0, 1.0, "probability",
+        "Most a clinical/non-clinical value clash can cut the chance of a grant, before understanding.",
+        "A: size; G: direction (T2 different values, 'them and us')", uncertain=True)
+    goal_misalignment: float = param(
+        0.4, 0.0, 1.0, "probability",
+        "Most a cross-organisation goal clash can cut the chance of a grant, before clear communication.",
+        "A: size; G: direction (T4 partners not in the same organisation)", uncertain=True)
+    communication_clarity: float = param(
+        0.2, 0.0, 1.0, "share",
+        "Clarity of lines of communication between organisations; cancels that share of misalignment.",
+        "A: size; G: recommendation (clear lines of communication)", uncertain=True)
+    support: float = param(
+        0.3, 0.0, 1.0, "share",
+        "Organisational support: the share of work pressure that does not turn into stress.",
+        "A: size; G: direction (T4 lack of support)", uncertain=True)
+    time_scale: float = param(
+        1.0, 0.1, 3.0, "multiplier",
+        "Multiplier on every manager's leadership hours: the 'lack of time' barrier.",
+        "A: a sweep knob for the time barrier (T4 extreme constraints of time)")
+
+    # --- Time budget ---
+    clinical_leadership_hours: float = param(
+        4.0, 0.5, 20.0, "h/week",
+        "Leadership hours of an emerging clinical manager: one programmed activity.",
+        "G: a PA is 4 h; clinicians are part-time contributors (T4)")
+    nonclinical_leadership_hours: float = param(
+        15.0, 2.0, 37.5, "h/week",
+        "Leadership hours of an emerging non-clinical manager (of a 37.5 h week).",
+        "A: full-time managers give about 40% of the week to cross-boundary leadership",
+        uncertain=True)
+    stage_hours_factor: list[float] = param(
+        [0.75, 1.0, 1.5], 0.1, 5.0, "multiplier",
+        "Leadership hours by career stage (aspiring, emerging, established), times the base.",
+        "A: established leaders hold extra PAs or larger portfolios (G: director roles are extra PAs)")
+    governance_hours: float = param(
+        8.0, 0.0, 30.0, "h/week",
+        "Governance and data work a manager in a 3-layer organisation does at full bureaucracy.",
+        "A: size; G: clinical staff spend up to 10 h/week on data tasks, a third not useful",
+        uncertain=True)
+    signoff_hours_per_layer: float = param(
+        0.5, 0.0, 5.0, "h/task/layer",
+        "Hours of sign-off each new cross-boundary task needs per layer, at full bureaucracy.",
+        "A: size; G: direction (T4 bureaucracy)", uncertain=True)
+    collaboration_hours: float = param(
+        1.5, 0.1, 10.0, "h/interaction",
+        "Hours one leadership interaction (claim, grant and joint work) takes from each partner.",
+        "A", uncertain=True)
+    stress_time_penalty: float = param(
+        0.3, 0.0, 1.0, "share",
+        "Share of leadership hours lost by a fully stressed manager.",
+        "A: high stress lowers time (model brief, wellbeing)", uncertain=True)
+    carry_hours_per_task: float = param(
+        0.25, 0.0, 4.0, "h/task/week",
+        "Hours each task waiting in the backlog costs every week (chasing, re-planning).",
+        "A", uncertain=True)
+
+    # --- Work ---
+    task_rate: float = param(
+        0.06, 0.0, 5.0, "tasks/week",
+        "Mean new integrated-care tasks a week for a manager with the non-clinical base hours; "
+        "scaled by each manager's own hours.",
+        "A", uncertain=True)
+    single_group_completion: float = param(
+        0.5, 0.0, 1.0, "tasks/success",
+        "Tasks a successful collaboration completes when both partners are from the same group "
+        "(clinical or non-clinical); a mixed pair completes one.",
+        "A: size; G: tasks need clinical and non-clinical input (T2, Waring et al. 2023)",
+        uncertain=True)
+    formal_route_rate: float = param(
+        0.03, 0.0, 1.0, "per week",
+        "Share of waiting tasks a manager with full time clears through formal routes each week.",
+        "A: size; G: traditional leadership also delivers (Wang et al. 2014)", uncertain=True)
+
+    # --- Claiming (theme 1; DeRue & Ashford 2010) ---
+    interaction_rate: float = param(
+        0.15, 0.0, 1.0, "per tie-week",
+        "Chance a professional tie carries a leadership interaction in a week, with time to spare.",
+        "A", uncertain=True)
+    claim_base: float = param(
+        0.7, 0.0, 1.0, "probability",
+        "Claim propensity of a manager whose identity and motivation are both 1.",
+        "G: acton ABM P(claim) = match x 0.7")
+    identity_weight: float = param(
+        0.7, 0.0, 1.0, "share",
+        "Weight of leader identity against motivation in the claim propensity.",
+        "A", uncertain=True)
+    duty_weight: float = param(
+        1.0, 0.0, 1.0, "probability",
+        "Extra claim propensity of a fully motivated manager toward a partner whose work is unled.",
+        "A: form; G: direction (T1 the need to step up, a sense of duty)", uncertain=True)
+    leadership_need: float = param(
+        0.5, 0.01, 10.0, "granted units",
+        "Leadership a manager must recognise around them before the duty gap closes.",
+        "A", uncertain=True)
+    expectation_rate: float = param(
+        0.05, 0.0, 1.0, "per week",
+        "Speed at which the leadership a manager is used to follows what they recognise now.",
+        "A: a departed leader leaves a gap for some months", uncertain=True)
+
+    # --- Granting (themes 2 and 3) ---
+    grant_base: float = param(
+        0.5, 0.0, 1.0, "probability",
+        "Grant chance for a claimant of average trust and skill, before conflict and misalignment.",
+        "G: acton ABM grants when match > 0.5")
+    trust_weight: float = param(
+        0.6, 0.0, 2.0, "per unit trust",
+        "Rise in grant chance per unit of the partner's trust above 0.5.",
+        "A: size; G: direction (T2 trust takes practice; Aufegger et al. 2019)", uncertain=True)
+    skill_weight: float = param(
+        0.4, 0.0, 2.0, "per unit skill",
+        "Rise in grant chance per unit of the claimant's SL skill above 0.5.",
+        "A: size; G: direction (T3 shared-leadership skills)", uncertain=True)
+
+    # --- Collaboration ---
+    success_base: float = param(
+        0.3, 0.0, 1.0, "probability",
+        "Success chance of joint work between two partners with no SL skill.",
+        "A", uncertain=True)
+    success_skill_weight: float = param(
+        0.6, 0.0, 1.0, "probability",
+        "Extra success chance when both partners have full SL skill.",
+        "A: size; G: direction (T3 communication and collaboration)", uncertain=True)
+    signoff_delay: float = param(
+        0.5, 0.0, 1.0, "probability",
+        "Share of cross-organisation joint work stalled by sign-off at full bureaucracy.",
+        "A: size; G: direction (T4 bureaucracy)", uncertain=True)
+    grant_gain: float = param(
+        0.15, 0.0, 1.0, "share of gap",
+        "Step of granted leadership toward 1 after a successful joint piece of work.",
+        "A", uncertain=True)
+    trust_gain: float = param(
+        0.1, 0.0, 1.0, "share of gap",
+        "Step of trust toward 1 after success (both directions).",
+        "A: size; G: direction (T2 trust is earned with practice)", uncertain=True)
+    trust_loss: float = param(
+        0.1, 0.0, 1.0, "share",
+        "Share of trust lost after a refusal or failed joint work.",
+        "A", uncertain=True)
+    understanding_gain: float = param(
+        0.05, 0.0, 1.0, "share of gap",
+        "Step of understanding toward 1 per successful clinical/non-clinical collaboration.",
+        "A: size; G: direction (T2 'different language'; T3 mutual understanding)",
+        uncertain=True)
+    skill_gain: float = param(
+        0.01, 0.0, 0.5, "share of gap",
+        "Step of SL skill toward 1 per successful collaboration (learning by doing).",
+        "A: size; G: direction (T3; Lacerenza et al. 2017 practice raises transfer)")
+    identity_boost: float = param(
+        0.05, 0.0, 1.0, "share of gap",
+        "Step of leader identity toward 1 per granted claim.",
+        "G: acton ABM success boost 5 on a 0-100 scale; DeRue & Ashford 2010")
+    identity_penalty: float = param(
+        0.03, 0.0, 1.0, "share",
+        "Share of leader identity lost per refused claim.",
+        "G: acton ABM failure penalty 3 on a 0-100 scale")
+    identity_inertia: float = param(
+        0.2, 0.0, 1.0, "share",
+        "Share of each identity change absorbed by inertia.",
+        "G: acton ABM identity inertia 0.2")
+
+    # --- Wellbeing ---
+    stress_rate: float = param(
+        0.1, 0.0, 1.0, "per week",
+        "Speed at which stress moves toward current pressure.",
+        "A", uncertain=True)
+    conflict_stress: float = param(
+        0.05, 0.0, 1.0, "per event",
+        "Pressure added by each refusal or failed collaboration.",
+        "A: size; G: direction (T2 conflicts)", uncertain=True)
+    burnout_threshold: float = param(
+        0.35, 0.05, 1.0, "stress",
+        "Stress above which a manager counts as burnt out.",
+        "A: puts baseline burnout near the NHS staff survey's ~30% 'burnt out because of work'")
+    burnout_exit_rate: float = param(
+        0.005, 0.0, 1.0, "per week",
+        "Weekly chance that a burnt-out manager leaves (about a quarter a year).",
+        "A", uncertain=True)
+    turnover_rate: float = param(
+        0.002, 0.0, 0.1, "per week",
+        "Weekly chance that any manager leaves for other reasons (about 10% a year).",
+        "A: near NHS annual turnover of about 10%")
+    recruitment_lag: int = param(
+        12, 0, 104, "weeks",
+        "Weeks a post stays vacant before an aspiring manager fills it.",
+        "A")
+    motivation_erosion: float = param(
+        0.05, 0.0, 1.0, "per week",
+        "Loss of motivation per week per unit of stress above the burnout threshold.",
+        "A: size; G: direction (T4 lack of support)")
+    motivation_recovery: float = param(
+        0.02, 0.0, 1.0, "per week",
+        "Speed at which motivation returns to the manager's own sense of duty.",
+        "A")
+
+    # --- Decay ---
+    granted_decay: float = param(
+        0.02, 0.0, 1.0, "per week",
+        "Weekly decay of granted leadership (half-life about 35 weeks).",
+        "A", uncertain=True)
+    trust_decay: float = param(
+        0.01, 0.0, 1.0, "per week",
+        "Weekly drift of trust toward its baseline.",
+        "A")
+    trust_baseline: float = param(
+        0.5, 0.0, 1.0, "trust",
+        "Trust between colleagues of the same group and organisation, and its resting level.",
+        "A")
+    boundary_trust_gap: float = param(
+        0.1, 0.0, 0.5, "trust",
+        "Lower starting trust across each boundary (group, organisation).",
+        "A: size; G: direction (T2 'them and us')")
+
+    # --- Initial leadership structure ---
+    initial_hierarchy: float = param(
+        0.5, 0.0, 1.0, "share",
+        "How hierarchical the start is: 0 homogeneous identities, 1 a few formal leaders only.",
+        "A: NHS structures are hierarchical (Nunez Barahona 2025 contrasts the two)",
+        uncertain=True)
+    formal_leader_share: float = param(
+        0.05, 0.001, 0.5, "share",
+        "Share of managers holding formal leadership roles at the start (drawn from established).",
+        "A: about 1 in 20 managers sits on a board or leads a directorate")
+
+
+@dataclass
+class PopulationParams:
+    """How managers are drawn (docs/ODD.md, section 5)."""
+
+    stage_shares: list[float] = param(
+        [0.4, 0.35, 0.25], 0.0, 1.0, "share",
+        "Shares of aspiring, emerging and established managers.",
+        "A: the paper's three development audiences (aspiring, emerging, established)")
+    clinical_profession_shares: list[float] = param(
+        [0.54, 0.3, 0.16], 0.0, 1.0, "share",
+        "Shares of doctors, nurses and allied health professionals among clinical managers.",
+        "G: doctors are about 14% of board members of 26% clinicians; nurse/AHP split A")
+    nonclinical_profession_shares: list[float] = param(
+        [0.2, 0.4, 0.25, 0.15], 0.0, 1.0, "share",
+        "Shares of finance, operations, commissioning and HR among non-clinical managers.",
+        "A")
+    identity_by_stage: list[float] = param(
+        [0.3, 0.5, 0.7], 0.0, 1.0, "identity",
+        "Mean leader identity of non-clinical managers by career stage.",
+        "A")
+    clinician_identity_gap: float = param(
+        0.2, 0.0, 1.0, "identity",
+        "How much lower clinicians' leader identity starts.",
+        "A: size; G: Table 1, 'saw myself as a clinician and not a leader'", uncertain=True)
+    skill_by_stage: list[float] = param(
+        [0.3, 0.45, 0.6], 0.0, 1.0, "skill",
+        "Mean SL skill by career stage.",
+        "A: G direction (T3 skills grow with practice)")
+    understanding_mean: float = param(
+        0.3, 0.0, 1.0, "understanding",
+        "Mean understanding of the other group's values and language.",
+        "A: G direction (Table 2, 'we speak a different language')", uncertain=True)
+    motivation_mean: float = param(
+        0.6, 0.0, 1.0, "motivation",
+        "Mean sense of duty.",
+        "A: G direction (T1 leading as duty)")
+    trait_spread: float = param(
+        0.15, 0.0, 0.5, "SD",
+        "Standard deviation of initial traits around their means (clipped to [0, 1]).",
+        "A")
+
+
+@dataclass
+class NetworkParams:
+    """The professional network (docs/ODD.md, section 2)."""
+
+    within_org_degree: float = param(
+        12.0, 0.0, 200.0, "ties",
+        "Mean professional ties of a manager inside their own organisation.",
+        "A: Dunbar-like working circle of a manager", uncertain=True)
+    cross_org_degree: float = param(
+        1.5, 0.0, 50.0, "ties",
+        "Mean professional ties of a manager to other organisations of the same system.",
+        "A: boundary spanning is sparse", uncertain=True)
+    icb_spanning_factor: float = param(
+        3.0, 1.0, 20.0, "multiplier",
+        "How many more cross-organisation ties ICB managers have.",
+        "A: the ICB convenes the system")
+    established_spanning_factor: float = param(
+        2.0, 1.0, 20.0, "multiplier",
+        "How many more cross-organisation ties established leaders have.",
+        "A; G: clinical leaders broker relationships (Waring et al. 2023)")
+    forum_ties_per_manager: float = param(
+        1.0, 0.0, 20.0, "ties",
+        "Latent cross-organisation ties per manager that system forums can open.",
+        "A: form of the 'clear lines of communication' recommendation")
+
+
+@dataclass
+class OrgSpec:
+    """A kind of partner organisation in an ICS archetype."""
+
+    type: str = MISSING
+    count: int = param(1, 1, 1000, "organisations", "How many of this organisation.", "G")
+    managers: int = param(
+        100, 1, 100000, "managers", "Managers in each such organisation.", "G: derived in ODD")
+    clinical_share: float = param(
+        0.3, 0.0, 1.0, "share", "Share of clinical managers.", "G: boards ~26% clinicians")
+    bureaucracy_layers: float = param(
+        3.0, 0.0, 10.0, "layers",
+        "Sign-off layers for a cross-boundary decision.", "A: size; G: direction (T4)")
+
+
+@dataclass
+class ICSConfig:
+    """An ICS archetype: its organisations, repeated ``systems`` times."""
+
+    name: str = MISSING
+    systems: int = param(1, 1, 100, "systems", "Identical systems to build (42 for England).", "G")
+    organisations: list[OrgSpec] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioConfig:
+    """A named list of interventions (empty for the baseline)."""
+
+    name: str = "baseline"
+    interventions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    """Everything one simulation run needs. The Hydra app's root config."""
+
+    ics: ICSConfig = MISSING
+    model: ModelParams = field(default_factory=ModelParams)
+    population: PopulationParams = field(default_factory=PopulationParams)
+    network: NetworkParams = field(default_factory=NetworkParams)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    seed: int = param(0, 0, 2**32 - 1, "seed", "Seed of every random stream of the run.", "-")
+    weeks: int = param(156, 1, 2080, "weeks", "Horizon: weeks to simulate (3 years).", "A")
+    collect_agents: bool = False
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+def _check_value(path: str, value: Any, expected: type, spec: dict[str, Any]) -> None:
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{path} = {value!r} must be an integer")
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path} = {value!r} must be a number")
+        if not math.isfinite(value):
+            raise ConfigError(f"{path} = {value!r} must be finite")
+    low, high = spec["range"]
+    if not low <= value <= high:
+        raise ConfigError(
+            f"{path} = {value!r} is outside the allowed range [{low}, {high}] "
+            f"({spec['unit']}: {spec['doc']})"
+        )
+
+
+def validate(obj: Any, prefix: str = "") -> None:
+    """Check every ranged field of a dataclass tree; raise :class:`ConfigError` naming the key."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        path = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            validate(value, f"{path}.")
+        elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
+            for i, item in enumerate(value):
+                validate(item, f"{path}[{i}].")
+        elif "range" in f.metadata:
+            expected = f.type if f.type in (int, float) else float
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    _check_value(f"{path}[{i}]", item, float, f.metadata)
+            else:
+                _check_value(path, value, expected, f.metadata)
+    _check_categories(obj, prefix)
+
+
+def _check_categories(obj: Any, prefix: str) -> None:
+    """Checks that span fields: category names and shares that must sum to one."""
+    if isinstance(obj, OrgSpec) and obj.type not in ORG_TYPES:
+        raise ConfigError(f"{prefix}type = {obj.type!r} is not one of {list(ORG_TYPES)}")
+    if isinstance(obj, ICSConfig) and not obj.organisations:
+        raise ConfigError(f"{prefix}organisations is empty: an ICS needs at least one organisation")
+    expected_lengths = {
+        "stage_hours_factor": len(CAREER_STAGES),
+        "stage_shares": len(CAREER_STAGES),
+        "identity_by_stage": len(CAREER_STAGES),
+        "skill_by_stage": len(CAREER_STAGES),
+        "clinical_profession_shares": len(CLINICAL_PROFESSIONS),
+        "nonclinical_profession_shares": len(NON_CLINICAL_PROFESSIONS),
+    }
+    for name, length in expected_lengths.items():
+        if hasattr(obj, name):
+            values = getattr(obj, name)
+            if len(values) != length:
+                raise ConfigError(f"{prefix}{name} = {values} must have {length} values")
+            if name.endswith("_shares") and not math.isclose(sum(values), 1.0, abs_tol=1e-6):
+                raise ConfigError(f"{prefix}{name} = {values} must sum to 1")
+
+
+def parameter_specs(cls: type = ModelParams) -> dict[str, dict[str, Any]]:
+    """Name -> metadata (default, range, unit, doc, source, uncertain) of a schema dataclass."""
+    specs = {}
+    for f in dataclasses.fields(cls):
+        if "range" in f.metadata:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            specs[f.name] = {"default": default, **f.metadata}
+    return specs
+
+
+def uncertain_parameters() -> dict[str, dict[str, Any]]:
+    """The [A] parameters that sensitivity analysis varies, keyed by their config path."""
+    out = {}
+    for group, cls in (("model", ModelParams), ("population", PopulationParams),
+                       ("network", NetworkParams)):
+        for name, spec in parameter_specs(cls).items():
+            if spec["uncertain"] and not isinstance(spec["default"], list):
+                out[f"{group}.{name}"] = spec
+    return out
+
+
+def load_group(group: str, name: str) -> Any:
+    """Load ``configs/<group>/<name>.yaml`` as a plain container."""
+    path = CONFIG_DIR / group / f"{name}.yaml"
+    if not path.is_file():
+        options = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+        raise ConfigError(f"{group} = {name!r} is not one of {options}")
+    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+
+
+def build_config(
+    ics: str = "default_ics",
+    seed: int = 0,
+    weeks: int = 156,
+    scenario: str = "baseline",
+    **overrides: Any,
+) -> RunConfig:
+    """A validated :class:`RunConfig` from archetype/scenario names and flat overrides.
+
+    Flat overrides name fields of ``model``, ``population`` or ``network`` (``bureaucracy_load=0.5``)
+    or give a dotted path (``network.cross_org_degree=3``). This is the keyword-argument path used
+    by SolaraViz and ``mesa.batch_run``; the Hydra app composes the same schema from YAML.
+    """
+    data: dict[str, Any] = {
+        "ics": load_group("ics", ics),
+        "scenario": load_group("scenario", scenario),
+        "seed": seed,
+        "weeks": weeks,
+    }
+    groups = {"model": ModelParams, "population": PopulationParams, "network": NetworkParams}
+    for key, value in overrides.items():
+        if "." in key:
+            path = key
+        else:
+            owners = [g for g, cls in groups.items() if key in parameter_specs(cls)]
+            if not owners:
+                raise ConfigError(f"{key} is not a parameter of the model")
+            path = f"{owners[0]}.{key}"
+        head, _, tail = path.partition(".")
+        data.setdefault(head, {})[tail] = value
+    return to_run_config(data)
+
+
+def to_run_config(cfg: Any) -> RunConfig:
+    """Convert a composed OmegaConf config to a validated :class:`RunConfig`.
+
+    OmegaConf's own errors (wrong type, unknown key) and ours are both raised as ConfigError.
+    """
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), cfg))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(str(exc).splitlines()[0] + _key_hint(exc)) from None
+
+
+def _key_hint(exc: Any) -> str:
+    key = getattr(exc, "full_key", None)
+    return f" (key: {key})" if key else ""
