@@ -1,6 +1,9 @@
 """The ``slsim`` command: a Hydra app that runs one simulation (or a sweep with ``-m``).
 
     slsim ics=small_ics seed=7 weeks=52 model.bureaucracy_load=0.3 hydra.run.dir=OUT
+    slsim -m scenario=baseline,recommended_package seed=range(0,20) hydra.sweep.dir=OUT
+
+Sweeps are resumable and fault-tolerant (simulation/sweep.py, docs/sweeps.md).
 """
 
 import logging
@@ -8,14 +11,13 @@ import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .params import CONFIG_DIR, ConfigError, RunConfig, to_run_config
+from .params import CONFIG_DIR, ConfigError, to_run_config
 from .runner import run_one
-
-ConfigStore.instance().store(name="slsim_schema", node=RunConfig)
+from .sweep import exit_code
 
 SUMMARY_OUTPUTS = ("sl_density", "sl_centralisation", "leadership_gini", "cross_profession_share",
                    "cross_org_share", "tasks_completed", "backlog", "mean_trust", "burnout_rate",
@@ -31,15 +33,23 @@ def summary_table(final: dict[str, float]) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def app(cfg: DictConfig) -> None:
+def app(cfg: DictConfig) -> str:
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Hydra's INFO logging would log every step
+    hydra_cfg = HydraConfig.get()
+    sweeping = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         config = to_run_config(cfg)
     except ConfigError as exc:
+        if sweeping:  # the resumable sweeper rejects bad configs before launching; others record it
+            raise
         print(f"slsim: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    result = run_one(config, out_dir)
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
+    if sweeping:  # quiet: the sweeper reports progress and failures from the run folders
+        plot = bool(hydra_cfg.sweeper.get("plots", False))
+        return run_one(config, out_dir, plot=plot, overrides=overrides)["status"]
+    result = run_one(config, out_dir, overrides=overrides)
     if result["status"] != "succeeded":
         print(f"slsim: run failed: {result['error_type']}: {result['message']}",
               file=sys.stderr)
@@ -50,7 +60,9 @@ def app(cfg: DictConfig) -> None:
     print(summary_table(result["final"]))
     print(f"Outputs in {out_dir}: summary.json, timeseries.parquet, breakdown.parquet, "
           "metrics.png")
+    return result["status"]
 
 
 def main() -> None:
     app()
+    sys.exit(exit_code())  # a sweep's: 0 if every run succeeded, 1 if any failed or did not finish

@@ -1,7 +1,266 @@
-"""Interventions (issue 3 fills the catalogue)."""
+"""Interventions: the paper's recommendations as small, composable policy levers.
+
+Each lever is a class with one job: what happens to a participant when they are enrolled. The base
+class does the rest, the same way for every lever:
+
+* **when**: enrolment runs from ``start_week`` to ``end_week`` (0: no end);
+* **whom**: a target selector (clinical or non-clinical, career stages, organisation types,
+  professions);
+* **how many**: ``coverage``, the share of the eligible group reached per year, as a weekly
+  enrolment chance; each person enrols once; draws come from the intervention's own stream, one
+  uniform per unit every week (common random numbers);
+* **how long**: effects given through :meth:`Intervention.give` fade with ``half_life_weeks``;
+* **cost**: ``unit_cost`` per participant (levers may charge per hour instead).
+
+Levers change the model only through these documented hooks:
+
+* :meth:`Intervention.enrol` (override): the effect on this week's new participants;
+* :meth:`Intervention.ongoing` (override if needed): effects and costs of every week;
+* :meth:`Intervention.give`: add to a manager or organisation state array, with fading;
+* ``model.managers`` / ``model.organisations`` arrays and ``model.ties.open`` are the state they
+  may touch; the weekly rules never special-case an intervention.
+
+Which class runs is resolved only from :data:`REGISTRY`, by the config's ``kind``.
+"""
+
+import zlib
+from typing import Any, ClassVar
+
+import numpy as np
+
+from . import rules
+from .params import (
+    CAREER_STAGES,
+    ORG_TYPES,
+    PROFESSIONS,
+    ClearCommunicationParams,
+    CoachingSupportParams,
+    InterventionParams,
+    LeadershipProgrammeParams,
+    PostgradTrainingParams,
+    ProtectedTimeParams,
+    ReduceBureaucracyParams,
+    ScenarioConfig,
+    intervention_params,
+)
+
+WEEKS_PER_YEAR = 52
+UNIT_STATES = ("leader_identity", "sl_skill", "understanding", "support", "duty", "motivation",
+               "stress", "clarity")
 
 
-def build_interventions(scenario):
-    if scenario.interventions:
+class Intervention:
+    """Base class: enrolment, targeting, fading effects and costs (see the module docstring)."""
+
+    kind: ClassVar[str]
+    params_class: ClassVar[type[InterventionParams]]
+    per_organisation: ClassVar[bool] = False  # participants are organisations, not managers
+    charged_per_participant: ClassVar[bool] = True  # else the lever charges in ongoing()
+
+    def __init__(self, name: str, params: InterventionParams, model: Any):
+        self.name = name
+        self.params = params
+        self.stream_key = zlib.crc32(name.encode())
+        units = len(model.organisations) if self.per_organisation else len(model.managers)
+        self.enrolled_week = np.full(units, -1, dtype=np.int64)
+        self.participants = 0
+        self.fade = float(rules.half_life_factor(np.asarray(params.half_life_weeks)))
+        self.given: dict[tuple[str, str], np.ndarray] = {}  # (owner, state) -> amount given
+
+    # ---------------------------------------------------------------- the weekly call
+    def apply(self, model: Any, week: int, rng: np.random.Generator) -> float:
+        """Fade earlier effects, enrol this week's participants, return this week's cost (GBP)."""
+        self._fade_given(model)
+        draws = rng.random(len(self.enrolled_week))
+        new = np.flatnonzero(self._enrolling(week) & self._eligible(model)
+                             & ~self._enrolled_now(model) & (draws < self._weekly_chance()))
+        self.enrolled_week[new] = week
+        self.participants += len(new)
+        self.enrol(model, week, new)
+        enrolment_cost = self.params.unit_cost * len(new) if self.charged_per_participant else 0.0
+        return enrolment_cost + self.ongoing(model, week)
+
+    # ---------------------------------------------------------------- hooks for levers
+    def enrol(self, model: Any, week: int, units: np.ndarray) -> None:
+        """Apply the lever's effect to this week's new participants (override)."""
         raise NotImplementedError
-    return []
+
+    def ongoing(self, model: Any, week: int) -> float:
+        """Effects of every week after enrolment; returns extra cost this week (override)."""
+        return 0.0
+
+    def give(self, model: Any, state: str, units: np.ndarray, amount,
+             owner: str = "managers") -> None:
+        """Add ``amount`` to ``model.<owner>.<state>`` for ``units``. The gift fades with the
+        half-life; a manager's gift is withdrawn when they leave. [0, 1] states stay in [0, 1]."""
+        values = getattr(getattr(model, owner), state)
+        before = values[units].copy()
+        values[units] = self._bounded(state, before + amount)
+        given = self.given.setdefault((owner, state), np.zeros(len(values)))
+        given[units] += values[units] - before
+
+    # ---------------------------------------------------------------- helpers
+    def _weekly_chance(self) -> float:
+        return 1.0 - (1.0 - self.params.coverage) ** (1.0 / WEEKS_PER_YEAR)
+
+    def _enrolling(self, week: int) -> bool:
+        p = self.params
+        return week >= p.start_week and (p.end_week == 0 or week <= p.end_week)
+
+    def _enrolled_now(self, model: Any) -> np.ndarray:
+        """Units whose current holder has enrolled (a new manager in a post may enrol again)."""
+        if self.per_organisation:
+            return self.enrolled_week >= 0
+        return self.enrolled_week >= model.managers.hired_week
+
+    def _eligible(self, model: Any) -> np.ndarray:
+        p = self.params
+        m, orgs = model.managers, model.organisations
+        org_ok = np.isin(orgs.type_code, [ORG_TYPES.index(t) for t in p.target_org_types])
+        if self.per_organisation:
+            return org_ok
+        group_ok = {"all": np.ones(len(m), bool), "clinical": m.is_clinical,
+                    "non_clinical": ~m.is_clinical}[p.target_group]
+        return (m.active & group_ok & org_ok[m.org]
+                & np.isin(m.career_stage, [CAREER_STAGES.index(s) for s in p.target_stages])
+                & np.isin(m.profession, [PROFESSIONS.index(s) for s in p.target_professions]))
+
+    @staticmethod
+    def _bounded(state: str, values: np.ndarray) -> np.ndarray:
+        return rules.clip01(values) if state in UNIT_STATES else values
+
+    def _fade_given(self, model: Any) -> None:
+        for (owner, state), given in self.given.items():
+            if owner == "managers":
+                given[~self._enrolled_now(model)] = 0.0  # the person who received it has left
+            faded = given * self.fade
+            values = getattr(getattr(model, owner), state)
+            values[:] = self._bounded(state, values + faded - given)
+            given[:] = faded
+
+
+class TrainingIntervention(Intervention):
+    """Training that raises SL skill, understanding and leader identity by effect sizes in SDs,
+    and the participant's trust in the colleagues they know from the other group (trust then
+    drifts back at the model's trust decay rate)."""
+
+    def enrol(self, model: Any, week: int, units: np.ndarray) -> None:
+        spread = model.config.population.trait_spread
+        p = self.params
+        for state, effect_sd in (("sl_skill", p.skill_effect_sd),
+                                 ("understanding", p.understanding_effect_sd),
+                                 ("leader_identity", p.identity_effect_sd)):
+            self.give(model, state, units, effect_sd * spread)
+        ties = model.ties
+        joined = np.zeros(len(model.managers), bool)
+        joined[units] = True
+        known = np.flatnonzero(joined[ties.source] & ties.cross_group)
+        ties.trust[known] = rules.clip01(ties.trust[known] + p.cross_group_trust_effect)
+
+
+class PostgradSLTraining(TrainingIntervention):
+    """Shared-leadership training for doctors in postgraduate training (the paper's first
+    recommendation; effect sizes from Lacerenza et al. 2017)."""
+
+    kind = "postgrad_sl_training"
+    params_class = PostgradTrainingParams
+
+
+class LeadershipProgramme(TrainingIntervention):
+    """A Leadership Academy-style programme tier: training effects, and study hours taken from
+    leadership time while enrolled (the paper's second recommendation)."""
+
+    kind = "leadership_programme"
+    params_class = LeadershipProgrammeParams
+
+    def enrol(self, model: Any, week: int, units: np.ndarray) -> None:
+        super().enrol(model, week, units)
+        model.managers.hours_boost[units] -= self.params.study_hours
+
+    def ongoing(self, model: Any, week: int) -> float:
+        graduating = np.flatnonzero(self._enrolled_now(model) & (
+            self.enrolled_week == week - self.params.duration_weeks))
+        model.managers.hours_boost[graduating] += self.params.study_hours
+        return 0.0
+
+
+class ProtectedTime(Intervention):
+    """Funded hours a week for leadership; charged per hour freed, every week it lasts."""
+
+    kind = "protected_time"
+    params_class = ProtectedTimeParams
+    charged_per_participant = False
+
+    def enrol(self, model: Any, week: int, units: np.ndarray) -> None:
+        self.give(model, "hours_boost", units, self.params.extra_hours)
+
+    def ongoing(self, model: Any, week: int) -> float:
+        """Charge every protected hour still given; withdraw them when funding ends."""
+        hours = self.given.get(("managers", "hours_boost"))
+        if hours is None:
+            return 0.0
+        if self.params.end_week and week > self.params.end_week:
+            funded = np.flatnonzero(hours)
+            self.give(model, "hours_boost", funded, -hours[funded])
+        return float((hours * model.managers.active).sum()) * self.params.unit_cost
+
+
+class ReduceBureaucracy(Intervention):
+    """Governance redesign: an organisation loses sign-off layers for cross-boundary decisions."""
+
+    kind = "reduce_bureaucracy"
+    params_class = ReduceBureaucracyParams
+    per_organisation = True
+
+    def enrol(self, model: Any, week: int, units: np.ndarray) -> None:
+        layers = model.organisations.layers[units]
+        self.give(model, "layers", units, -np.minimum(layers, self.params.layers_removed),
+                  owner="organisations")
+
+
+class ClearCommunication(Intervention):
+    """System forums: participants' latent cross-organisation ties open, and each
+    organisation's clarity rises with the share of its managers who have joined."""
+
+    kind = "clear_communication"
+    params_class = ClearCommunicationParams
+
+    def enrol(self, model: Any, week: int, units: np.ndarray) -> None:
+        ties = model.ties
+        joined = np.zeros(len(model.managers), bool)
+        joined[units] = True
+        ties.open |= joined[ties.source] | joined[ties.target]  # forum ties are latent ties
+        org = model.managers.org
+        share = (np.bincount(org[units], minlength=len(model.organisations))
+                 / np.bincount(org, minlength=len(model.organisations)))
+        reached = np.flatnonzero(share > 0)
+        self.give(model, "clarity", reached, self.params.clarity_effect * share[reached],
+                  owner="organisations")
+
+
+class CoachingSupport(Intervention):
+    """Coaching and peer support: more support, stress relieved, motivation sustained."""
+
+    kind = "coaching_support"
+    params_class = CoachingSupportParams
+
+    def enrol(self, model: Any, week: int, units: np.ndarray) -> None:
+        p = self.params
+        self.give(model, "support", units, p.support_effect)
+        self.give(model, "duty", units, p.motivation_effect)
+        model.managers.stress[units] *= 1.0 - p.stress_relief
+
+
+REGISTRY: dict[str, type[Intervention]] = {
+    cls.kind: cls for cls in (PostgradSLTraining, LeadershipProgramme, ProtectedTime,
+                              ReduceBureaucracy, ClearCommunication, CoachingSupport)
+}
+
+
+def build_interventions(scenario: ScenarioConfig, model: Any) -> list[Intervention]:
+    """The scenario's interventions, in config order, each validated against its schema."""
+    built = []
+    for name, spec in scenario.interventions.items():
+        params = intervention_params(name, spec)
+        built.append(REGISTRY[params.kind](name, params, model))
+    return built

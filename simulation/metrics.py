@@ -11,14 +11,16 @@ from .state import Managers, Organisations, Ties
 
 # Model-level outputs, in the order of the time series. Later issues rely on these names.
 OUTPUTS = {
-    "sl_density": "Shared-leadership density: sum of granted leadership / (N(N-1)), active managers",
+    "sl_density": "SL density: sum of granted leadership / (N(N-1)) over active managers",
     "sl_centralisation": "Freeman in-degree centralisation of granted leadership",
     "leadership_gini": "Gini coefficient of leadership received",
     "top_leader_share": "Share of all leadership received that the top 5% of managers hold",
     "cross_profession_share": "Share of granted leadership on clinical <-> non-clinical ties",
+    "cross_profession_density": "Granted leadership on clinical <-> non-clinical ties / (N(N-1))",
     "cross_org_share": "Share of granted leadership on cross-organisation ties",
     "grant_rate_cross_profession": "Share of clinical <-> non-clinical claims granted this week",
-    "grant_rate_same_profession": "Share of claims within the clinical or non-clinical group granted",
+    "grant_rate_same_profession": "Share of claims within the clinical or the non-clinical group "
+                                  "granted this week",
     "collaboration_success_rate": "Share of granted claims whose joint work succeeded this week",
     "claims": "Leadership claims made this week",
     "refusals": "Claims refused this week",
@@ -84,7 +86,7 @@ def top_share(x: np.ndarray, fraction: float) -> float:
     total = x.sum()
     if total <= 0:
         return 0.0
-    k = max(1, int(round(fraction * len(x))))
+    k = max(1, round(fraction * len(x)))
     return float(np.partition(x, len(x) - k)[len(x) - k:].sum() / total)
 
 
@@ -132,6 +134,8 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
         "leadership_gini": gini(received[active]),
         "top_leader_share": top_share(received[active], 0.05),
         "cross_profession_share": _share(granted, ties.cross_group),
+        "cross_profession_density": (float(granted[ties.cross_group].sum() / pairs)
+                                     if pairs else 0.0),
         "cross_org_share": _share(granted, ties.cross_org),
         "grant_rate_cross_profession": _ratio(counts.cross_grants, counts.cross_claims),
         "grant_rate_same_profession": _ratio(counts.grants - counts.cross_grants,

@@ -81,7 +81,7 @@ class SharedLeadershipModel(mesa.Model):
             self.streams.population, sizes, clinical_share, config.population, self.params)
         self.ties = build_ties(
             self.streams.network, self.managers, self.organisations, config.network, self.params)
-        self.interventions = build_interventions(config.scenario)
+        self.interventions = build_interventions(config.scenario, self)
         self.cost = 0.0
         self.received = np.zeros(len(self.managers))
         self.stage_hours_factor = np.asarray(self.params.stage_hours_factor)
@@ -117,8 +117,8 @@ class SharedLeadershipModel(mesa.Model):
     # 1
     def apply_interventions(self, week: int) -> None:
         """Each intervention due this week selects its participants and applies its effects."""
-        for position, intervention in enumerate(self.interventions):
-            rng = self.streams.weekly("interventions", week, position)
+        for intervention in self.interventions:
+            rng = self.streams.weekly("interventions", week, intervention.stream_key)
             self.cost += intervention.apply(self, week, rng)
 
     # 2
@@ -292,6 +292,7 @@ class SharedLeadershipModel(mesa.Model):
         candidates = draw_people(rng, m.org, m.is_clinical, aspiring, self.config.population,
                                  self.params).take(posts)
         candidates.profession = m.profession[posts]
+        candidates.hired_week[:] = week
         for post_state in ("backlog", "backlog_age", "completed"):  # these belong to the post
             setattr(candidates, post_state, getattr(m, post_state)[posts])
         m.assign(posts, candidates)

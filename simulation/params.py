@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import MISSING, OmegaConf
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -72,19 +73,19 @@ class ModelParams:
     # --- Barriers (theme 4 and theme 2) ---
     bureaucracy_load: float = param(
         0.3, 0.0, 1.0, "share",
-        "Strength of bureaucracy: share of the full governance overhead and sign-off work in force.",
+        "Strength of bureaucracy: share of full governance overhead and sign-off work in force.",
         "A: size; G: direction (T4 bureaucracy and governance set-ups)", uncertain=True)
     value_conflict: float = param(
         0.4, 0.0, 1.0, "probability",
-        "Most a clinical/non-clinical value clash can cut the chance of a grant, before understanding.",
+        "Most a clinical/non-clinical value clash can cut a grant's chance, before understanding.",
         "A: size; G: direction (T2 different values, 'them and us')", uncertain=True)
     goal_misalignment: float = param(
         0.4, 0.0, 1.0, "probability",
-        "Most a cross-organisation goal clash can cut the chance of a grant, before clear communication.",
+        "Most a cross-organisation goal clash can cut a grant's chance, before clear lines.",
         "A: size; G: direction (T4 partners not in the same organisation)", uncertain=True)
     communication_clarity: float = param(
         0.2, 0.0, 1.0, "share",
-        "Clarity of lines of communication between organisations; cancels that share of misalignment.",
+        "Clarity of lines of communication between organisations; cancels that share of misfit.",
         "A: size; G: recommendation (clear lines of communication)", uncertain=True)
     support: float = param(
         0.3, 0.0, 1.0, "share",
@@ -108,7 +109,7 @@ class ModelParams:
     stage_hours_factor: list[float] = param(
         [0.75, 1.0, 1.5], 0.1, 5.0, "multiplier",
         "Leadership hours by career stage (aspiring, emerging, established), times the base.",
-        "A: established leaders hold extra PAs or larger portfolios (G: director roles are extra PAs)")
+        "A: established leaders hold larger portfolios (G: director roles are extra PAs)")
     governance_hours: float = param(
         8.0, 0.0, 30.0, "h/week",
         "Governance and data work a manager in a 3-layer organisation does at full bureaucracy.",
@@ -391,9 +392,203 @@ class ICSConfig:
     organisations: list[OrgSpec] = field(default_factory=list)
 
 
+# --- Interventions: the paper's recommendations as policy levers (docs/interventions.md) ---
+# Training effects are in standard deviations of the trait across managers (the population's
+# ``trait_spread``), so they carry over from the training meta-analysis: Lacerenza et al. 2017,
+# delta = .73 learning, .82 transfer, .72 results; face-to-face, spaced practice raise it.
+
+GROUPS = ("all", "clinical", "non_clinical")
+PROGRAMME_TIERS = ("foundations", "first_time", "mid_level", "board")
+
+
+@dataclass
+class InterventionParams:
+    """Knobs every intervention has: when, whom, how many, how long the effect lasts, cost."""
+
+    kind: str = MISSING
+    start_week: int = param(1, 1, 2080, "week", "First week participants are enrolled.", "A")
+    end_week: int = param(
+        0, 0, 2080, "week", "Last week participants are enrolled (0: no end).", "A")
+    target_group: str = "all"
+    target_stages: list[str] = field(default_factory=lambda: list(CAREER_STAGES))
+    target_org_types: list[str] = field(default_factory=lambda: list(ORG_TYPES))
+    target_professions: list[str] = field(default_factory=lambda: list(PROFESSIONS))
+    coverage: float = param(
+        0.2, 0.0, 1.0, "share per year", "Share of the eligible group reached each year.", "A")
+    half_life_weeks: float = param(
+        104.0, 0.0, 1040.0, "weeks", "Half-life of the effect after enrolment (0: lasting).",
+        "A: training effects fade without practice (Lacerenza et al. 2017)")
+    unit_cost: float = param(
+        1000.0, 0.0, 1e6, "GBP per participant", "Cost of enrolling one participant.", "A")
+
+
+@dataclass
+class TrainingParams(InterventionParams):
+    """Shared-leadership training: gains in skill, understanding and identity, and less
+    stereotyping of the other group."""
+
+    skill_effect_sd: float = param(
+        0.73, 0.0, 3.0, "SD", "Gain in SL skill, in SDs of skill across managers.",
+        "G: Lacerenza et al. 2017, delta = .73 (learning)")
+    understanding_effect_sd: float = param(
+        0.6, 0.0, 3.0, "SD", "Gain in understanding of the other group, in SDs.",
+        "A: G range delta .6-.8 (model brief)")
+    identity_effect_sd: float = param(
+        0.6, 0.0, 3.0, "SD", "Gain in leader identity, in SDs.",
+        "A: G range delta .6-.8 (model brief)")
+    cross_group_trust_effect: float = param(
+        0.1, 0.0, 1.0, "trust",
+        "Rise in a participant's trust in the colleagues they know from the other group.",
+        "A: size; G: interprofessional education reduced stereotyping (Ekmekci 2013)",
+        uncertain=True)
+
+
+@dataclass
+class PostgradTrainingParams(TrainingParams):
+    """Shared-leadership training for doctors in postgraduate training."""
+
+    target_group: str = "clinical"
+    target_stages: list[str] = field(default_factory=lambda: ["aspiring"])
+    target_professions: list[str] = field(default_factory=lambda: ["doctor"])
+    coverage: float = param(
+        0.5, 0.0, 1.0, "share per year", "Share of eligible trainees reached each year.",
+        "A: part of the postgraduate curriculum (the paper's first recommendation)")
+    unit_cost: float = param(
+        1500.0, 0.0, 1e6, "GBP per participant", "Cost of training one doctor.",
+        "A: a few study days of a deanery leadership module")
+
+
+@dataclass
+class LeadershipProgrammeParams(TrainingParams):
+    """A development programme tier, modelled on the NHS Leadership Academy's programmes."""
+
+    tier: str = "first_time"
+    target_stages: list[str] = field(default_factory=lambda: ["emerging"])
+    coverage: float = param(
+        0.1, 0.0, 1.0, "share per year", "Share of the tier's eligible managers reached a year.",
+        "A")
+    duration_weeks: int = param(
+        26, 1, 208, "weeks", "Weeks a participant studies.",
+        "G: Mary Seacole 6 months; Rosalind Franklin 9 months; EGA MSc 24 months")
+    study_hours: float = param(
+        1.0, 0.0, 20.0, "h/week",
+        "Leadership hours a participant gives up to study while enrolled.",
+        "A: a quarter of the study time (G: Mary Seacole about 100 h over 6 months; Rosalind "
+        "Franklin 4-5 h/week); the rest backfilled or in the participant's own time")
+    understanding_effect_sd: float = param(
+        0.5, 0.0, 3.0, "SD", "Gain in understanding, in SDs.", "A")
+    unit_cost: float = param(
+        2000.0, 0.0, 1e6, "GBP per participant", "Programme fee per participant.", "A")
+
+
+@dataclass
+class ProtectedTimeParams(InterventionParams):
+    """Funded hours a week for leadership, e.g. one extra programmed activity for clinicians."""
+
+    target_group: str = "clinical"
+    coverage: float = param(
+        0.3, 0.0, 1.0, "share per year", "Share of eligible managers given protected time a year.",
+        "A")
+    extra_hours: float = param(
+        4.0, 0.0, 20.0, "h/week", "Protected leadership hours a week.",
+        "G: one programmed activity is 4 h (consultant contract)")
+    half_life_weeks: float = param(
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the protected time (0: lasts while funded).",
+        "A")
+    unit_cost: float = param(
+        55.0, 0.0, 1e4, "GBP per hour freed", "Cost of one protected hour (backfill).",
+        "A: a consultant PA costs about GBP 11k a year, about GBP 55 an hour")
+
+
+@dataclass
+class ReduceBureaucracyParams(InterventionParams):
+    """Fewer sign-off layers for cross-boundary decisions, one organisation at a time."""
+
+    coverage: float = param(
+        0.5, 0.0, 1.0, "share per year", "Share of eligible organisations redesigned a year.", "A")
+    layers_removed: float = param(
+        1.0, 0.0, 10.0, "layers", "Sign-off layers removed in a redesigned organisation.",
+        "A: size; G: direction (T4 bureaucracy)")
+    half_life_weeks: float = param(
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the redesign (0: lasting).", "A")
+    unit_cost: float = param(
+        50000.0, 0.0, 1e7, "GBP per organisation", "Cost of a governance redesign.", "A")
+
+
+@dataclass
+class ClearCommunicationParams(InterventionParams):
+    """System forums: new cross-organisation ties and clearer lines of communication."""
+
+    coverage: float = param(
+        0.3, 0.0, 1.0, "share per year", "Share of managers joining a system forum each year.",
+        "A")
+    clarity_effect: float = param(
+        0.6, 0.0, 1.0, "clarity",
+        "Gain in an organisation's communication clarity when all its managers have joined.",
+        "A: size; G: recommendation (clear lines of communication)")
+    half_life_weeks: float = param(
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the clarity gain (0: lasting).", "A")
+    unit_cost: float = param(
+        500.0, 0.0, 1e6, "GBP per participant", "Cost of a manager's forum time.", "A")
+
+
+@dataclass
+class CoachingSupportParams(InterventionParams):
+    """Coaching and peer support: less stress, sustained motivation."""
+
+    coverage: float = param(
+        0.2, 0.0, 1.0, "share per year", "Share of eligible managers coached each year.", "A")
+    support_effect: float = param(
+        0.3, 0.0, 1.0, "support", "Rise in a participant's support.",
+        "A: size; G: direction (T4 lack of support)")
+    stress_relief: float = param(
+        0.3, 0.0, 1.0, "share", "Share of a participant's stress relieved at enrolment.", "A")
+    motivation_effect: float = param(
+        0.1, 0.0, 1.0, "motivation", "Rise in a participant's sense of duty (motivation).", "A")
+    unit_cost: float = param(
+        1200.0, 0.0, 1e6, "GBP per participant", "Cost of a course of coaching.",
+        "A: six sessions of executive coaching")
+
+
+INTERVENTION_KINDS: dict[str, type[InterventionParams]] = {
+    "postgrad_sl_training": PostgradTrainingParams,
+    "leadership_programme": LeadershipProgrammeParams,
+    "protected_time": ProtectedTimeParams,
+    "reduce_bureaucracy": ReduceBureaucracyParams,
+    "clear_communication": ClearCommunicationParams,
+    "coaching_support": CoachingSupportParams,
+}
+
+
+def intervention_params(name: str, spec: Any) -> InterventionParams:
+    """Validate one intervention's config against the schema of its ``kind``.
+
+    Kinds resolve only from :data:`INTERVENTION_KINDS`: a config naming anything else (such as
+    ``_target_: os.system``) is rejected, because scenario files are shared between analysts.
+    """
+    from omegaconf.errors import OmegaConfBaseException
+
+    path = f"scenario.interventions.{name}"
+    spec = dict(OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec)
+                else spec)
+    if "_target_" in spec:
+        raise ConfigError(f"{path}._target_ is not allowed: interventions are chosen by 'kind', "
+                          f"one of {list(INTERVENTION_KINDS)}")
+    kind = spec.get("kind")
+    if kind not in INTERVENTION_KINDS:
+        raise ConfigError(f"{path}.kind = {kind!r} is not one of {list(INTERVENTION_KINDS)}")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(INTERVENTION_KINDS[kind]), spec)
+        params = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{path}: " + str(exc).splitlines()[0] + _key_hint(exc)) from None
+    validate(params, f"{path}.")
+    return params
+
+
 @dataclass
 class ScenarioConfig:
-    """A named list of interventions (empty for the baseline)."""
+    """A named list of interventions (empty for the baseline), keyed by intervention name."""
 
     name: str = "baseline"
     interventions: dict[str, Any] = field(default_factory=dict)
@@ -456,6 +651,11 @@ def _check_categories(obj: Any, prefix: str) -> None:
     """Checks that span fields: category names and shares that must sum to one."""
     if isinstance(obj, OrgSpec) and obj.type not in ORG_TYPES:
         raise ConfigError(f"{prefix}type = {obj.type!r} is not one of {list(ORG_TYPES)}")
+    if isinstance(obj, InterventionParams):
+        _check_target(obj, prefix)
+    if isinstance(obj, ScenarioConfig):
+        for name, spec in obj.interventions.items():
+            intervention_params(name, spec)
     if isinstance(obj, ICSConfig) and not obj.organisations:
         raise ConfigError(f"{prefix}organisations is empty: an ICS needs at least one organisation")
     expected_lengths = {
@@ -473,6 +673,26 @@ def _check_categories(obj: Any, prefix: str) -> None:
                 raise ConfigError(f"{prefix}{name} = {values} must have {length} values")
             if name.endswith("_shares") and not math.isclose(sum(values), 1.0, abs_tol=1e-6):
                 raise ConfigError(f"{prefix}{name} = {values} must sum to 1")
+
+
+def _check_target(obj: "InterventionParams", prefix: str) -> None:
+    choices = {
+        "target_stages": CAREER_STAGES,
+        "target_org_types": ORG_TYPES,
+        "target_professions": PROFESSIONS,
+    }
+    if obj.target_group not in GROUPS:
+        raise ConfigError(f"{prefix}target_group = {obj.target_group!r} is not one of "
+                          f"{list(GROUPS)}")
+    for name, allowed in choices.items():
+        unknown = [v for v in getattr(obj, name) if v not in allowed]
+        if unknown:
+            raise ConfigError(f"{prefix}{name} has {unknown}: allowed values are {list(allowed)}")
+    if obj.end_week and obj.end_week < obj.start_week:
+        raise ConfigError(f"{prefix}end_week = {obj.end_week} is before start_week = "
+                          f"{obj.start_week}")
+    if isinstance(obj, LeadershipProgrammeParams) and obj.tier not in PROGRAMME_TIERS:
+        raise ConfigError(f"{prefix}tier = {obj.tier!r} is not one of {list(PROGRAMME_TIERS)}")
 
 
 def parameter_specs(cls: type = ModelParams) -> dict[str, dict[str, Any]]:
@@ -496,13 +716,24 @@ def uncertain_parameters() -> dict[str, dict[str, Any]]:
     return out
 
 
-def load_group(group: str, name: str) -> Any:
-    """Load ``configs/<group>/<name>.yaml`` as a plain container."""
-    path = CONFIG_DIR / group / f"{name}.yaml"
-    if not path.is_file():
-        options = sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
-        raise ConfigError(f"{group} = {name!r} is not one of {options}")
-    return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+def compose(overrides: list[str] = ()) -> DictConfig:
+    """Compose the app's config (``configs/config.yaml``) with Hydra overrides, as ``slsim``
+    does, from anywhere: Hydra's global state, if any, is saved and restored around it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    backup = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    except HydraException as exc:
+        raise ConfigError(" ".join(str(exc).split("\n")[:3])) from None
+    finally:
+        restore_gh_from_backup(backup)
 
 
 def build_config(
@@ -514,28 +745,34 @@ def build_config(
 ) -> RunConfig:
     """A validated :class:`RunConfig` from archetype/scenario names and flat overrides.
 
-    Flat overrides name fields of ``model``, ``population`` or ``network`` (``bureaucracy_load=0.5``)
-    or give a dotted path (``network.cross_org_degree=3``). This is the keyword-argument path used
-    by SolaraViz and ``mesa.batch_run``; the Hydra app composes the same schema from YAML.
+    Flat overrides name fields of ``model``, ``population`` or ``network``
+    (``bureaucracy_load=0.5``) or give a dotted path (``network.cross_org_degree=3``). This is
+    the keyword-argument path used by SolaraViz and ``mesa.batch_run``; it composes the same
+    configs as the Hydra app.
     """
-    data: dict[str, Any] = {
-        "ics": load_group("ics", ics),
-        "scenario": load_group("scenario", scenario),
-        "seed": seed,
-        "weeks": weeks,
-    }
+    from omegaconf.errors import OmegaConfBaseException
+
+    for name, value in (("ics", ics), ("scenario", scenario)):
+        if not isinstance(value, str) or not (CONFIG_DIR / name / f"{value}.yaml").is_file():
+            options = sorted(p.stem for p in (CONFIG_DIR / name).glob("*.yaml"))
+            raise ConfigError(f"{name} = {value!r} is not one of {options}")
+    cfg = compose([f"ics={ics}", f"scenario={scenario}"])
     groups = {"model": ModelParams, "population": PopulationParams, "network": NetworkParams}
+    updates = {"seed": seed, "weeks": weeks}
     for key, value in overrides.items():
         if "." in key:
-            path = key
-        else:
-            owners = [g for g, cls in groups.items() if key in parameter_specs(cls)]
-            if not owners:
-                raise ConfigError(f"{key} is not a parameter of the model")
-            path = f"{owners[0]}.{key}"
-        head, _, tail = path.partition(".")
-        data.setdefault(head, {})[tail] = value
-    return to_run_config(data)
+            updates[key] = value
+            continue
+        owners = [g for g, cls in groups.items() if key in parameter_specs(cls)]
+        if not owners:
+            raise ConfigError(f"{key} is not a parameter of the model")
+        updates[f"{owners[0]}.{key}"] = value
+    try:
+        for path, value in updates.items():
+            OmegaConf.update(cfg, path, value, force_add=False)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(str(exc).splitlines()[0] + _key_hint(exc)) from None
+    return to_run_config(cfg)
 
 
 def to_run_config(cfg: Any) -> RunConfig:
@@ -554,3 +791,6 @@ def to_run_config(cfg: Any) -> RunConfig:
 def _key_hint(exc: Any) -> str:
     key = getattr(exc, "full_key", None)
     return f" (key: {key})" if key else ""
+
+
+ConfigStore.instance().store(name="slsim_schema", node=RunConfig)

@@ -81,6 +81,7 @@ def draw_people(rng: np.random.Generator, org: np.ndarray, is_clinical: np.ndarr
         completed=np.zeros(n),
         formal_leader=np.zeros(n, dtype=bool),
         expected_leadership=np.zeros(n),
+        hired_week=np.zeros(n, dtype=np.int64),
     )
 
 

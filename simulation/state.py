@@ -47,6 +47,7 @@ class Managers:
     completed: np.ndarray  # float, tasks the post has completed since the start
     formal_leader: np.ndarray  # bool, held a formal leadership role at the start
     expected_leadership: np.ndarray  # float, leadership the manager is used to recognising
+    hired_week: np.ndarray  # int, week the current holder of the post started (0 at the start)
 
     def __len__(self) -> int:
         return len(self.org)

@@ -5,22 +5,16 @@ import functools
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from simulation.cli import ConfigStore  # noqa: F401  (registers the schema with Hydra)
 from simulation.model import SharedLeadershipModel
-from simulation.params import CONFIG_DIR
+from simulation.params import compose
 
 
 @pytest.fixture
 def compose_config():
     """Compose the app's config with overrides, as the ``slsim`` command does."""
 
-    def _compose(overrides=()):
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
-
-    return _compose
+    return compose
 
 
 @functools.cache
