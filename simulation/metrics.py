@@ -35,6 +35,7 @@ OUTPUTS = {
     "vacancies": "Posts vacant at the end of the week",
     "bureaucracy_hours": "Hours lost to bureaucracy this week, all managers",
     "cost": "Cumulative intervention cost (GBP)",
+    "participants": "Cumulative participants enrolled, all interventions",
     "leadership_received_clinical": "Mean leadership received by a clinical manager",
     "leadership_received_nonclinical": "Mean leadership received by a non-clinical manager",
     "claim_rate_clinical": "Claims per active clinical manager this week",
@@ -114,7 +115,8 @@ def _mean(x: np.ndarray) -> float:
 
 
 def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.ndarray,
-            counts: WeekCounts, burnout_threshold: float, cost: float) -> dict[str, float]:
+            counts: WeekCounts, burnout_threshold: float, cost: float,
+            participants: int) -> dict[str, float]:
     """All model-level outputs of one week, as plain floats.
 
     ``usable`` and ``received`` come from :func:`usable_ties` and :func:`leadership_received`.
@@ -154,6 +156,7 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
         "vacancies": float(n - n_active),
         "bureaucracy_hours": float(counts.bureaucracy_hours),
         "cost": float(cost),
+        "participants": float(participants),
         "leadership_received_clinical": _mean(received[clinical]),
         "leadership_received_nonclinical": _mean(received[nonclinical]),
         "claim_rate_clinical": _mean(counts.claims[clinical].astype(float)),

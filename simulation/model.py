@@ -314,7 +314,8 @@ class SharedLeadershipModel(mesa.Model):
         usable = usable_ties(self.ties, self.managers)
         self.received = leadership_received(self.ties, usable, len(self.managers))
         self.latest = compute(self.managers, self.ties, usable, self.received, self.counts,
-                              self.params.burnout_threshold, self.cost)
+                              self.params.burnout_threshold, self.cost,
+                              sum(self.participants().values()))
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
@@ -322,6 +323,10 @@ class SharedLeadershipModel(mesa.Model):
         """The current state by organisation type and clinical/non-clinical group (a DataFrame)."""
         return group_breakdown(self.managers, self.organisations, self.received, self.counts,
                                self.params.burnout_threshold)
+
+    def participants(self) -> dict[str, int]:
+        """Participants enrolled so far, per intervention."""
+        return {i.name: i.participants for i in self.interventions}
 
     def run(self) -> None:
         """Run to the configured horizon."""

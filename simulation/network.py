@@ -60,7 +60,9 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
     """Build the network and its directed tie arrays with their starting trust and leadership.
 
     Starting trust is ``trust_baseline`` less ``boundary_trust_gap`` for each boundary crossed
-    (T2 "them and us"; the sizes are assumptions). No leadership is granted yet: it emerges.
+    (T2 "them and us"; the sizes are assumptions). In a hierarchical start, colleagues recognise
+    formal leaders' authority: ties toward them start with granted leadership
+    ``initial_hierarchy / 2`` (assumption); all other leadership emerges.
     """
     org = managers.org
     open_edges, forum_edges = [], []
@@ -98,7 +100,7 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
         cross_org=cross_org,
         open=is_open,
         trust=trust,
-        granted=np.zeros(2 * m),
+        granted=0.5 * model.initial_hierarchy * (managers.formal_leader[target] & is_open),
     )
 
 

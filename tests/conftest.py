@@ -29,6 +29,23 @@ def timeseries(seed: int, weeks: int = 104, ics: str = "small_ics", **overrides)
     return _run(ics, seed, weeks, tuple(sorted(overrides.items())))
 
 
-def paired(outcome, seeds, **overrides) -> np.ndarray:
+def paired(outcome, seeds, weeks: int = 104, ics: str = "small_ics", **overrides) -> np.ndarray:
     """``outcome(timeseries)`` for each seed, in seed order (so arms pair by seed)."""
-    return np.array([outcome(timeseries(seed, **overrides)) for seed in seeds])
+    return np.array([outcome(timeseries(seed, weeks, ics, **overrides)) for seed in seeds])
+
+
+def assert_paired_increase(higher: np.ndarray, lower: np.ndarray, z: float = 3.0) -> None:
+    """The paired difference ``higher - lower`` is positive by at least ``z`` standard errors."""
+    diff = np.asarray(higher) - np.asarray(lower)
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    assert diff.mean() > z * se, f"paired difference {diff.mean():.4g} is not > {z} x SE {se:.3g}"
+
+
+def last_weeks(column: str, weeks: int = 13):
+    """Outcome: the mean of ``column`` over the last ``weeks`` weeks of a run."""
+    return lambda ts: ts[column].iloc[-weeks:].mean()
+
+
+def total(column: str):
+    """Outcome: the sum of a weekly ``column`` over the run."""
+    return lambda ts: ts[column].sum()
