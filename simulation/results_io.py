@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ def _atomic(path: Path, write) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_streamed(path: Path, write: Callable[[str], Any]) -> Path:
+    """Write ``path`` atomically by calling ``write(temporary_path)``: for writers that stream."""
+    return _atomic(path, write)
 
 
 def write_json(path: Path, data: Any) -> Path:

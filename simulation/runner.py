@@ -2,16 +2,20 @@
 
 Outputs in the run folder:
 
-* ``summary.json``: final-week outputs, seed, config hash, package versions, wall time;
+* ``summary.json``: final-week outputs, seed, config hash, the overrides that made the run and
+  the values they set, package versions, wall time;
 * ``timeseries.parquet``: one row per week, one column per output;
 * ``breakdown.parquet``: the final week by organisation type and clinical/non-clinical group;
 * ``metrics.png``: the main outputs over time;
 * ``status.json``: ``succeeded`` or ``failed`` (with the exception type, message and traceback),
-  written last, so its presence with ``succeeded`` means every other file is complete.
+  and the run's identity (seed, config hash, overrides and the values they set); written last, so
+  its presence with ``succeeded`` means every other file is complete. Sweeps and
+  ``slsim-aggregate`` read it.
 """
 
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,7 @@ from .results_io import (
     write_json,
     write_parquet,
 )
+from .sweep import inject_fault, swept_values
 
 
 def simulate(config: RunConfig) -> tuple[SharedLeadershipModel, pd.DataFrame]:
@@ -41,16 +46,22 @@ def simulate(config: RunConfig) -> tuple[SharedLeadershipModel, pd.DataFrame]:
     return model, timeseries
 
 
-def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True) -> dict[str, Any]:
+def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
+            overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Simulate ``config`` and write its outputs to ``out_dir``; never raises for a model error.
 
+    ``overrides`` (the command-line overrides that made the config) are recorded with the values
+    they set, so a sweep's results can be tabulated by what was varied.
     Returns the summary (with ``status``) that was written.
     """
     out_dir = Path(out_dir)
     started = time.perf_counter()
+    settings = config_dict(config)
     identity = {"seed": config.seed, "config_hash": config_hash(config),
-                "scenario": config.scenario.name, "ics": config.ics.name, "weeks": config.weeks}
+                "scenario": config.scenario.name, "ics": config.ics.name, "weeks": config.weeks,
+                "overrides": list(overrides), "parameters": swept_values(settings, overrides)}
     try:
+        inject_fault(config.seed)
         model, timeseries = simulate(config)
         write_parquet(out_dir / "timeseries.parquet", timeseries)
         write_parquet(out_dir / "breakdown.parquet", model.breakdown())
@@ -64,17 +75,19 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True) -> dict[str,
             **identity,
             "status": "succeeded",
             "final": {name: model.latest[name] for name in OUTPUTS},
+            "participants": model.participants(),
             "managers": len(model.managers),
             "ties": int(model.ties.open.sum()),
             "versions": package_versions(),
             "wall_time_s": round(time.perf_counter() - started, 3),
-            "config": config_dict(config),
+            "config": settings,
         }
         write_json(out_dir / "summary.json", summary)
         write_json(out_dir / "status.json", {**identity, "status": "succeeded"})
         return summary
     except Exception as exc:  # a failed run is recorded, never fatal to its caller
         failure = {**identity, "status": "failed", "error_type": type(exc).__name__,
-                   "message": str(exc), "traceback": traceback.format_exc()}
+                   "message": str(exc), "traceback": traceback.format_exc(),
+                   "config": settings}
         write_json(out_dir / "status.json", failure)
         return failure

@@ -1,0 +1,1 @@
+"""Hydra plugin of slsim: the ``resumable`` sweeper (``hydra/sweeper=resumable``)."""

@@ -1,0 +1,109 @@
+"""The ``resumable`` sweeper: Hydra's basic sweep syntax, made fault-tolerant and resumable.
+
+It lives under ``hydra_plugins`` because Hydra only instantiates sweepers from there; the work is
+done by :mod:`simulation.sweep`. Compared with Hydra's ``basic`` sweeper it:
+
+* composes and validates every job before any runs, and rejects the sweep naming the bad key;
+* names each run's folder by the hash of its resolved config and skips runs already succeeded;
+* keeps going when a run fails or a batch loses its worker, and logs progress with an ETA;
+* ends with one line of counts, ``sweep_status.json`` and a non-zero exit code if anything failed.
+"""
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from simulation import sweep as sweeps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ResumableSweeperConf:
+    _target_: str = "hydra_plugins.slsim_sweeper.resumable_sweeper.ResumableSweeper"
+    # Runs per launcher call; null launches them all at once. A worker that dies ends its batch
+    # only: the next batch goes on, and the lost runs are redone by re-running the sweep.
+    max_batch_size: int | None = None
+    # Sweep defined in the config (as for Hydra's basic sweeper), e.g. {seed: "range(0,10)"}.
+    params: dict[str, str] | None = None
+    # Re-run runs whose earlier attempt failed (false: keep their failure, run only missing ones).
+    retry_failed: bool = True
+    # Seconds between progress lines (a line is also written at the end).
+    progress_interval: float = 10.0
+    # Draw metrics.png for every run (slow: about 0.5 s a run).
+    plots: bool = False
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="resumable", node=ResumableSweeperConf, provider="slsim")
+
+
+class ResumableSweeper(BasicSweeper):
+    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None,
+                 retry_failed: bool = True, progress_interval: float = 10.0,
+                 plots: bool = False) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.retry_failed = retry_failed
+        self.progress_interval = progress_interval
+        self.plots = plots
+
+    def sweep(self, arguments: list[str]) -> Any:
+        assert self.config is not None and self.launcher is not None
+        assert self.hydra_context is not None
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides(self._parse_config() + list(arguments))
+        jobs = [job for batch in self.split_arguments(overrides, None) for job in batch]
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        loader = self.hydra_context.config_loader
+        log.info("Validating %d run configs", len(jobs))
+        try:
+            plan = sweeps.plan_sweep(
+                jobs, lambda job: loader.load_sweep_config(self.config, job), sweep_dir,
+                retry_failed=self.retry_failed, progress_every=self.progress_interval)
+        except sweeps.SweepConfigError as exc:
+            print(f"slsim: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        to_run = plan.to_run
+        duplicates = f", {plan.duplicates} duplicate jobs merged" if plan.duplicates else ""
+        log.info("Sweep of %d runs into %s: %d to run, %d skipped (already %s)%s",
+                 len(plan.runs), sweep_dir, len(to_run), len(plan.skipped),
+                 "succeeded" if self.retry_failed else "done", duplicates)
+        for run in to_run:
+            sweeps.prepare_rerun(run.run_dir)
+
+        monitor = sweeps.SweepMonitor(plan, interval=self.progress_interval)
+        launcher_errors: list[str] = []
+        returns = []
+        interrupted = False
+        monitor.start()
+        try:
+            batch_size = self.max_batch_size or max(len(to_run), 1)
+            for start in range(0, len(to_run), batch_size):
+                batch = to_run[start:start + batch_size]
+                job_overrides = [[*run.overrides, sweeps.subdir_override(run)] for run in batch]
+                try:
+                    returns.append(self.launcher.launch(job_overrides, initial_job_idx=start))
+                except Exception as exc:  # a dead worker ends its batch, never the sweep
+                    message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}" \
+                        if str(exc).strip() else type(exc).__name__
+                    launcher_errors.append(message)
+                    log.error("The launcher failed in a batch of %d runs (%s). Runs that had "
+                              "finished are kept; the others did not finish", len(batch), message)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            monitor.stop()
+        sweeps.finish_sweep(monitor.outcome(interrupted, launcher_errors))
+        if interrupted:
+            sys.exit(130)
+        return returns

@@ -1,0 +1,477 @@
+"""Sweeps that never lose a result: plan, validate, key runs by config hash, watch, summarise.
+
+The ``resumable`` Hydra sweeper (``hydra_plugins/slsim_sweeper``, the default of ``slsim -m``)
+drives these steps; any Hydra launcher runs the jobs:
+
+1. every job of the sweep is composed and validated before anything runs (a bad override anywhere
+   stops the sweep with the key named, exit code 2);
+2. each run gets the folder ``<sweep dir>/runs/<overrides>-<config hash>``; runs whose folder holds
+   a ``status.json`` that says ``succeeded`` are skipped, so re-running a sweep command into the
+   same ``hydra.sweep.dir`` runs only what is missing or failed;
+3. while the launcher works, a monitor thread reads each run's ``status.json`` as it appears and
+   logs runs done, failed, skipped and the ETA;
+4. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded)
+   or 1 (some failed or did not finish). ``slsim-aggregate`` then collects the results.
+
+Fault injection for tests (documented in docs/sweeps.md): ``SLSIM_FAULT_INJECT="raise=3,7;kill=5"``
+makes the runs with seed 3 or 7 raise inside the run, and the worker running seed 5 kill itself.
+"""
+
+import copy
+import json
+import logging
+import os
+import re
+import signal
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from .params import ConfigError, to_run_config
+from .results_io import config_hash, write_json
+
+log = logging.getLogger(__name__)
+
+FAULT_ENV = "SLSIM_FAULT_INJECT"
+RUNS_DIR = "runs"
+STATUS_FILE = "status.json"
+PREVIOUS_STATUS_FILE = "status.previous.json"
+SWEEP_STATUS_FILE = "sweep_status.json"
+HASH_LENGTH = 16
+_HASH_SUFFIX = re.compile(rf"-([0-9a-f]{{{HASH_LENGTH}}})$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
+LABEL_LENGTH = 100
+
+# configs/hydra/launcher/*.yaml share their names with the launcher plugins' schemas on purpose,
+# so Hydra type-checks them; Hydra 1.3 warns about that at every composition, in every worker.
+warnings.filterwarnings("ignore", category=UserWarning,
+                        message=r"(?s).*validated against ConfigStore schema with the same name")
+
+
+class InjectedFault(RuntimeError):
+    """Raised inside a run chosen by ``SLSIM_FAULT_INJECT`` (tests only)."""
+
+
+def parse_fault_spec(text: str) -> dict[str, set[int]]:
+    """``"raise=3,7;kill=5"`` -> ``{"raise": {3, 7}, "kill": {5}}``."""
+    faults: dict[str, set[int]] = {"raise": set(), "kill": set()}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        action, _, seeds = part.partition("=")
+        action = action.strip()
+        if action not in faults or not seeds.strip():
+            raise ValueError(f"{FAULT_ENV}: {part!r} is not 'raise=SEEDS' or 'kill=SEEDS' "
+                             f"(e.g. 'raise=3,7;kill=5')")
+        try:
+            faults[action].update(int(s) for s in seeds.split(","))
+        except ValueError:
+            raise ValueError(f"{FAULT_ENV}: seeds in {part!r} must be integers") from None
+    return faults
+
+
+def inject_fault(seed: int) -> None:
+    """Test-only knob: raise, or kill this worker process, if ``SLSIM_FAULT_INJECT`` names seed."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    faults = parse_fault_spec(spec)
+    if seed in faults["kill"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if seed in faults["raise"]:
+        raise InjectedFault(f"fault injected by {FAULT_ENV} for seed {seed}")
+
+
+# --- Run folders ---------------------------------------------------------------------------------
+
+def safe_name(text: str, max_length: int = LABEL_LENGTH) -> str:
+    """A file-name-safe version of ``text``: no ``/``, no ``..``, no leading dot, bounded length."""
+    name = _UNSAFE.sub("_", text)
+    name = re.sub(r"\.{2,}", "_", name).strip("._-")
+    return name[:max_length].rstrip("._-") or "run"
+
+
+def run_dir_name(overrides: Sequence[str], run_hash: str) -> str:
+    """``<overrides, made safe>-<config hash>``: readable, unique, and findable by hash."""
+    return f"{safe_name(','.join(overrides))}-{run_hash}"
+
+
+def hash_of(run_dir: Path) -> str | None:
+    """The config hash a run folder is named after, or None if it is not a run folder."""
+    match = _HASH_SUFFIX.search(Path(run_dir).name)
+    return match.group(1) if match else None
+
+
+def index_runs(runs_dir: Path) -> dict[str, Path]:
+    """Existing run folders under ``runs_dir``, by config hash."""
+    if not runs_dir.is_dir():
+        return {}
+    found = {}
+    with os.scandir(runs_dir) as entries:
+        for entry in entries:
+            run_hash = hash_of(Path(entry.name))
+            if run_hash and entry.is_dir():
+                found[run_hash] = Path(entry.path)
+    return found
+
+
+def read_status(run_dir: Path) -> dict[str, Any] | None:
+    """A run's ``status.json``, or None while it has none (not started, running, or killed)."""
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as exc:  # unreadable: treat as unfinished so the run is redone
+        log.warning("ignoring unreadable %s: %s", Path(run_dir) / STATUS_FILE, exc)
+        return None
+
+
+def succeeded(status: dict[str, Any] | None, run_hash: str) -> bool:
+    """Whether a status record is a success of the run with this config hash."""
+    return bool(status) and status.get("status") == "succeeded" \
+        and status.get("config_hash") == run_hash
+
+
+def prepare_rerun(run_dir: Path) -> None:
+    """Clear what a previous attempt left, so the new attempt's ``status.json`` is its own.
+
+    A failure record is kept as ``status.previous.json``; temporary files of a killed write go.
+    """
+    if not run_dir.is_dir():
+        return
+    status = run_dir / STATUS_FILE
+    if status.exists():
+        os.replace(status, run_dir / PREVIOUS_STATUS_FILE)
+    for leftover in run_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+# --- Planning ------------------------------------------------------------------------------------
+
+@dataclass
+class PlannedRun:
+    """One distinct run of a sweep."""
+
+    overrides: list[str]
+    config_hash: str
+    run_dir: Path
+    seed: int
+    previous: str | None = None  # status of an earlier attempt: succeeded, failed or None
+
+    @property
+    def label(self) -> str:
+        return " ".join(self.overrides) or "(defaults)"
+
+
+@dataclass
+class SweepPlan:
+    """The distinct runs of a sweep, each with its folder and what an earlier attempt left."""
+
+    sweep_dir: Path
+    runs: list[PlannedRun]
+    jobs: int  # jobs the sweep expands to (duplicates of a config count once in ``runs``)
+    retry_failed: bool = True
+
+    @property
+    def to_run(self) -> list[PlannedRun]:
+        return [r for r in self.runs if r.previous != "succeeded"
+                and (self.retry_failed or r.previous != "failed")]
+
+    @property
+    def skipped(self) -> list[PlannedRun]:
+        return [r for r in self.runs if r not in self.to_run]
+
+    @property
+    def duplicates(self) -> int:
+        return self.jobs - len(self.runs)
+
+
+class SweepConfigError(ConfigError):
+    """Jobs of a sweep have invalid configurations; nothing has run."""
+
+    def __init__(self, problems: list[tuple[list[str], str]], jobs: int):
+        self.problems = problems
+        self.jobs = jobs
+        by_message = Counter(message for _, message in problems)
+        first_job = {}
+        for overrides, message in problems:
+            first_job.setdefault(message, overrides)
+        lines = [f"{len(problems)} of {jobs} runs of the sweep have an invalid configuration; "
+                 "nothing was run:"]
+        for message, count in by_message.items():
+            runs = f"{count} runs, e.g." if count > 1 else "run"
+            lines.append(f"  {message}  [{runs} {' '.join(first_job[message]) or '(defaults)'}]")
+        super().__init__("\n".join(lines))
+
+
+def task_config(job_config: DictConfig) -> DictConfig:
+    """The app's config of a composed job: the job config without its ``hydra`` node."""
+    task = copy.deepcopy(job_config)
+    with read_write(task), open_dict(task):
+        task.pop("hydra", None)
+    return task
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line description of a composition or validation error, naming the key."""
+    lines = [str(exc).splitlines()[0] if str(exc) else type(exc).__name__]
+    cause = exc.__cause__
+    if cause is not None and str(cause):
+        lines += [line.strip() for line in str(cause).splitlines()[:2] if line.strip()]
+    return "; ".join(dict.fromkeys(lines))
+
+
+def plan_sweep(
+    jobs: Sequence[Sequence[str]],
+    compose: Callable[[list[str]], DictConfig],
+    sweep_dir: Path,
+    *,
+    retry_failed: bool = True,
+    progress_every: float = 10.0,
+) -> SweepPlan:
+    """Compose and validate every job, key it by config hash, and find what earlier attempts left.
+
+    ``compose(overrides)`` returns a job's full config (as the launchers compose it). Raises
+    :class:`SweepConfigError` listing every invalid job, before anything runs.
+    """
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    sweep_dir = Path(sweep_dir)
+    existing = index_runs(sweep_dir / RUNS_DIR)
+    problems: list[tuple[list[str], str]] = []
+    runs: dict[str, PlannedRun] = {}
+    started = last_note = time.monotonic()
+    for number, job in enumerate(jobs, 1):
+        overrides = [o for o in job if not o.startswith("hydra.")]
+        try:
+            config = to_run_config(task_config(compose(list(job))))
+        except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+            problems.append((overrides, describe_error(exc)))
+            continue
+        run_hash = config_hash(config)
+        if run_hash not in runs:
+            run_dir = existing.get(run_hash, sweep_dir / RUNS_DIR / run_dir_name(overrides,
+                                                                                run_hash))
+            status = read_status(run_dir)
+            previous = None
+            if status is not None:
+                previous = "succeeded" if succeeded(status, run_hash) else "failed"
+            runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, config.seed, previous)
+        if time.monotonic() - last_note >= progress_every:
+            last_note = time.monotonic()
+            log.info("validated %d/%d run configs (%.0f s)", number, len(jobs),
+                     last_note - started)
+    if problems:
+        raise SweepConfigError(problems, len(jobs))
+    return SweepPlan(sweep_dir, list(runs.values()), len(jobs), retry_failed)
+
+
+# --- Watching and summarising ---------------------------------------------------------------------
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass
+class SweepOutcome:
+    """Counts of a sweep invocation, for its final line, ``sweep_status.json`` and exit code."""
+
+    sweep_dir: Path
+    runs: int
+    skipped: int
+    succeeded: int = 0
+    failed: int = 0
+    unfinished: int = 0
+    duplicates: int = 0
+    interrupted: bool = False
+    elapsed_s: float = 0.0
+    failed_runs: list[str] = field(default_factory=list)
+    unfinished_runs: list[str] = field(default_factory=list)
+    launcher_errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 0 if self.failed == 0 and self.unfinished == 0 else 1
+
+    def final_line(self) -> str:
+        done = self.succeeded + self.skipped
+        head = "slsim sweep interrupted" if self.interrupted else "slsim sweep finished"
+        line = (f"{head}: {done} of {self.runs} runs succeeded ({self.succeeded} run now, "
+                f"{self.skipped} skipped as already done), {self.failed} failed, "
+                f"{self.unfinished} did not finish, in {format_duration(self.elapsed_s)}")
+        if self.failed or self.unfinished:
+            line += "; re-run the same command to retry them"
+        return f"{line}. Results in {self.sweep_dir}"
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs, "skipped": self.skipped, "succeeded": self.succeeded,
+            "failed": self.failed, "unfinished": self.unfinished,
+            "duplicate_jobs": self.duplicates, "interrupted": self.interrupted,
+            "elapsed_s": round(self.elapsed_s, 3), "exit_code": self.exit_code,
+            "failed_runs": self.failed_runs, "unfinished_runs": self.unfinished_runs,
+            "launcher_errors": self.launcher_errors,
+        }
+
+
+class SweepMonitor:
+    """Watches the runs being launched: reads each ``status.json`` as it appears and logs progress.
+
+    Works for every launcher, because it only reads the sweep folder (a shared file system for
+    Ray clusters and SLURM). Progress lines are plain, timestamped by Hydra's log format, and
+    written at most every ``interval`` seconds (and at the end), so they read well in a log file.
+    """
+
+    def __init__(self, plan: SweepPlan, interval: float = 10.0, poll: float = 1.0):
+        self.plan = plan
+        self.interval = interval
+        self.poll = min(poll, interval) if interval > 0 else poll
+        self.pending = {run.config_hash: run for run in plan.to_run}
+        self.total = len(self.pending)
+        self.outcomes: dict[str, str] = {}
+        self.failed: list[str] = []
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._reported = (0, 0)
+        self._last_line = 0.0
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._watch, name="slsim-sweep-monitor",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.check()
+        self.report(force=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll):
+            self.check()
+            self.report()
+
+    def check(self) -> None:
+        """Record every pending run whose ``status.json`` has appeared."""
+        with self._lock:
+            for run_hash, run in list(self.pending.items()):
+                status = read_status(run.run_dir)
+                if status is None:
+                    continue
+                del self.pending[run_hash]
+                if succeeded(status, run_hash):
+                    self.outcomes[run_hash] = "succeeded"
+                    continue
+                self.outcomes[run_hash] = "failed"
+                self.failed.append(run.run_dir.name)
+                if status.get("config_hash") != run_hash:
+                    reason = (f"its config hash {status.get('config_hash')} is not the "
+                              f"planned {run_hash}")
+                else:
+                    reason = f"{status.get('error_type')}: {status.get('message')}"
+                log.warning("run failed: %s: %s (%s)", run.label, reason,
+                            run.run_dir / STATUS_FILE)
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            values = Counter(self.outcomes.values())
+        return values["succeeded"], values["failed"]
+
+    def progress_line(self) -> str:
+        ok, bad = self.counts()
+        finished = ok + bad
+        elapsed = time.monotonic() - self.started
+        rate = finished / elapsed if elapsed > 0 else 0.0
+        eta = format_duration((self.total - finished) / rate) if rate > 0 else "unknown"
+        return (f"progress: {finished}/{self.total} runs finished ({ok} succeeded, {bad} failed), "
+                f"{len(self.plan.skipped)} skipped, {rate:.2f} runs/s, "
+                f"elapsed {format_duration(elapsed)}, ETA {eta}")
+
+    def report(self, force: bool = False) -> None:
+        """Log a progress line if the counts changed: at most every ``interval`` s, or now."""
+        counts = self.counts()
+        now = time.monotonic()
+        if counts == self._reported and (self._last_line or not force):
+            return
+        if force or now - max(self._last_line, self.started) >= self.interval:
+            self._reported, self._last_line = counts, now
+            log.info(self.progress_line())
+
+    def outcome(self, interrupted: bool = False,
+                launcher_errors: Iterable[str] = ()) -> SweepOutcome:
+        ok, bad = self.counts()
+        unfinished = sorted(run.run_dir.name for run in self.pending.values())
+        return SweepOutcome(
+            sweep_dir=self.plan.sweep_dir, runs=len(self.plan.runs),
+            skipped=len(self.plan.skipped), succeeded=ok, failed=bad,
+            unfinished=len(unfinished), duplicates=self.plan.duplicates,
+            interrupted=interrupted, elapsed_s=time.monotonic() - self.started,
+            failed_runs=sorted(self.failed), unfinished_runs=unfinished,
+            launcher_errors=list(launcher_errors))
+
+
+_last_outcome: SweepOutcome | None = None
+
+
+def finish_sweep(outcome: SweepOutcome) -> None:
+    """Record the outcome (``sweep_status.json``, the exit code) and print the final line."""
+    global _last_outcome
+    _last_outcome = outcome
+    write_json(outcome.sweep_dir / SWEEP_STATUS_FILE, outcome.record())
+    for name in outcome.failed_runs[:20]:
+        log.info("failed: %s", outcome.sweep_dir / RUNS_DIR / name / STATUS_FILE)
+    print(outcome.final_line(), flush=True)
+
+
+def exit_code() -> int:
+    """Exit code of the last sweep run in this process (0 if none ran)."""
+    return _last_outcome.exit_code if _last_outcome is not None else 0
+
+
+def swept_values(config_data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """The resolved value of each key a run's overrides set; a config group by its ``name``.
+
+    ``["scenario=baseline", "model.support=0.5"]`` -> ``{"scenario": "baseline",
+    "model.support": 0.5}``. Lists and other structures become JSON text.
+    """
+    values: dict[str, Any] = {}
+    for line in overrides:
+        key = line.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+        value: Any = config_data
+        for part in key.split("."):
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = None
+        if isinstance(value, dict) and "name" in value:
+            value = value["name"]
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, sort_keys=True)
+        values[key] = value
+    return values
+
+
+def subdir_override(run: PlannedRun) -> str:
+    """The Hydra override that puts a job's outputs in its run folder (quoted: names hold '=,')."""
+    return f"hydra.sweep.subdir='{RUNS_DIR}/{run.run_dir.name}'"
+
+
+def save_sweep_config(config: DictConfig, sweep_dir: Path) -> None:
+    """Save the sweep's Hydra config as ``multirun.yaml``, as Hydra's own sweeper does."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(config, sweep_dir / "multirun.yaml")
