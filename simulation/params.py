@@ -654,8 +654,9 @@ def _check_categories(obj: Any, prefix: str) -> None:
     if isinstance(obj, InterventionParams):
         _check_target(obj, prefix)
     if isinstance(obj, ScenarioConfig):
-        for name, spec in obj.interventions.items():
-            intervention_params(name, spec)
+        # Store every knob, defaults included, so equal scenarios hash equally.
+        obj.interventions = {name: dataclasses.asdict(intervention_params(name, spec))
+                             for name, spec in obj.interventions.items()}
     if isinstance(obj, ICSConfig) and not obj.organisations:
         raise ConfigError(f"{prefix}organisations is empty: an ICS needs at least one organisation")
     expected_lengths = {
