@@ -44,7 +44,7 @@ def test_every_kind_has_a_class_a_schema_and_a_config_file():
     {"_target_": "builtins.eval"},
 ])
 def test_only_registered_kinds_resolve(spec):
-    with pytest.raises(ConfigError, match="kind|_target_"):
+    with pytest.raises(ConfigError, match=r"kind|_target_"):
         intervention_params("x", spec)
 
 
@@ -60,7 +60,8 @@ def test_every_knob_is_validated_like_any_parameter(compose_config):
 
 def test_ad_hoc_scenarios_compose_on_the_command_line(compose_config):
     config = to_run_config(compose_config([
-        "scenario=baseline", "+intervention@scenario.interventions=[protected_time,coaching_support]",
+        "scenario=baseline",
+        "+intervention@scenario.interventions=[protected_time,coaching_support]",
         "scenario.name=custom", "scenario.interventions.coaching_support.coverage=0.9"]))
     assert set(config.scenario.interventions) == {"protected_time", "coaching_support"}
     assert config.scenario.interventions["coaching_support"]["coverage"] == 0.9

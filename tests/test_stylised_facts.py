@@ -4,8 +4,10 @@ Every comparison pairs runs by seed (common random numbers) and requires the pai
 difference to clear ``z`` = 3 standard errors, unless a test says otherwise.
 """
 
+import itertools
+
 import numpy as np
-from conftest import assert_paired_increase, last_weeks, paired, timeseries, total
+from conftest import assert_paired_increase, last_weeks, paired, total
 
 from simulation.model import SharedLeadershipModel
 
@@ -91,7 +93,7 @@ BUREAUCRACY = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 def test_more_bureaucracy_lowers_sl_density_at_every_step_of_the_sweep():
     density = [paired(last_weeks("sl_density"), SEEDS, bureaucracy_load=b) for b in BUREAUCRACY]
-    for lower_level, higher_level in zip(density, density[1:], strict=False):
+    for lower_level, higher_level in itertools.pairwise(density):
         assert_paired_increase(lower_level, higher_level)
 
 
@@ -101,7 +103,7 @@ def test_more_bureaucracy_lowers_cross_boundary_ties_and_delivery():
                     total("tasks_completed")):
         assert_paired_increase(paired(outcome, SEEDS, **low), paired(outcome, SEEDS, **high))
     tasks = [paired(total("tasks_completed"), SEEDS, bureaucracy_load=b) for b in BUREAUCRACY]
-    for lower_level, higher_level in zip(tasks, tasks[1:], strict=False):
+    for lower_level, higher_level in itertools.pairwise(tasks):
         assert_paired_increase(lower_level, higher_level)
 
 
