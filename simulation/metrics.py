@@ -93,7 +93,8 @@ def top_share(x: np.ndarray, fraction: float) -> float:
 
 def usable_ties(ties: Ties, managers: Managers) -> np.ndarray:
     """Open ties whose two ends are both filled posts."""
-    return ties.open & managers.active[ties.source] & managers.active[ties.target]
+    return ties.open & np.take(managers.active, ties.source) & np.take(managers.active,
+                                                                       ties.target)
 
 
 def leadership_received(ties: Ties, usable: np.ndarray, n: int) -> np.ndarray:
@@ -103,7 +104,8 @@ def leadership_received(ties: Ties, usable: np.ndarray, n: int) -> np.ndarray:
 
 def _share(weights: np.ndarray, mask: np.ndarray) -> float:
     total = weights.sum()
-    return float(weights[mask].sum() / total) if total > 0 else 0.0
+    # Gathering by index is several times faster than a boolean mask over every tie.
+    return float(weights[np.flatnonzero(mask)].sum() / total) if total > 0 else 0.0
 
 
 def _ratio(part: float, whole: float) -> float:
