@@ -85,8 +85,9 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
     is_open = np.concatenate([np.ones(len(existing), bool), np.zeros(len(forum), bool)])
 
     m = len(undirected)
-    source = np.concatenate([undirected[:, 0], undirected[:, 1]]).astype(np.int32)
-    target = np.concatenate([undirected[:, 1], undirected[:, 0]]).astype(np.int32)
+    # Native-width indices: numpy gathers by them without converting them every time.
+    source = np.concatenate([undirected[:, 0], undirected[:, 1]]).astype(np.intp)
+    target = np.concatenate([undirected[:, 1], undirected[:, 0]]).astype(np.intp)
     reverse = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
     cross_group = managers.is_clinical[source] != managers.is_clinical[target]
     cross_org = org[source] != org[target]
