@@ -66,8 +66,8 @@ class Managers:
 class Ties:
     """Directed ties of the professional network; ``granted`` forms the SL network."""
 
-    source: np.ndarray  # int32, i: the manager who perceives and grants
-    target: np.ndarray  # int32, j: the manager who claims and is granted leadership
+    source: np.ndarray  # intp, i: the manager who perceives and grants
+    target: np.ndarray  # intp, j: the manager who claims and is granted leadership
     reverse: np.ndarray  # int64, index of the tie j -> i
     cross_group: np.ndarray  # bool, clinical <-> non-clinical
     cross_org: np.ndarray  # bool, between organisations
