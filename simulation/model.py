@@ -81,6 +81,10 @@ class SharedLeadershipModel(mesa.Model):
             self.streams.population, sizes, clinical_share, config.population, self.params)
         self.ties = build_ties(
             self.streams.network, self.managers, self.organisations, config.network, self.params)
+        # Trust's resting level per tie (the parameters are fixed for the run).
+        self.resting_trust = rules.boundary_trust(
+            self.params.trust_baseline, self.params.boundary_trust_gap, self.ties.cross_group,
+            self.ties.cross_org)
         self.interventions = build_interventions(config.scenario, self)
         self.cost = 0.0
         self.received = np.zeros(len(self.managers))
@@ -269,11 +273,11 @@ class SharedLeadershipModel(mesa.Model):
         m.active[posts] = False
         m.stress[posts] = 0.0
         m.vacant_weeks[posts] = self.params.recruitment_lag
-        touched = np.isin(t.source, posts) | np.isin(t.target, posts)
+        leaving = np.zeros(len(m), dtype=bool)
+        leaving[posts] = True
+        touched = np.flatnonzero(np.take(leaving, t.source) | np.take(leaving, t.target))
         t.granted[touched] = 0.0
-        t.trust[touched] = rules.boundary_trust(self.params.trust_baseline,
-                                                self.params.boundary_trust_gap,
-                                                t.cross_group[touched], t.cross_org[touched])
+        t.trust[touched] = self.resting_trust[touched]
         for post in posts:
             self.agent_at[post].remove()
             self.agent_at[post] = None
@@ -304,9 +308,7 @@ class SharedLeadershipModel(mesa.Model):
         """Granted leadership fades and trust drifts back to its resting level."""
         p, t = self.params, self.ties
         t.granted = rules.decay(t.granted, p.granted_decay)
-        rest = rules.boundary_trust(p.trust_baseline, p.boundary_trust_gap, t.cross_group,
-                                    t.cross_org)
-        t.trust = rules.toward(t.trust, rest, p.trust_decay)
+        t.trust = rules.toward(t.trust, self.resting_trust, p.trust_decay)
 
     # 9
     def observe(self) -> None:
