@@ -160,67 +160,84 @@ class SharedLeadershipModel(mesa.Model):
         perceived = np.bincount(t.source, weights=t.granted * current.usable, minlength=len(m))
         unled = rules.duty_gap(perceived, np.maximum(m.expected_leadership, p.leadership_need))
         m.expected_leadership = rules.toward(m.expected_leadership, perceived, p.expectation_rate)
-        p_claim = rules.claim_probability(
-            m.leader_identity[t.target], m.motivation[t.target], unled[t.source],
-            p.claim_base, p.identity_weight, p.duty_weight)
         p_meet = rules.interaction_probability(p.interaction_rate, current.time[t.source],
-                                               current.time[t.target]) * current.usable
+                                               current.time[t.target])
         n_ties = len(t)
-        current.interacting = self.streams.weekly("interaction", week).random(n_ties) < p_meet
+        # Only usable ties meet (the same as drawing against p_meet * usable).
+        current.interacting = (self.streams.weekly("interaction", week).random(n_ties) < p_meet)
+        current.interacting &= current.usable
+        # Claims need only be weighed on the ties that meet; the draws cover every tie.
+        meeting = np.flatnonzero(current.interacting)
+        claimant, partner = t.target[meeting], t.source[meeting]
+        p_claim = rules.claim_probability(
+            m.leader_identity[claimant], m.motivation[claimant], unled[partner],
+            p.claim_base, p.identity_weight, p.duty_weight)
         draws = self.streams.weekly("claim", week).random(n_ties)
-        current.claimed = current.interacting & (draws < p_claim)
+        current.claimed = np.zeros(n_ties, dtype=bool)
+        current.claimed[meeting[draws[meeting] < p_claim]] = True
 
     # 5
     def grant(self, week: int, current: Week) -> None:
         """Partner i grants j's claim, or refuses it."""
         m, p, t, o = self.managers, self.params, self.ties, self.organisations
-        conflict = rules.conflict_damping(p.value_conflict, t.cross_group,
-                                          m.understanding[t.source])
-        clarity = 0.5 * (o.clarity[m.org[t.source]] + o.clarity[m.org[t.target]])
-        misalignment = rules.misalignment_damping(p.goal_misalignment, t.cross_org, clarity)
-        p_grant = rules.grant_probability(t.trust, m.sl_skill[t.target], p.grant_base,
+        claims = np.flatnonzero(current.claimed)
+        partner, claimant = t.source[claims], t.target[claims]
+        conflict = rules.conflict_damping(p.value_conflict, t.cross_group[claims],
+                                          m.understanding[partner])
+        clarity = 0.5 * (o.clarity[m.org[partner]] + o.clarity[m.org[claimant]])
+        misalignment = rules.misalignment_damping(p.goal_misalignment, t.cross_org[claims],
+                                                  clarity)
+        p_grant = rules.grant_probability(t.trust[claims], m.sl_skill[claimant], p.grant_base,
                                           p.trust_weight, p.skill_weight, conflict, misalignment)
         draws = self.streams.weekly("grant", week).random(len(t))
-        current.granted = current.claimed & (draws < p_grant)
-        current.refused = current.claimed & ~current.granted
+        accepted = draws[claims] < p_grant
+        current.granted = np.zeros(len(t), dtype=bool)
+        current.granted[claims[accepted]] = True
+        current.refused = np.zeros(len(t), dtype=bool)
+        current.refused[claims[~accepted]] = True
 
     # 6
     def collaborate(self, week: int, current: Week) -> None:
         """Granted claims become joint work; its outcome moves trust, identity, skills and tasks."""
         m, p, t = self.managers, self.params, self.ties
         n = len(m)
+        grants = np.flatnonzero(current.granted)
+        partner, claimant = t.source[grants], t.target[grants]
         p_success = rules.success_probability(
-            m.sl_skill[t.source], m.sl_skill[t.target], current.time[t.source],
-            current.time[t.target], p.success_base, p.success_skill_weight, p.signoff_delay,
-            p.bureaucracy_load, t.cross_org)
+            m.sl_skill[partner], m.sl_skill[claimant], current.time[partner],
+            current.time[claimant], p.success_base, p.success_skill_weight, p.signoff_delay,
+            p.bureaucracy_load, t.cross_org[grants])
         draws = self.streams.weekly("collaboration", week).random(len(t))
-        success = current.granted & (draws < p_success)
-        failed = current.granted & ~success
+        succeeded = draws[grants] < p_success
+        won, lost = grants[succeeded], grants[~succeeded]
+        refused = np.flatnonzero(current.refused)
+        interacting = np.flatnonzero(current.interacting)
+        claimed = np.flatnonzero(current.claimed)
 
         # Ties: success builds granted leadership and trust both ways; refusal costs the
         # claimant's trust in the refuser; failure costs trust both ways.
-        won, refused, lost = (np.flatnonzero(x) for x in (success, current.refused, failed))
         t.granted[won] = rules.toward(t.granted[won], 1.0, p.grant_gain)
         for side in (won, t.reverse[won]):
             t.trust[side] = rules.toward(t.trust[side], 1.0, p.trust_gain)
         for side in (t.reverse[refused], lost, t.reverse[lost]):
             t.trust[side] *= 1.0 - p.trust_loss
 
-        # Managers.
-        def per_manager(mask, ends=("target",)):
-            return sum(np.bincount(getattr(t, end), weights=mask, minlength=n) for end in ends)
+        # Managers: events counted over the ties they happened on (sparse index lists).
+        def per_manager(ties, ends=("target",), weights=None):
+            return sum(np.bincount(getattr(t, end)[ties], weights=weights, minlength=n)
+                       for end in ends).astype(float)
 
         both = ("source", "target")
         m.leader_identity = rules.identity_update(
-            m.leader_identity, per_manager(current.granted), per_manager(current.refused),
+            m.leader_identity, per_manager(grants), per_manager(refused),
             p.identity_boost, p.identity_penalty, p.identity_inertia)
         m.understanding = rules.repeated_step_toward_one(
-            m.understanding, p.understanding_gain, per_manager(success & t.cross_group, both))
+            m.understanding, p.understanding_gain, per_manager(won[t.cross_group[won]], both))
         m.sl_skill = rules.repeated_step_toward_one(m.sl_skill, p.skill_gain,
-                                                    per_manager(success, both))
-        task_share = np.where(t.cross_group, 1.0, p.single_group_completion)
+                                                    per_manager(won, both))
+        task_share = np.where(t.cross_group[won], 1.0, p.single_group_completion)
         # Joint work serves both partners' waiting tasks; formal routes clear some of the rest.
-        shared = np.minimum(m.backlog, 0.5 * per_manager(success * task_share, both))
+        shared = np.minimum(m.backlog, 0.5 * per_manager(won, both, task_share))
         done = shared + rules.formal_completions(m.backlog - shared, current.time,
                                                  p.formal_route_rate)
         mean_age = np.divide(m.backlog_age, m.backlog, out=np.zeros(n), where=m.backlog > 0)
@@ -228,16 +245,16 @@ class SharedLeadershipModel(mesa.Model):
         m.backlog -= done
         m.completed += done
 
-        current.conflict_events = per_manager(current.refused) + per_manager(failed, both)
-        current.used_hours = per_manager(current.interacting, both) * p.collaboration_hours
+        current.conflict_events = per_manager(refused) + per_manager(lost, both)
+        current.used_hours = per_manager(interacting, both) * p.collaboration_hours
         self.counts = WeekCounts(
-            claims=per_manager(current.claimed).astype(np.int64),
-            grants=int(current.granted.sum()),
-            cross_claims=int((current.claimed & t.cross_group).sum()),
-            cross_grants=int((current.granted & t.cross_group).sum()),
-            refusals=int(current.refused.sum()),
-            conflicts=int((current.refused & t.cross_group).sum()),
-            successes=int(success.sum()),
+            claims=np.bincount(t.target[claimed], minlength=n),
+            grants=len(grants),
+            cross_claims=int(np.count_nonzero(t.cross_group[claimed])),
+            cross_grants=int(np.count_nonzero(t.cross_group[grants])),
+            refusals=len(refused),
+            conflicts=int(np.count_nonzero(t.cross_group[refused])),
+            successes=len(won),
             tasks_completed=float(done.sum()),
             bureaucracy_hours=float(current.bureaucracy.sum()),
         )
