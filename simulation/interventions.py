@@ -20,7 +20,8 @@ Levers change the model only through these documented hooks:
 * ``model.managers`` / ``model.organisations`` arrays and ``model.ties.open`` are the state they
   may touch; the weekly rules never special-case an intervention.
 
-Which class runs is resolved only from :data:`REGISTRY`, by the config's ``kind``.
+Which class runs is resolved only from :data:`REGISTRY`, by the config's ``kind``; code (never a
+config) adds a lever with the :func:`register` decorator.
 """
 
 import zlib
@@ -31,6 +32,7 @@ import numpy as np
 from . import rules
 from .params import (
     CAREER_STAGES,
+    INTERVENTION_KINDS,
     ORG_TYPES,
     PROFESSIONS,
     ClearCommunicationParams,
@@ -45,6 +47,7 @@ from .params import (
 )
 
 WEEKS_PER_YEAR = 52
+REGISTRY: dict[str, type["Intervention"]] = {}
 UNIT_STATES = ("leader_identity", "sl_skill", "understanding", "support", "duty", "motivation",
                "stress", "clarity")
 
@@ -139,6 +142,13 @@ class Intervention:
             given[:] = faded
 
 
+def register(cls: type[Intervention]) -> type[Intervention]:
+    """Class decorator: add a lever, and the schema of its knobs, to the registry."""
+    REGISTRY[cls.kind] = cls
+    INTERVENTION_KINDS[cls.kind] = cls.params_class
+    return cls
+
+
 class TrainingIntervention(Intervention):
     """Training that raises SL skill, understanding and leader identity by effect sizes in SDs,
     and the participant's trust in the colleagues they know from the other group (trust then
@@ -158,6 +168,7 @@ class TrainingIntervention(Intervention):
         ties.trust[known] = rules.clip01(ties.trust[known] + p.cross_group_trust_effect)
 
 
+@register
 class PostgradSLTraining(TrainingIntervention):
     """Shared-leadership training for doctors in postgraduate training (the paper's first
     recommendation; effect sizes from Lacerenza et al. 2017)."""
@@ -166,6 +177,7 @@ class PostgradSLTraining(TrainingIntervention):
     params_class = PostgradTrainingParams
 
 
+@register
 class LeadershipProgramme(TrainingIntervention):
     """A Leadership Academy-style programme tier: training effects, and study hours taken from
     leadership time while enrolled (the paper's second recommendation)."""
@@ -184,6 +196,7 @@ class LeadershipProgramme(TrainingIntervention):
         return 0.0
 
 
+@register
 class ProtectedTime(Intervention):
     """Funded hours a week for leadership; charged per hour freed, every week it lasts."""
 
@@ -205,6 +218,7 @@ class ProtectedTime(Intervention):
         return float((hours * model.managers.active).sum()) * self.params.unit_cost
 
 
+@register
 class ReduceBureaucracy(Intervention):
     """Governance redesign: an organisation loses sign-off layers for cross-boundary decisions."""
 
@@ -218,6 +232,7 @@ class ReduceBureaucracy(Intervention):
                   owner="organisations")
 
 
+@register
 class ClearCommunication(Intervention):
     """System forums: participants' latent cross-organisation ties open, and each
     organisation's clarity rises with the share of its managers who have joined."""
@@ -238,6 +253,7 @@ class ClearCommunication(Intervention):
                   owner="organisations")
 
 
+@register
 class CoachingSupport(Intervention):
     """Coaching and peer support: more support, stress relieved, motivation sustained."""
 
@@ -249,12 +265,6 @@ class CoachingSupport(Intervention):
         self.give(model, "support", units, p.support_effect)
         self.give(model, "duty", units, p.motivation_effect)
         model.managers.stress[units] *= 1.0 - p.stress_relief
-
-
-REGISTRY: dict[str, type[Intervention]] = {
-    cls.kind: cls for cls in (PostgradSLTraining, LeadershipProgramme, ProtectedTime,
-                              ReduceBureaucracy, ClearCommunication, CoachingSupport)
-}
 
 
 def build_interventions(scenario: ScenarioConfig, model: Any) -> list[Intervention]:

@@ -795,3 +795,28 @@ def _key_hint(exc: Any) -> str:
 
 
 ConfigStore.instance().store(name="slsim_schema", node=RunConfig)
+
+
+def parameter_table(interventions_only: bool = False) -> str:
+    """Every parameter of the schema as a Markdown table (the docs embed it verbatim).
+
+    Intervention knobs shared by every lever are listed once, under ``intervention.*``; each
+    lever then lists its own knobs and the defaults it overrides.
+    """
+    common = parameter_specs(InterventionParams)
+    groups = [("intervention.*", InterventionParams)]
+    if not interventions_only:
+        groups = [("model", ModelParams), ("population", PopulationParams),
+                  ("network", NetworkParams), *groups]
+    rows = [(group, name, spec) for group, cls in groups
+            for name, spec in parameter_specs(cls).items()]
+    rows += [(f"intervention.{kind}", name, spec)
+             for kind, cls in INTERVENTION_KINDS.items()
+             for name, spec in parameter_specs(cls).items() if common.get(name) != spec]
+    lines = ["| key | default | range | unit | meaning | grounding |",
+             "|---|---|---|---|---|---|"]
+    for group, name, spec in rows:
+        low, high = spec["range"]
+        lines.append(f"| `{group}.{name}` | {spec['default']} | [{low}, {high}] | "
+                     f"{spec['unit']} | {spec['doc']} | {spec['source']} |")
+    return "\n".join(lines)
