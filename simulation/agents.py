@@ -9,6 +9,7 @@ from dataclasses import fields
 
 import mesa
 
+from . import rules
 from .params import CAREER_STAGES, ORG_TYPES, PROFESSIONS
 from .state import Managers
 
@@ -45,6 +46,14 @@ class Manager(mesa.Agent):
     @property
     def career_stage_name(self) -> str:
         return CAREER_STAGES[self.career_stage]
+
+    @property
+    def leadership_hours(self) -> float:
+        """Weekly hours for leadership before bureaucracy (0 while the post is vacant)."""
+        m, i = self.model.managers, self.index
+        hours = rules.leadership_hours(m.base_hours[i], self.model.stage_hours_factor[
+            m.career_stage[i]], self.model.params.time_scale, m.hours_boost[i])
+        return float(hours) if m.active[i] else 0.0
 
     @property
     def leadership_received(self) -> float:

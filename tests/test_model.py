@@ -26,6 +26,9 @@ def test_builds_from_keywords_and_agents_are_views_onto_arrays():
     assert agent.org_type in {"icb", "acute_trust", "community_trust", "mental_health_trust",
                               "pcn", "social_care"}
     assert isinstance(agent.is_clinical, bool)
+    expected_hours = {True: 4.0, False: 15.0}[agent.is_clinical] * (0.75, 1.0, 1.5)[
+        agent.career_stage]
+    assert agent.leadership_hours == pytest.approx(expected_hours)
     with pytest.raises(AttributeError):
         _ = agent.no_such_state
 
