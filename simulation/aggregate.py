@@ -43,7 +43,7 @@ IDENTITY = {
     "weeks": pa.int64(),
 }
 RESULT_ROWS_PER_GROUP = 1000
-TIMESERIES_ROWS_PER_GROUP = 50_000
+TIMESERIES_ROWS_PER_GROUP = 10_000
 
 
 def _arrow_type(value: Any) -> pa.DataType | None:

@@ -65,7 +65,7 @@ class ResumableSweeper(BasicSweeper):
         log.info("Validating %d run configs", len(jobs))
         try:
             plan = sweeps.plan_sweep(
-                jobs, lambda job: loader.load_sweep_config(self.config, job), sweep_dir,
+                jobs, sweeps.JobComposer(loader, self.config), sweep_dir,
                 retry_failed=self.retry_failed, progress_every=self.progress_interval)
         except sweeps.SweepConfigError as exc:
             print(f"slsim: {exc}", file=sys.stderr)
