@@ -50,15 +50,23 @@ class RandomStreams:
 def poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Poisson counts by inverting the CDF at uniforms ``u``: one uniform per count, whatever
     ``lam`` is, so a change of rate in one arm does not shift any other draw."""
-    lam = np.broadcast_to(np.asarray(lam, dtype=float), np.shape(u))
-    counts = np.zeros(np.shape(u), dtype=np.int64)
+    shape = np.shape(u)
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), shape).ravel()
+    counts = np.zeros(lam.size, dtype=np.int64)
     if lam.size == 0:
-        return counts
+        return counts.reshape(shape)
+    u = np.ravel(u)
     pmf = np.exp(-lam)
     cdf = pmf.copy()
     k_max = int(np.max(lam) + 12.0 * np.sqrt(np.max(lam)) + 12)
+    # The CDF only grows, so a draw below it is done: carry on with the others only.
+    rest = np.arange(lam.size)
     for k in range(1, k_max + 1):
-        counts += u >= cdf
+        going_on = u >= cdf
+        rest, u, lam, pmf, cdf = (x[going_on] for x in (rest, u, lam, pmf, cdf))
+        if rest.size == 0:
+            break
+        counts[rest] += 1
         pmf = pmf * lam / k
         cdf = cdf + pmf
-    return counts
+    return counts.reshape(shape)
