@@ -29,6 +29,10 @@ test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
+# Speed and memory against the targets of issue 7; writes docs/benchmarks.md (about 10 minutes).
+bench: $(DEVSTAMP)
+	$(PY) -m benchmarks.run
+
 lint: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,43 @@
+"""The benchmark script runs end to end at toy sizes. No timing asserts: ``make bench`` measures
+against the targets and writes docs/benchmarks.md."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchmarks.run", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_bench_writes_every_section_and_the_scaling_figure(tmp_path):
+    out = tmp_path / "docs" / "benchmarks.md"
+    done = bench("--tiny", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text()
+    for heading in ("Targets", "Machine and software", "How it is measured",
+                    "Speed ratio: vectorised against the reference engine", "One system",
+                    "The nation", "The physical limit", "Where the time goes", "Scaling",
+                    "Memory per manager and per tie", "Sweep throughput",
+                    "Docking: the vectorised engine against the reference"):
+        assert f"\n## {heading}" in text, heading
+    assert "](img/scaling.png)" in text
+    assert (tmp_path / "docs" / "img" / "scaling.png").stat().st_size > 1000
+    assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE)
+
+
+def test_bench_lists_its_sections_and_refuses_unknown_ones():
+    listing = bench("--list")
+    assert listing.returncode == 0, listing.stderr[-3000:]
+    assert {"speed_ratio", "national", "scaling", "docking",
+            "sweep_throughput"} <= set(listing.stdout.split())
+    refused = bench("--only", "no_such_section")
+    assert refused.returncode == 2
+    assert "unknown section(s) ['no_such_section']" in refused.stderr
