@@ -1,0 +1,282 @@
+"""The browser app without a browser: the paired model, the layout, the figures, and the Solara
+page rendered as Mesa tests its own SolaraViz (``solara.render``)."""
+
+import time
+
+import ipyvuetify as v
+import ipywidgets
+import numpy as np
+import pytest
+import solara
+
+from simulation import app
+from simulation.model import SharedLeadershipModel
+from simulation.params import CONFIG_DIR, ConfigError, ModelParams, RunConfig, parameter_specs
+
+SMALL = {"ics": "small_ics"}
+
+
+def scenarios() -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml") if p.stem != "baseline")
+
+
+def a_scenario() -> str:
+    return (scenarios() or ["baseline"])[0]
+
+
+# ------------------------------------------------------------------------------ controls
+def test_controls_are_generated_from_the_schema():
+    controls = app.model_params()
+    model_specs = parameter_specs(ModelParams)
+    for name in app.BARRIERS:
+        spec, control = model_specs[name], controls[name]
+        assert control["type"] == "SliderFloat"
+        assert (control["min"], control["max"]) == spec["range"]
+        assert control["value"] == spec["default"]
+        assert spec["unit"] in control["label"] and control["doc"] == spec["doc"]
+        assert 50 <= (control["max"] - control["min"]) / control["step"] <= 500
+    assert {"bureaucracy_load", "value_conflict", "goal_misalignment", "time_scale"} <= set(
+        app.BARRIERS)
+    assert controls["ics"]["values"] == sorted(p.stem for p in (CONFIG_DIR / "ics").glob("*.yaml"))
+    assert controls["ics"]["value"] == "default_ics"
+    assert controls["scenario"]["values"] == (scenarios() or ["baseline"])
+    run_specs = parameter_specs(RunConfig)
+    for name in ("seed", "weeks"):
+        assert controls[name]["type"] == "InputText"
+        assert controls[name]["value"] == str(run_specs[name]["default"])
+        assert str(run_specs[name]["range"][1]) in controls[name]["label"]
+
+
+def test_every_control_is_a_keyword_of_the_comparison():
+    settings = {name: control["value"] for name, control in app.model_params().items()}
+    comparison = app.ScenarioComparison(**{**settings, **SMALL})
+    config = comparison.policy.config
+    assert config.scenario.name == settings["scenario"]
+    assert config.seed == int(settings["seed"]) and config.weeks == int(settings["weeks"])
+    for name in app.BARRIERS:
+        assert getattr(comparison.baseline.params, name) == settings[name]
+
+
+# ------------------------------------------------------------------------ the paired model
+def test_both_arms_step_in_lock_step_from_the_same_seed():
+    scenario = a_scenario()
+    comparison = app.ScenarioComparison(scenario=scenario, seed=5, weeks=6, **SMALL)
+    for _ in range(3):
+        comparison.step()
+    assert comparison.steps == comparison.baseline.steps == comparison.policy.steps == 3
+    # Each arm is exactly the run it would be on its own: the wrapper and the layout draw nothing
+    # from the run's streams.
+    for arm, name in ((comparison.baseline, "baseline"), (comparison.policy, scenario)):
+        alone = SharedLeadershipModel(scenario=name, seed=5, weeks=6, **SMALL)
+        for _ in range(3):
+            alone.step()
+        assert arm.datacollector.model_vars == alone.datacollector.model_vars
+    for _ in range(3):
+        comparison.step()
+    assert not comparison.running
+
+
+@pytest.mark.parametrize(("settings", "key"), [
+    ({"seed": "not-a-seed"}, "seed"),
+    ({"seed": "-1"}, "seed"),
+    ({"weeks": "0"}, "weeks"),
+    ({"bureaucracy_load": 1.5}, "bureaucracy_load"),
+    ({"scenario": "no_such_scenario"}, "scenario"),
+    ({"ics": "no_such_ics"}, "ics"),
+])
+def test_bad_values_raise_a_config_error_naming_the_key(settings, key):
+    with pytest.raises(ConfigError, match=key):
+        app.ScenarioComparison(**{**SMALL, **settings})
+
+
+# ------------------------------------------------------------------------------ the layout
+def test_layout_is_computed_once_per_network_and_groups_by_organisation():
+    first = app.ScenarioComparison(seed=2, **SMALL)
+    same_network = app.ScenarioComparison(seed=2, bureaucracy_load=0.9, scenario=a_scenario(),
+                                          **SMALL)
+    other_seed = app.ScenarioComparison(seed=3, **SMALL)
+    assert same_network.layout is first.layout
+    assert other_seed.layout is not first.layout
+
+    layout = first.layout
+    assert layout.shown.all() and np.isfinite(layout.positions).all()
+    org = first.baseline.managers.org
+    distance = np.hypot(*(layout.positions - layout.org_centres[org]).T)
+    assert (distance <= layout.org_radii[org] + 1e-9).all()
+    gaps = np.hypot(*(layout.org_centres[:, None] - layout.org_centres[None]).T)
+    reach = layout.org_radii[:, None] + layout.org_radii[None]
+    assert (gaps[~np.eye(len(gaps), dtype=bool)] > reach[~np.eye(len(gaps), dtype=bool)]).all()
+    assert len(layout.org_labels) == len(first.baseline.organisations)
+    # Seeded: the same network and seed give the same picture.
+    np.testing.assert_array_equal(app.network_layout(first.baseline).positions, layout.positions)
+
+
+def test_only_the_first_system_of_a_multi_system_archetype_is_drawn():
+    comparison = app.ScenarioComparison(seed=1, **SMALL, **{"ics.systems": 2})
+    layout, model = comparison.layout, comparison.baseline
+    first_system = model.organisations.system[model.managers.org] == 0
+    assert layout.systems == 2
+    np.testing.assert_array_equal(layout.shown, first_system)
+    assert np.isfinite(layout.positions[first_system]).all()
+    assert np.isnan(layout.positions[~first_system]).all()
+
+
+# ----------------------------------------------------------------------------- the figures
+def test_network_draws_ties_above_the_threshold_and_sizes_by_leadership():
+    comparison = app.ScenarioComparison(seed=4, **SMALL)
+    for _ in range(8):
+        comparison.step()
+    model = comparison.baseline
+    canvas = app.NetworkCanvas(comparison.layout)
+    png = canvas.render(model)
+    assert png.startswith(b"\x89PNG")
+
+    ties = model.ties
+    strength = np.maximum(ties.granted, ties.granted[ties.reverse])
+    expected = int(((ties.source < ties.target) & (strength > app.TIE_THRESHOLD)).sum())
+    drawn = sum(len(line.get_xdata()) // 3 for line in canvas.tie_lines.values())
+    assert expected > 0 and drawn == expected
+    across = sum(len(line.get_xdata()) // 3
+                 for (is_across, _), line in canvas.tie_lines.items() if is_across)
+    assert 0 < across < drawn
+    sizes = canvas.nodes.get_sizes()
+    assert np.corrcoef(sizes, model.received)[0, 1] == pytest.approx(1.0)
+
+
+def test_trends_plot_both_arms_up_to_this_week():
+    comparison = app.ScenarioComparison(seed=4, scenario=a_scenario(), weeks=20, **SMALL)
+    canvas = app.TrendCanvas(20, a_scenario())
+    for _ in range(5):
+        comparison.step()
+    assert canvas.render(comparison).startswith(b"\x89PNG")
+    assert [name for _, name, _ in canvas.panels] == [name for name, _, _ in app.TRENDS]
+    for ax, name, lines in canvas.panels:
+        for line, arm in zip(lines, comparison.arms, strict=True):
+            assert list(line.get_ydata()) == arm.datacollector.model_vars[name]
+            assert len(line.get_xdata()) == 6
+        assert ax.get_ylim()[1] >= max(max(line.get_ydata()) for line in lines)
+
+
+def test_number_formats():
+    assert app.format_value(0.1234, "share") == "12.3%"
+    assert app.format_value(1234.4, "count") == "1,234"
+    assert app.format_difference(0.012, "share") == "+1.2 pp"
+    assert app.format_difference(-1500.0, "money") == "−£1,500"
+    assert [app.nice_top(x) for x in (0.0, 0.7, 1.0, 1.2, 3.5, 0.00042)] == pytest.approx(
+        [1.0, 0.8, 1.0, 1.5, 4.0, 0.0005])
+
+
+# -------------------------------------------------------------------------------- the page
+@pytest.fixture
+def page(monkeypatch):
+    """The page rendered without a browser, on the small archetype (faster to build)."""
+    monkeypatch.setattr(app, "DEFAULT_ICS", "small_ics")
+    _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    yield rc
+    rc.close()
+
+
+def week_shown(rc) -> str:
+    return rc.find(v.Html, class_="slsim-week").widget.children[0]
+
+
+def images(rc) -> list[bytes]:
+    return [widget.value for widget in rc.find(ipywidgets.Image).widgets]
+
+
+def button(rc, label: str):
+    return rc.find(v.Btn, children=[label]).widget
+
+
+def errors(rc) -> list[str]:
+    return [str(w.children) for w in rc.find(v.Alert, type="error").widgets]
+
+
+def test_page_has_a_control_for_each_parameter(page):
+    for control in app.model_params().values():
+        kind = {"SliderFloat": v.Slider, "Select": v.Select, "InputText": v.TextField}[
+            control["type"]]
+        page.find(kind, label=control["label"]).assert_single()
+    for label in ("Reset", "▶ Play", "Step"):
+        page.find(v.Btn, children=[label]).assert_single()
+    assert week_shown(page) == "Week 0 of 156"
+    assert len(images(page)) == 3  # two networks and the trends
+    assert not errors(page)
+
+
+def test_step_advances_both_runs_and_redraws(page):
+    before = images(page)
+    button(page, "Step").click()
+    button(page, "Step").click()
+    assert week_shown(page) == "Week 2 of 156"
+    after = images(page)
+    assert all(old != new for old, new in zip(before, after, strict=True))
+    page.find(v.Slider, label="Weeks per step: 1").widget.v_model = 5
+    button(page, "Step").click()
+    assert week_shown(page) == "Week 7 of 156"
+    button(page, "Reset").click()
+    assert week_shown(page) == "Week 0 of 156"
+
+
+def test_a_control_restarts_both_runs_with_its_value(page, monkeypatch):
+    built = []
+
+    class Recording(app.ScenarioComparison):
+        def __init__(self, **settings):
+            built.append(settings)
+            super().__init__(**settings)
+
+    monkeypatch.setattr(app, "ScenarioComparison", Recording)
+    button(page, "Step").click()
+    label = app.model_params()["bureaucracy_load"]["label"]
+    page.find(v.Slider, label=label).widget.v_model = 0.8
+    assert built[-1]["bureaucracy_load"] == 0.8
+    assert week_shown(page) == "Week 0 of 156"
+
+    others = [name for name in scenarios() if name != a_scenario()]
+    if others:
+        page.find(v.Select, label=app.model_params()["scenario"]["label"]).widget.v_model = (
+            others[0])
+        assert built[-1]["scenario"] == others[0] and built[-1]["bureaucracy_load"] == 0.8
+        page.find(v.CardTitle, children=[f"Scenario: {others[0]}"]).assert_single()
+
+
+def test_a_bad_value_shows_an_error_and_the_app_keeps_working(page):
+    seed = page.find(v.TextField, label=app.model_params()["seed"]["label"]).widget
+    button(page, "Step").click()
+    seed.v_model = "not-a-seed"
+    seed.fire_event("keyup.enter", None)
+    assert len(errors(page)) == 1 and "seed" in errors(page)[0]
+    assert week_shown(page) == "Week 1 of 156"  # the runs carry on
+    button(page, "Step").click()
+    assert week_shown(page) == "Week 2 of 156"
+    seed.v_model = "7"
+    seed.fire_event("keyup.enter", None)
+    assert not errors(page)
+    assert week_shown(page) == "Week 0 of 156"
+
+
+def eventually(check, timeout_s: float = 60.0):
+    """The first truthy ``check()``; while play renders from its thread, a find may see a tree
+    in the middle of an update and is retried."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            result = check()
+        except ValueError:
+            result = None
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)
+
+
+def test_play_runs_until_paused(page):
+    button(page, "▶ Play").click()  # a step every 200 ms: 156 weeks take over 30 s
+    assert eventually(lambda: week_shown(page) != "Week 0 of 156")
+    eventually(lambda: button(page, "❚❚ Pause")).click()
+    assert eventually(lambda: button(page, "▶ Play"))
+    time.sleep(0.5)  # a week already under way when Pause was pressed may still finish
+    paused_at = week_shown(page)
+    time.sleep(0.5)
+    assert week_shown(page) == paused_at != "Week 0 of 156"
+    assert not errors(page)
