@@ -22,8 +22,27 @@ $(DEVSTAMP): pyproject.toml | $(PY)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
-	$(VENV)/bin/slsim hydra.run.dir=outputs/demo
+# The demo needs the sweep launchers and the analysis tools.
+ANALYSISSTAMP := $(VENV)/.installed-analysis
+$(ANALYSISSTAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[sweeps,analysis]'
+	@touch $(STAMP) $@
+
+# The demo: the baseline, each lever on its own (configs/intervention/*.yaml) and the recommended
+# package on default_ics, DEMO_SEEDS seeds each, on local worker processes (joblib); then the
+# comparison report. Starts afresh, so the report always reflects the current model.
+comma := ,
+space := $(subst ,, )
+DEMO_LEVERS := $(sort $(basename $(notdir $(wildcard configs/intervention/*.yaml))))
+DEMO_SCENARIOS := $(subst $(space),$(comma),baseline $(DEMO_LEVERS) recommended_package)
+DEMO_SEEDS ?= 20
+DEMO_DIR ?= outputs/demo
+
+demo: $(ANALYSISSTAMP)
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/slsim -m scenario=$(DEMO_SCENARIOS) 'seed=range(0,$(DEMO_SEEDS))' \
+		ics=default_ics hydra/launcher=joblib hydra.sweep.dir=$(DEMO_DIR)
+	$(VENV)/bin/slsim-compare $(DEMO_DIR)
 
 test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .

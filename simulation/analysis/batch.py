@@ -1,0 +1,196 @@
+"""Run a list of configurations from Python, the way ``slsim -m`` runs a sweep.
+
+``slsim -m`` expands Hydra's sweep syntax into the cartesian product of its overrides. Sensitivity
+designs (SALib samples), policy trials and notebooks need an explicit list of runs instead, so
+this module runs a list of override lists with the sweep engine's own parts
+(:mod:`simulation.sweep`):
+
+* every job is composed as ``slsim`` composes it (:class:`~simulation.sweep.JobComposer`) and
+  validated before anything runs; a bad job stops the batch with the key named;
+* each run goes to ``<sweep dir>/runs/<overrides>-<config hash>/`` through
+  :func:`simulation.runner.run_one` (``status.json``, ``summary.json``, ``timeseries.parquet``,
+  ...), so a run done by ``slsim -m`` and the same run done here share one folder;
+* runs that already succeeded are skipped, failures are recorded and retried on the next call,
+  and a worker that dies loses only its batch;
+* progress is logged by :class:`~simulation.sweep.SweepMonitor`.
+
+The folder is an ordinary sweep folder: ``slsim-aggregate`` and ``slsim-compare`` read it.
+"""
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import sweep as sweeps
+from ..params import CONFIG_DIR, RunConfig
+from ..results_io import config_hash
+from ..runner import run_one
+from .outcomes import Outcome, column_name, horizon_values
+
+log = logging.getLogger(__name__)
+DEFAULT_BATCH = 64
+
+
+@contextlib.contextmanager
+def job_composer() -> Iterator[sweeps.JobComposer]:
+    """A :class:`~simulation.sweep.JobComposer` for the ``slsim`` app's config, usable anywhere
+    (also inside another Hydra app: Hydra's global state is saved and restored around it)."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+    from hydra.types import RunMode
+
+    backup = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            loader = GlobalHydra.instance().config_loader()
+            master = loader.load_configuration("config", ["hydra.mode=MULTIRUN"],
+                                               run_mode=RunMode.MULTIRUN)
+            yield sweeps.JobComposer(loader, master)
+    finally:
+        restore_gh_from_backup(backup)
+
+
+def override(path: str, value) -> str:
+    """The Hydra override ``path=value``; numbers (numpy's too) are written exactly, as plain
+    decimals (no exponent), so they parse back to the same float."""
+    if isinstance(value, bool | np.bool_):
+        return f"{path}={str(bool(value)).lower()}"
+    if isinstance(value, int | np.integer):
+        return f"{path}={int(value)}"
+    if isinstance(value, float | np.floating):
+        return f"{path}={np.format_float_positional(float(value), unique=True, trim='0')}"
+    return f"{path}={value}"
+
+
+@dataclass
+class Batch:
+    """A planned list of runs: the sweep plan, and each job's config in job order."""
+
+    plan: sweeps.SweepPlan
+    configs: list[RunConfig]  # one per job, duplicates included
+    run_dirs: list[Path]  # one per job
+
+    @property
+    def hashes(self) -> list[str]:
+        return [config_hash(c) for c in self.configs]
+
+
+def plan_jobs(jobs: Sequence[Sequence[str]], sweep_dir: Path, *,
+              retry_failed: bool = True) -> Batch:
+    """Compose and validate every job and find what earlier attempts left (nothing runs).
+
+    Raises :class:`simulation.sweep.SweepConfigError` naming every invalid job.
+    """
+    configs: dict[tuple[str, ...], RunConfig] = {}
+    with job_composer() as composer:
+        def compose(job: Sequence[str]) -> RunConfig:
+            configs[tuple(job)] = composer(job)
+            return configs[tuple(job)]
+
+        plan = sweeps.plan_sweep([list(j) for j in jobs], compose, Path(sweep_dir),
+                                 retry_failed=retry_failed)
+    by_hash = {run.config_hash: run.run_dir for run in plan.runs}
+    ordered = [configs[tuple(job)] for job in jobs]
+    return Batch(plan, ordered, [by_hash[config_hash(c)] for c in ordered])
+
+
+def _run(config: RunConfig, run_dir: Path, overrides: list[str], plot: bool) -> str:
+    return run_one(config, run_dir, plot=plot, overrides=overrides)["status"]
+
+
+def run_batch(batch: Batch, *, n_jobs: int = 2, batch_size: int = DEFAULT_BATCH,
+              plot: bool = False, progress_interval: float = 10.0,
+              record: bool = True) -> sweeps.SweepOutcome:
+    """Run the batch's missing or failed runs on ``n_jobs`` local processes (1: in this process).
+
+    ``record``: write ``sweep_status.json`` and print the sweep's final line, as ``slsim -m``
+    does (off when several callers share one sweep folder at once, as policy trials do).
+    """
+    from joblib import Parallel, delayed
+
+    plan = batch.plan
+    config_of = {config_hash(c): c for c in batch.configs}
+    to_run = plan.to_run
+    plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+    for run in to_run:
+        sweeps.prepare_rerun(run.run_dir)
+    if to_run:
+        log.info("%d runs into %s: %d to run, %d skipped (already succeeded)", len(plan.runs),
+                 plan.sweep_dir, len(to_run), len(plan.skipped))
+    monitor = sweeps.SweepMonitor(plan, interval=progress_interval)
+    errors: list[str] = []
+    interrupted = False
+    monitor.start()
+    try:
+        for start in range(0, len(to_run), batch_size):
+            chunk = to_run[start:start + batch_size]
+            jobs = (delayed(_run)(config_of[run.config_hash], run.run_dir,
+                                  [o for o in run.overrides if not o.startswith("hydra.")], plot)
+                    for run in chunk)
+            try:
+                Parallel(n_jobs=n_jobs)(jobs)
+            except Exception as exc:  # a dead worker ends its chunk, never the batch
+                errors.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
+                log.error("a worker failed in a chunk of %d runs (%s); finished runs are kept, "
+                          "the others did not finish", len(chunk), errors[-1])
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        monitor.stop()
+    outcome = monitor.outcome(interrupted, errors)
+    if record:
+        sweeps.finish_sweep(outcome)
+    if interrupted:
+        raise KeyboardInterrupt
+    return outcome
+
+
+def run_jobs(jobs: Sequence[Sequence[str]], sweep_dir: Path, **options) -> Batch:
+    """Plan and run ``jobs`` (lists of ``slsim`` overrides) into ``sweep_dir``; return the batch.
+
+    Options are those of :func:`run_batch`. Read the results with :func:`load_results`.
+    """
+    batch = plan_jobs(jobs, sweep_dir)
+    run_batch(batch, **options)
+    return batch
+
+
+def run_values(batch: Batch, outcomes: Sequence[Outcome]) -> pd.DataFrame:
+    """Each succeeded run's outcomes at the horizon, indexed by config hash (runs that did not
+    succeed are missing). Reads only the columns needed, one run at a time."""
+    columns = ["week", *dict.fromkeys(o.name for o in outcomes)]
+    frames = []
+    for run in batch.plan.runs:
+        if not sweeps.succeeded(sweeps.read_status(run.run_dir), run.config_hash):
+            continue
+        frame = pd.read_parquet(run.run_dir / "timeseries.parquet", columns=columns)
+        frame["config_hash"] = run.config_hash
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[column_name(o) for o in outcomes])
+    return horizon_values(pd.concat(frames, ignore_index=True), outcomes)
+
+
+def load_results(batch: Batch) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The batch's succeeded runs: a table of their ``status.json`` identity (one row per
+    distinct run, indexed by config hash) and their time series (one row per run and week, with a
+    ``config_hash`` column)."""
+    rows, series = [], []
+    for run in batch.plan.runs:
+        status = sweeps.read_status(run.run_dir)
+        if not sweeps.succeeded(status, run.config_hash):
+            continue
+        rows.append({"config_hash": run.config_hash, "seed": status["seed"],
+                     "scenario": status["scenario"], **status.get("parameters", {})})
+        frame = pd.read_parquet(run.run_dir / "timeseries.parquet")
+        frame.insert(0, "config_hash", run.config_hash)
+        series.append(frame)
+    table = pd.DataFrame(rows).set_index("config_hash") if rows else pd.DataFrame()
+    return table, (pd.concat(series, ignore_index=True) if series else pd.DataFrame())

@@ -1,0 +1,376 @@
+"""``slsim-sensitivity``: which assumptions matter most? Global sensitivity analysis with SALib.
+
+* **Morris** elementary effects screen every uncertain parameter cheaply (``r (k + 1)`` runs for
+  ``k`` parameters and ``r`` trajectories): ``mu*`` ranks their influence, ``sigma`` flags
+  non-linearity and interactions.
+* **Sobol** indices apportion the variance of each outcome (Saltelli's design, ``N (k + 2)`` runs):
+  ``S1`` is a parameter's share on its own, ``ST`` its share with every interaction; both with
+  bootstrap confidence intervals. Usually run on the parameters Morris keeps (``--screen``).
+
+Which parameters are uncertain, and their bounds, come from the parameter schema
+(:func:`simulation.params.uncertain_parameters`: the [A] assumptions of the model brief and the
+ranges declared with them); nothing is repeated here. Runs go through the sweep engine
+(:mod:`simulation.analysis.batch`): validated first, keyed by config hash, skipped when already
+done, so an interrupted analysis resumes where it stopped. Replications: ``--seeds R`` runs each
+design point with seeds ``0 .. R-1`` (the same seeds at every point) and analyses their mean; the
+report states how much of the outcome's variance across the design is seed noise.
+
+Output in ``OUT/sensitivity/<method>/``: ``indices.csv``, ``report.md`` (tables and the
+assumptions that drive each outcome), one bar chart per outcome, ``problem.json`` and
+``design.parquet`` (the design points with the config hash of each run).
+"""
+
+import argparse
+import logging
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..params import ConfigError, uncertain_parameters
+from ..results_io import write_figure, write_json, write_parquet, write_streamed
+from .batch import override, plan_jobs, run_batch, run_values
+from .compare import markdown_table
+from .outcomes import Outcome, column_name, format_number, outcome
+
+log = logging.getLogger(__name__)
+METHODS = ("morris", "sobol")
+DEFAULT_OUTCOMES = ("sl_density", "cross_profession_share", "tasks_completed", "burnout_rate")
+RESULTS_DIR = "sensitivity"
+DRIVER_SHARE = 0.1  # ST (or normalised mu*) from which a parameter counts as a driver
+
+
+def problem_from_schema(parameters: list[str] | None = None) -> dict:
+    """A SALib problem: the schema's uncertain parameters (or the named subset) and their ranges."""
+    specs = uncertain_parameters()
+    names = list(specs) if not parameters else list(parameters)
+    unknown = [n for n in names if n not in specs]
+    if unknown:
+        raise ConfigError(f"{unknown} are not uncertain parameters of the schema; choose from "
+                          f"{list(specs)}")
+    return {"num_vars": len(names), "names": names,
+            "bounds": [list(specs[n]["range"]) for n in names]}
+
+
+def design(method: str, problem: dict, *, samples: int, levels: int = 4,
+           seed: int = 0) -> np.ndarray:
+    """The design points: Morris trajectories (``samples`` = r) or Saltelli's Sobol sequence
+    (``samples`` = N, a power of 2; first-order and total indices only)."""
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+
+    if method == "morris":
+        return morris_sample.sample(problem, samples, num_levels=levels, seed=seed)
+    if samples & (samples - 1):
+        raise ConfigError(f"--samples = {samples} must be a power of 2 for Sobol sampling")
+    return sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
+
+
+def analyse_morris(problem: dict, X: np.ndarray, Y: np.ndarray, *, levels: int = 4,
+                   seed: int = 0) -> pd.DataFrame:
+    """Morris indices of one outcome: mu, mu* with its 95% CI half-width, sigma."""
+    from SALib.analyze import morris
+
+    result = morris.analyze(problem, X, Y, num_levels=levels, conf_level=0.95, seed=seed)
+    return pd.DataFrame({"parameter": problem["names"], "mu": result["mu"],
+                         "mu_star": result["mu_star"], "mu_star_conf": result["mu_star_conf"],
+                         "sigma": result["sigma"]})
+
+
+def analyse_sobol(problem: dict, Y: np.ndarray, *, seed: int = 0) -> pd.DataFrame:
+    """Sobol indices of one outcome: S1 and ST with their 95% CI half-widths."""
+    from SALib.analyze import sobol
+
+    result = sobol.analyze(problem, Y, calc_second_order=False, conf_level=0.95, seed=seed)
+    return pd.DataFrame({"parameter": problem["names"], "S1": result["S1"],
+                         "S1_conf": result["S1_conf"], "ST": result["ST"],
+                         "ST_conf": result["ST_conf"]})
+
+
+def design_jobs(problem: dict, X: np.ndarray, seeds: int, base: list[str]) -> list[list[str]]:
+    """``slsim`` overrides of every run: each design point with each seed."""
+    specs = uncertain_parameters()
+    jobs = []
+    for point in X:
+        values = [override(name, round(v) if isinstance(specs[name]["default"], int) else v)
+                  for name, v in zip(problem["names"], point, strict=True)]
+        jobs += [[*base, f"seed={seed}", *values] for seed in range(seeds)]
+    return jobs
+
+
+@dataclass
+class Sensitivity:
+    """The result of one analysis: the indices of every outcome, and what went into them."""
+
+    method: str
+    problem: dict
+    outcomes: list[Outcome]
+    indices: pd.DataFrame  # long: outcome, parameter, indices
+    noise_share: dict[str, float]  # outcome -> share of the design's variance that is seed noise
+    runs: int
+    seeds: int
+    settings: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+def screen(out_dir: Path, top: int) -> list[str]:
+    """The ``top`` parameters of a Morris screening in ``out_dir``: ranked by their largest mu*
+    relative to the largest mu* of the same outcome."""
+    path = Path(out_dir) / RESULTS_DIR / "morris" / "indices.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run the Morris screening first "
+                                f"(slsim-sensitivity {out_dir} --method morris)")
+    indices = pd.read_csv(path)
+    indices["relative"] = indices["mu_star"] / indices.groupby("outcome")["mu_star"].transform(
+        "max")
+    ranked = indices.groupby("parameter")["relative"].max().sort_values(ascending=False)
+    return list(ranked.index[:top])
+
+
+def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_ics",
+                    weeks: int = 156, scenario: str = "baseline",
+                    parameters: list[str] | None = None, outcomes=DEFAULT_OUTCOMES,
+                    samples: int = 20, levels: int = 4, seeds: int = 1, sample_seed: int = 0,
+                    n_jobs: int = 2, progress_interval: float = 10.0) -> Sensitivity:
+    """Design, run (resumably) and analyse; write the results under ``out_dir/sensitivity``."""
+    if method not in METHODS:
+        raise ConfigError(f"method = {method!r} is not one of {list(METHODS)}")
+    if seeds < 1:
+        raise ConfigError(f"seeds = {seeds} must be at least 1")
+    out_dir = Path(out_dir)
+    items = [outcome(name) for name in outcomes]
+    problem = problem_from_schema(parameters)
+    X = design(method, problem, samples=samples, levels=levels, seed=sample_seed)
+    base = [f"ics={ics}", f"weeks={weeks}", f"scenario={scenario}"]
+    jobs = design_jobs(problem, X, seeds, base)
+    log.info("%s design: %d points x %d seeds = %d runs of %s", method, len(X), seeds, len(jobs),
+             ics)
+    batch = plan_jobs(jobs, out_dir)
+    outcome_of_sweep = run_batch(batch, n_jobs=n_jobs, progress_interval=progress_interval)
+    values = run_values(batch, items)
+    hashes = np.array(batch.hashes).reshape(len(X), seeds)
+    missing = [h for h in hashes.ravel() if h not in values.index]
+    if missing:
+        raise RuntimeError(
+            f"{len(set(missing))} of {len(batch.plan.runs)} runs did not succeed "
+            f"({outcome_of_sweep.failed} failed, {outcome_of_sweep.unfinished} unfinished); "
+            f"the analysis needs every design point. Re-run the same command to retry them, or "
+            f"see {out_dir}/runs/*/status.json")
+    frames, noise = [], {}
+    for item in items:
+        per_seed = values.loc[hashes.ravel(), column_name(item)].to_numpy(float).reshape(
+            hashes.shape)
+        Y = per_seed.mean(axis=1)
+        noise[item.name] = (float(per_seed.var(axis=1, ddof=1).mean() / seeds / Y.var(ddof=1))
+                            if seeds > 1 and Y.var(ddof=1) > 0 else math.nan)
+        if method == "morris":
+            frame = analyse_morris(problem, X, Y, levels=levels, seed=sample_seed)
+        else:
+            frame = analyse_sobol(problem, Y, seed=sample_seed)
+        frame.insert(0, "outcome", item.name)
+        frames.append(frame)
+    result = Sensitivity(method, problem, items, pd.concat(frames, ignore_index=True), noise,
+                         len(batch.plan.runs), seeds,
+                         {"ics": ics, "weeks": weeks, "scenario": scenario, "samples": samples,
+                          "levels": levels, "sample_seed": sample_seed, "design_points": len(X)},
+                         out_dir)
+    folder = out_dir / RESULTS_DIR / method
+    design_table = pd.DataFrame(X, columns=problem["names"])
+    for seed in range(seeds):
+        design_table[f"config_hash_seed{seed}"] = hashes[:, seed]
+    write_parquet(folder / "design.parquet", design_table)
+    write_json(folder / "problem.json", {**problem, "method": method, **result.settings,
+                                        "seeds": seeds, "outcomes": list(outcomes)})
+    write_report(result, folder)
+    return result
+
+
+# --- Reporting ----------------------------------------------------------------------------------
+
+def _ranked(result: Sensitivity, item: Outcome) -> pd.DataFrame:
+    rows = result.indices[result.indices["outcome"] == item.name].copy()
+    if result.method == "sobol":
+        rows["importance"] = rows["ST"]
+    else:
+        top = rows["mu_star"].max()
+        rows["importance"] = rows["mu_star"] / top if top > 0 else 0.0
+    return rows.sort_values("importance", ascending=False)
+
+
+def drivers(result: Sensitivity, item: Outcome, share: float = DRIVER_SHARE) -> pd.DataFrame:
+    """The parameters that drive ``item``: ST at least ``share`` (Sobol), or mu* at least
+    ``share`` of the largest mu* (Morris); at least the top one."""
+    rows = _ranked(result, item)
+    chosen = rows[rows["importance"] >= share]
+    return chosen if not chosen.empty else rows.head(1)
+
+
+def bar_figure(result: Sensitivity, item: Outcome, top: int = 15):
+    """Bar chart of one outcome's indices (the ``top`` parameters), with 95% CIs."""
+    rows = _ranked(result, item).head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8.5, 0.9 + 0.34 * len(rows)))
+    y = np.arange(len(rows))
+    if result.method == "sobol":
+        ax.barh(y + 0.2, rows["ST"], height=0.4, xerr=rows["ST_conf"], color="tab:blue",
+                label="ST (total, with interactions)", capsize=2)
+        ax.barh(y - 0.2, rows["S1"], height=0.4, xerr=rows["S1_conf"], color="tab:orange",
+                label="S1 (first order, alone)", capsize=2)
+        ax.set_xlabel("Sobol index: share of the outcome's variance across the design")
+        ax.axvline(0, color="grey", lw=1)
+    else:
+        ax.barh(y + 0.2, rows["mu_star"] * item.scale, height=0.4,
+                xerr=rows["mu_star_conf"] * item.scale, color="tab:blue",
+                label="mu* (mean |elementary effect|)", capsize=2)
+        ax.barh(y - 0.2, rows["sigma"] * item.scale, height=0.4, color="tab:grey",
+                label="sigma (non-linearity, interactions)")
+        ax.set_xlabel(f"change in {item.label} ({item.unit}) across a parameter's range")
+    ax.set_yticks(y, rows["parameter"], fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    s = result.settings
+    ax.set_title(f"{result.method.capitalize()} sensitivity of {item.label} ({item.horizon}, "
+                 f"week {s['weeks']})\n{s['ics']}, {s['scenario']}, {result.runs} runs, mean of "
+                 f"{result.seeds} seed{'s' if result.seeds > 1 else ''} per point, 95% CIs",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _describe(name: str) -> str:
+    spec = uncertain_parameters()[name]
+    low, high = spec["range"]
+    return (f"`{name}` ({spec['doc'][0].lower()}{spec['doc'][1:].rstrip('.')}; default "
+            f"{spec['default']:g}, range {low:g}-{high:g} {spec['unit']}; {spec['source']})")
+
+
+def summary_text(result: Sensitivity) -> list[str]:
+    """Short text naming the assumptions that drive each outcome."""
+    lines = []
+    everywhere: dict[str, int] = {}
+    for item in result.outcomes:
+        chosen = drivers(result, item)
+        for name in chosen["parameter"]:
+            everywhere[name] = everywhere.get(name, 0) + 1
+        if result.method == "sobol":
+            parts = [f"`{r.parameter}` (ST {r.ST:.2f} ± {r.ST_conf:.2f}, S1 {r.S1:.2f})"
+                     for r in chosen.itertuples()]
+            rows = result.indices[result.indices["outcome"] == item.name]
+            interaction = float(rows["ST"].sum() - rows["S1"].sum())
+            tail = (f" The indices' totals suggest interactions carry about "
+                    f"{max(interaction, 0):.0%} of the variance (sum of ST minus sum of S1)."
+                    if np.isfinite(interaction) else "")
+        else:
+            parts = [f"`{r.parameter}` (mu* {item.display(r.mu_star)} {item.unit}, "
+                     f"sigma {item.display(r.sigma)})" for r in chosen.itertuples()]
+            tail = ""
+        noise = result.noise_share.get(item.name, math.nan)
+        noise_text = (f" Seed noise is {noise:.1%} of the variance across the design."
+                      if np.isfinite(noise) else "")
+        lines.append(f"* **{item.label}** ({item.horizon}) is driven by {', '.join(parts)}."
+                     f"{tail}{noise_text}")
+    ranked = sorted(everywhere, key=lambda n: -everywhere[n])
+    lines += ["", "The assumptions that drive the results, for at least one outcome:", ""]
+    lines += [f"* {_describe(name)}" for name in ranked]
+    return lines
+
+
+def write_report(result: Sensitivity, folder: Path) -> dict[str, Path]:
+    """``indices.csv``, one bar chart per outcome and ``report.md`` in ``folder``."""
+    folder = Path(folder)
+    paths = {"indices.csv": write_streamed(
+        folder / "indices.csv", lambda tmp: result.indices.to_csv(tmp, index=False))}
+    s = result.settings
+    method = ("Morris elementary effects (screening)" if result.method == "morris"
+              else "Sobol indices (variance decomposition)")
+    size = (f"{s['samples']} trajectories of {len(result.problem['names']) + 1} points, "
+            f"{s['levels']} levels" if result.method == "morris"
+            else f"N = {s['samples']} base samples, Saltelli's design of N (k + 2) points")
+    lines = [f"# Sensitivity analysis: {method}", "",
+             f"{len(result.problem['names'])} uncertain parameters (from the schema: "
+             f"`simulation.params.uncertain_parameters()`, bounds = their declared ranges), "
+             f"{s['design_points']} design points ({size}), {result.seeds} seed"
+             f"{'s' if result.seeds > 1 else ''} each, {result.runs} runs of {s['ics']}, "
+             f"scenario {s['scenario']}, {s['weeks']} weeks. 95% confidence intervals by "
+             "bootstrap.", "", "## What drives the results", "", *summary_text(result), ""]
+    for item in result.outcomes:
+        name = f"{result.method}_{item.name}.png"
+        fig = bar_figure(result, item)
+        paths[name] = write_figure(folder / name, fig)
+        plt.close(fig)
+        rows = _ranked(result, item)
+        if result.method == "sobol":
+            headers = ["parameter", "ST (95% CI)", "S1 (95% CI)"]
+            table = [[r.parameter, f"{r.ST:.3f} ± {r.ST_conf:.3f}", f"{r.S1:.3f} ± {r.S1_conf:.3f}"]
+                     for r in rows.itertuples()]
+        else:
+            headers = ["parameter", f"mu* ({item.unit}, 95% CI)", f"mu ({item.unit})",
+                       f"sigma ({item.unit})"]
+            table = [[r.parameter, f"{item.display(r.mu_star)} ± "
+                                   f"{format_number(r.mu_star_conf * item.scale)}",
+                      item.display(r.mu), item.display(r.sigma)] for r in rows.itertuples()]
+        lines += [f"## {item.label} ({item.unit}, {item.horizon})", "",
+                  f"![{result.method} indices of {item.label}]({name})", "",
+                  markdown_table(headers, table), ""]
+    text = "\n".join(lines)
+    paths["report.md"] = write_streamed(folder / "report.md",
+                                        lambda tmp: Path(tmp).write_text(text))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="slsim-sensitivity",
+        description="Global sensitivity analysis of the schema's uncertain parameters (SALib): "
+                    "Morris screening or Sobol indices, run through the resumable sweep engine.")
+    parser.add_argument("out_dir", type=Path, help="folder of the runs and results (a sweep "
+                        "folder; re-running resumes)")
+    parser.add_argument("--method", choices=METHODS, default="morris")
+    parser.add_argument("--ics", default="small_ics", help="ICS archetype (default small_ics)")
+    parser.add_argument("--weeks", type=int, default=156, help="horizon in weeks (default 156)")
+    parser.add_argument("--scenario", default="baseline", help="scenario (default baseline)")
+    parser.add_argument("--parameters", default=None,
+                        help="comma-separated uncertain parameters (default: all of them)")
+    parser.add_argument("--screen", type=Path, default=None, metavar="MORRIS_DIR",
+                        help="take the --top parameters of the Morris screening in MORRIS_DIR")
+    parser.add_argument("--top", type=int, default=10, help="parameters kept by --screen")
+    parser.add_argument("--outcomes", default=",".join(DEFAULT_OUTCOMES),
+                        help=f"comma-separated outputs (default {','.join(DEFAULT_OUTCOMES)})")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="Morris trajectories r (default 20) or Sobol base samples N, a "
+                             "power of 2 (default 256)")
+    parser.add_argument("--levels", type=int, default=4, help="Morris grid levels (default 4)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds per design point, averaged (default 1)")
+    parser.add_argument("--sample-seed", type=int, default=0,
+                        help="seed of the design and the bootstrap (default 0)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
+    samples = args.samples or (20 if args.method == "morris" else 256)
+    try:
+        parameters = args.parameters.split(",") if args.parameters else None
+        if args.screen is not None:
+            if parameters:
+                parser.error("give --parameters or --screen, not both")
+            parameters = screen(args.screen, args.top)
+            log.info("screened parameters (top %d of the Morris run in %s): %s", args.top,
+                     args.screen, ", ".join(parameters))
+        for name, value, low in (("--samples", samples, 2), ("--seeds", args.seeds, 1),
+                                 ("--n-jobs", args.n_jobs, 1), ("--weeks", args.weeks, 1)):
+            if value < low:
+                raise ConfigError(f"{name} = {value} must be at least {low}")
+        result = run_sensitivity(
+            args.out_dir, args.method, ics=args.ics, weeks=args.weeks, scenario=args.scenario,
+            parameters=parameters, outcomes=args.outcomes.split(","), samples=samples,
+            levels=args.levels, seeds=args.seeds, sample_seed=args.sample_seed,
+            n_jobs=args.n_jobs)
+    except (ConfigError, FileNotFoundError, RuntimeError, ValueError) as exc:
+        print(f"slsim-sensitivity: {exc}", file=sys.stderr)
+        sys.exit(2)
+    folder = args.out_dir / RESULTS_DIR / args.method
+    print("\n".join(summary_text(result)))
+    print(f"\nReport: {folder / 'report.md'} (indices in {folder / 'indices.csv'})")

@@ -1,0 +1,119 @@
+"""End to end: a tiny `slsim -m` sweep, then `slsim-compare` writes the report, its figures and
+tables; Python batches share the sweep's run folders."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation.analysis import compare
+from simulation.analysis.batch import plan_jobs, run_jobs, run_values
+from simulation.analysis.outcomes import OUTCOMES
+from simulation.analysis.stats import paired_difference
+from simulation.sweep import FAULT_ENV
+
+BIN = Path(sys.executable).parent
+SCENARIOS = ("baseline", "protected_time", "recommended_package")
+SEEDS = 5
+TINY = ("ics=small_ics", "weeks=12")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    """A tiny sweep of three scenarios x five seeds, run by the real `slsim -m` command."""
+    out = tmp_path_factory.mktemp("compare") / "sweep"
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    process = subprocess.run(
+        [str(BIN / "slsim"), "-m", f"scenario={','.join(SCENARIOS)}", f"seed=range(0,{SEEDS})",
+         *TINY, f"hydra.sweep.dir={out}", "hydra.launcher.n_jobs=2"],
+        capture_output=True, text=True, env=env, cwd=out.parent, timeout=600, check=False)
+    assert process.returncode == 0, process.stderr[-2000:]
+    return out
+
+
+def test_compare_writes_the_report_figures_and_tables(sweep, capsys):
+    compare.main([str(sweep)])
+    printed = capsys.readouterr().out
+    assert "Ranking by SL density against baseline (5 seeds" in printed
+    assert str(sweep / "report" / "report.md") in printed
+    report = sweep / "report"
+    text = (report / "report.md").read_text()
+    for heading in ("## Summary", "## What was run", "## Ranking", "## Outcomes at the horizon",
+                    "## Paired differences against the baseline",
+                    "## Cost and cost per unit of gain", "## Replications: are there enough seeds?",
+                    "## Figures", "## Method"):
+        assert heading in text
+    summary = text.split("## Summary")[1].split("##")[0]
+    sentences = [s for s in summary.replace("e.g.", "eg").split(". ") if s.strip()]
+    assert 5 <= len(sentences) <= 10
+    assert "5 seeds" in summary and "95%" in summary
+    for scenario in SCENARIOS:
+        assert f"| {scenario} |" in text
+    for name in ("timeseries.png", "forest.png", "cost_gain.png", "replications.png"):
+        data = (report / name).read_bytes()
+        assert data.startswith(PNG_SIGNATURE)
+        image = matplotlib.image.imread(report / name)
+        assert image.shape[0] > 200 and image.shape[1] > 400
+        assert f"]({name})" in text
+    html = (report / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and "<table>" in html
+    for table in ("levels", "differences", "costs", "ranking"):
+        assert not pd.read_csv(report / "tables" / f"{table}.csv").empty
+
+
+def test_paired_differences_match_a_direct_computation(sweep):
+    outcomes = tuple(OUTCOMES.values())
+    tables = compare.load(sweep, outcomes)
+    result = compare.compare(tables)
+    results = pd.read_parquet(sweep / "results.parquet").set_index(["scenario", "seed"])
+    treated = results.loc["protected_time"].sort_index()["sl_density"].to_numpy()
+    base = results.loc["baseline"].sort_index()["sl_density"].to_numpy()
+    expected = paired_difference(treated, base)
+    row = result.differences.set_index(["group", "outcome"]).loc[("protected_time",
+                                                                   "sl_density")]
+    assert row["difference"] == pytest.approx(expected.difference.mean)
+    assert row["low"] == pytest.approx(expected.difference.low)
+    assert row["relative"] == pytest.approx(expected.relative.mean)
+    assert set(result.ranking["group"]) == {"protected_time", "recommended_package"}
+    costs = result.costs.set_index("group")
+    assert (costs["cost"] > 0).all()
+    assert result.seeds == SEEDS and result.baseline == "baseline"
+
+
+def test_unknown_baseline_and_missing_sweep_are_clear_errors(sweep, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        compare.main([str(sweep), "--baseline", "nothing_like_it"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "--baseline 'nothing_like_it' matches no group" in error and "protected_time" in error
+    with pytest.raises(SystemExit):
+        compare.main([str(tmp_path / "no_sweep")])
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_python_batches_reuse_the_sweep_runs(sweep):
+    jobs = [[f"scenario={s}", f"seed={seed}", *TINY] for s in SCENARIOS for seed in range(SEEDS)]
+    batch = plan_jobs(jobs, sweep)
+    assert not batch.plan.to_run  # the same runs, found by config hash
+    values = run_values(batch, [OUTCOMES["sl_density"]])
+    results = pd.read_parquet(sweep / "results.parquet").set_index("config_hash")
+    assert np.allclose(values.loc[batch.hashes, "sl_density"],
+                       results.loc[batch.hashes, "sl_density"])
+
+
+def test_a_python_batch_is_a_sweep_folder_compare_reads(tmp_path):
+    out = tmp_path / "batch"
+    jobs = [[f"scenario={s}", f"seed={seed}", "ics=small_ics", "weeks=4"]
+            for s in ("baseline", "coaching_support") for seed in range(3)]
+    batch = run_jobs(jobs, out, n_jobs=1)
+    assert len(batch.plan.runs) == 6 and (out / "sweep_status.json").exists()
+    again = plan_jobs(jobs, out)
+    assert len(again.plan.skipped) == 6
+    tables = compare.load(out, tuple(OUTCOMES.values()))
+    assert compare.resolve_baseline(tables, "baseline") == "baseline"

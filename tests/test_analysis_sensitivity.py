@@ -1,0 +1,60 @@
+"""`slsim-sensitivity` end to end on a tiny Morris design: runs through the sweep engine, resumes,
+writes indices, a bar chart per outcome and the report naming the driving assumptions."""
+
+import pandas as pd
+import pytest
+
+from simulation.analysis import sensitivity
+from simulation.params import uncertain_parameters
+
+PARAMETERS = ["model.bureaucracy_load", "model.support", "network.cross_org_degree"]
+
+
+def test_morris_end_to_end_and_resume(tmp_path, capsys):
+    out = tmp_path / "gsa"
+    arguments = [str(out), "--method", "morris", "--weeks", "6", "--samples", "2",
+                 "--parameters", ",".join(PARAMETERS), "--outcomes", "sl_density,burnout_rate",
+                 "--seeds", "2", "--n-jobs", "2"]
+    sensitivity.main(arguments)
+    printed = capsys.readouterr().out
+    assert "slsim sweep finished: 16 of 16 runs succeeded (16 run now" in printed
+    assert "The assumptions that drive the results" in printed
+    folder = out / "sensitivity" / "morris"
+    indices = pd.read_csv(folder / "indices.csv")
+    assert set(indices["parameter"]) == set(PARAMETERS)
+    assert set(indices["outcome"]) == {"sl_density", "burnout_rate"}
+    assert (indices["mu_star"] >= 0).all()
+    for outcome in ("sl_density", "burnout_rate"):
+        assert (folder / f"morris_{outcome}.png").read_bytes().startswith(b"\x89PNG")
+    report = (folder / "report.md").read_text()
+    assert "## What drives the results" in report and "Seed noise is" in report
+    design = pd.read_parquet(folder / "design.parquet")
+    assert len(design) == 8 and list(design.columns[:3]) == PARAMETERS
+    bounds = {p: uncertain_parameters()[p]["range"] for p in PARAMETERS}
+    for name, (low, high) in bounds.items():
+        assert design[name].between(low, high).all()
+    sensitivity.main(arguments)  # resumes: every run is already done
+    assert "(0 run now, 16 skipped as already done)" in capsys.readouterr().out
+    assert pd.read_csv(folder / "indices.csv").equals(indices)
+
+
+def test_screening_keeps_the_strongest_parameters(tmp_path):
+    folder = tmp_path / "sensitivity" / "morris"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"outcome": ["a", "a", "a", "b", "b", "b"],
+                  "parameter": ["x", "y", "z", "x", "y", "z"],
+                  "mu_star": [10.0, 1.0, 0.1, 0.0, 0.05, 0.5]}).to_csv(folder / "indices.csv")
+    assert sensitivity.screen(tmp_path, 2) == ["x", "z"]
+    with pytest.raises(FileNotFoundError, match="run the Morris screening first"):
+        sensitivity.screen(tmp_path / "elsewhere", 2)
+
+
+def test_bad_options_are_rejected_before_any_run(tmp_path, capsys):
+    for extra, message in ((["--parameters", "model.nope"], "model.nope"),
+                           (["--method", "sobol", "--samples", "6"], "power of 2"),
+                           (["--seeds", "0"], "--seeds = 0")):
+        with pytest.raises(SystemExit) as exit_info:
+            sensitivity.main([str(tmp_path / "x"), *extra])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x" / "runs").exists()
