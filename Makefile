@@ -52,6 +52,18 @@ test: $(DEVSTAMP)
 bench: $(DEVSTAMP)
 	$(PY) -m benchmarks.run
 
+# The browser app: baseline and a scenario side by side. Serves on 127.0.0.1 and prints the URL;
+# VIZ_PORT=0 picks a free port.
+VIZSTAMP := $(VENV)/.installed-viz
+$(VIZSTAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[viz]'
+	@touch $(STAMP) $@
+
+VIZ_PORT ?= 8765
+
+viz: $(VIZSTAMP)
+	$(VENV)/bin/slsim-viz --port $(VIZ_PORT)
+
 lint: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

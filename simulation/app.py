@@ -393,12 +393,22 @@ def format_value(value: float, kind: str) -> str:
             "number": f"{value:.3g}"}[kind]
 
 
-def format_difference(value: float, kind: str) -> str:
-    """A scenario-minus-baseline difference, with its sign (shares in percentage points)."""
-    sign = "+" if value >= 0 else "−"
-    magnitude = abs(value)
-    return sign + {"share": f"{100 * magnitude:.1f} pp", "count": f"{magnitude:,.0f}",
-                   "money": f"£{magnitude:,.0f}", "number": f"{magnitude:.3g}"}[kind]
+def format_difference(policy: float, baseline: float, kind: str) -> str:
+    """Scenario minus baseline, signed: shares in percentage points, counts and money in their
+    units, other numbers (density, centralisation) relative to the baseline in %."""
+    if kind == "number":
+        if baseline == 0:
+            return "–"
+        difference, text = policy / baseline - 1.0, "{:.1%}"
+    else:
+        difference = policy - baseline
+        text = {"share": "{:.1f} pp", "count": "{:,.0f}", "money": "£{:,.0f}"}[kind]
+        if kind == "share":
+            difference *= 100
+    shown = text.format(abs(difference))
+    if not any(digit in "123456789" for digit in shown):
+        return text.format(0.0)
+    return ("+" if difference > 0 else "−") + shown
 
 
 def nice_top(value: float) -> float:
@@ -459,44 +469,74 @@ class TrendCanvas(BlitCanvas):
 
 
 # ----------------------------------------------------------------------------- the page
+# The runs are stepped in place, so a reactive week number tells the views to redraw; only the
+# views read it, so a step does not re-render the controls.
 @solara.component
 def NetworkView(comparison: ScenarioComparison, arm: SharedLeadershipModel, title: str,
-                week: int):
+                week: solara.Reactive[int]):
     canvas = solara.use_memo(lambda: NetworkCanvas(comparison.layout), [comparison.layout])
+
     def draw() -> bytes:
         with comparison.lock:
             return canvas.render(arm)
 
-    png = solara.use_memo(draw, [canvas, arm, week])
+    png = solara.use_memo(draw, [canvas, arm, week.value])
     with solara.Card(title, classes=["slsim-network"]):
         solara.Image(png, width="100%")
 
 
 @solara.component
-def TrendView(comparison: ScenarioComparison, week: int):
+def TrendView(comparison: ScenarioComparison, week: solara.Reactive[int]):
     weeks = comparison.baseline.config.weeks
     scenario = comparison.policy.config.scenario.name
     canvas = solara.use_memo(lambda: TrendCanvas(weeks, scenario), [weeks, scenario])
+
     def draw() -> bytes:
         with comparison.lock:
             return canvas.render(comparison)
 
-    png = solara.use_memo(draw, [canvas, comparison, week])
+    png = solara.use_memo(draw, [canvas, comparison, week.value])
     with solara.Card("How the runs unfold"):
         solara.Image(png, width="100%", classes=["slsim-trends"])
 
 
 @solara.component
-def WeekTable(comparison: ScenarioComparison, week: int):
+def WeekTable(comparison: ScenarioComparison, week: solara.Reactive[int]):
     scenario = comparison.policy.config.scenario.name
     rows = [f"| | baseline | {scenario} | difference |", "|:--|--:|--:|--:|"]
     for name, title, kind in TRENDS:
         base, policy = (arm.latest[name] for arm in comparison.arms)
         rows.append(f"| <span title=\"{OUTPUTS[name]}\">{title}</span> "
                     f"| {format_value(base, kind)} | {format_value(policy, kind)} "
-                    f"| {format_difference(policy - base, kind)} |")
-    with solara.Card(f"Week {week}: baseline and {scenario}"):
+                    f"| {format_difference(policy, base, kind)} |")
+    with solara.Card(f"Week {week.value}: baseline and {scenario}"):
         solara.Markdown("\n".join(rows))
+
+
+@solara.component
+def RunCard(comparison: ScenarioComparison, week: solara.Reactive[int],
+            playing: solara.Reactive[bool], weeks_per_step: solara.Reactive[int],
+            play_interval: solara.Reactive[int], error: solara.Reactive[str | None],
+            on_reset, on_step):
+    """The week, Reset / Play / Step (as Mesa's ModelController), and any error."""
+    with solara.Card("Run"):
+        solara.Text(f"Week {week.value} of {comparison.baseline.config.weeks}",
+                    classes=["slsim-week"], style={"font-size": "1.6em", "font-weight": "500"})
+        if not comparison.running:
+            solara.Text("The run has reached its horizon: Reset starts again.")
+        with solara.Row(justify="space-between"):
+            solara.Button("Reset", color="primary", on_click=on_reset)
+            solara.Button("❚❚ Pause" if playing.value else "▶ Play", color="primary",
+                          on_click=lambda: playing.set(not playing.value),
+                          disabled=not comparison.running)
+            solara.Button("Step", color="primary", on_click=on_step,
+                          disabled=playing.value or not comparison.running)
+        solara.SliderInt(f"Weeks per step: {weeks_per_step.value}", value=weeks_per_step,
+                         min=1, max=26)
+        solara.SliderInt(f"Pause between steps: {play_interval.value} ms", value=play_interval,
+                         min=0, max=1000, step=50)
+        if error.value:
+            solara.Error(error.value)
 
 
 @solara.component
@@ -513,7 +553,7 @@ def Page():
     settings = solara.use_reactive({name: spec["value"] for name, spec in controls.items()})
     first = solara.use_memo(lambda: ScenarioComparison(**settings.value), [])
     comparison = solara.use_reactive(first)
-    week = solara.use_reactive(0)  # the runs are stepped in place: this redraws them
+    week = solara.use_reactive(0)
     playing = solara.use_reactive(False)
     error = solara.use_reactive(None)
     play_interval = solara.use_reactive(200)
@@ -557,32 +597,13 @@ def Page():
     solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
 
     run = comparison.value
-    horizon = run.baseline.config.weeks
     scenario = run.policy.config.scenario.name
-    ics = run.baseline.config.ics.name
-
     with solara.AppBar():
         solara.AppBarTitle("Shared leadership in an integrated care system")
 
     with solara.Sidebar(), solara.Column():
-        with solara.Card("Run"):
-            solara.Text(f"Week {week.value} of {horizon}", classes=["slsim-week"],
-                        style={"font-size": "1.6em", "font-weight": "500"})
-            if not run.running:
-                solara.Text("The run has reached its horizon: Reset starts again.")
-            with solara.Row(justify="space-between"):
-                solara.Button("Reset", color="primary", on_click=lambda: restart(settings.value))
-                solara.Button("❚❚ Pause" if playing.value else "▶ Play", color="primary",
-                              on_click=lambda: playing.set(not playing.value),
-                              disabled=not run.running)
-                solara.Button("Step", color="primary", on_click=advance,
-                              disabled=playing.value or not run.running)
-            solara.SliderInt(f"Weeks per step: {weeks_per_step.value}", value=weeks_per_step,
-                             min=1, max=26)
-            solara.SliderInt(f"Pause between steps: {play_interval.value} ms",
-                             value=play_interval, min=0, max=1000, step=50)
-            if error.value:
-                solara.Error(error.value)
+        RunCard(run, week, playing, weeks_per_step, play_interval, error,
+                on_reset=lambda: restart(settings.value), on_step=advance)
         with solara.Card("Policy"):
             Control("scenario", controls["scenario"], settings.value["scenario"], change)
             solara.Markdown(scenario_summary(run.policy.config.scenario),
@@ -590,7 +611,8 @@ def Page():
         with solara.Card("System"):
             for name in ("ics", "seed", "weeks"):
                 Control(name, controls[name], settings.value[name], change)
-            solara.Text(f"Running {ics}: {len(run.baseline.managers):,} managers in "
+            solara.Text(f"Running {run.baseline.config.ics.name}: "
+                        f"{len(run.baseline.managers):,} managers in "
                         f"{len(run.baseline.organisations)} organisations.",
                         style={"font-size": "0.85em"})
         with solara.Card("Barriers and levers"):
@@ -603,11 +625,9 @@ def Page():
         f"when colleagues grant them more leadership. Lines are leadership granted (stronger "
         f"than {TIE_THRESHOLD}), thicker when stronger; pink lines cross the clinical / "
         f"non-clinical line.")
-    shown = ""
-    if run.layout.systems > 1:
-        shown = f" (system 1 of {run.layout.systems})"
+    shown = f" (system 1 of {run.layout.systems})" if run.layout.systems > 1 else ""
     with solara.Columns([1, 1]):
-        NetworkView(run, run.baseline, f"Baseline{shown}", week.value)
-        NetworkView(run, run.policy, f"Scenario: {scenario}{shown}", week.value)
-    TrendView(run, week.value)
-    WeekTable(run, week.value)
+        NetworkView(run, run.baseline, f"Baseline{shown}", week)
+        NetworkView(run, run.policy, f"Scenario: {scenario}{shown}", week)
+    TrendView(run, week)
+    WeekTable(run, week)

@@ -160,8 +160,11 @@ def test_trends_plot_both_arms_up_to_this_week():
 def test_number_formats():
     assert app.format_value(0.1234, "share") == "12.3%"
     assert app.format_value(1234.4, "count") == "1,234"
-    assert app.format_difference(0.012, "share") == "+1.2 pp"
-    assert app.format_difference(-1500.0, "money") == "−£1,500"
+    assert app.format_difference(0.112, 0.1, "share") == "+1.2 pp"
+    assert app.format_difference(0.0, 1500.0, "money") == "−£1,500"
+    assert app.format_difference(0.00041, 0.0004, "number") == "+2.5%"
+    assert app.format_difference(59.8, 60.1, "count") == "0"  # no "−0"
+    assert app.format_difference(1.0, 0.0, "number") == "–"
     assert [app.nice_top(x) for x in (0.0, 0.7, 1.0, 1.2, 3.5, 0.00042)] == pytest.approx(
         [1.0, 0.8, 1.0, 1.5, 4.0, 0.0005])
 

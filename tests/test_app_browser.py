@@ -1,0 +1,206 @@
+"""The app in a real browser: ``slsim-viz`` serves it, Debian's Chromium (driven by Playwright;
+Playwright's own browser download is not reachable here) opens it and a user's clicks drive it.
+
+Without a browser this skips, saying why. With ``SLSIM_REQUIRE_BROWSER=1`` (set by ``.ci/run``,
+which installs Chromium) a missing browser fails instead, so CI cannot pass by skipping.
+``SLSIM_SCREENSHOT=docs/img/app.png`` also writes the screenshot there, for the README.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REQUIRE_BROWSER = os.environ.get("SLSIM_REQUIRE_BROWSER") == "1"
+# Headless on a closed network, as root: no sandbox, GPU, QUIC or background calls home.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+SERVER_START_S = 600  # the first start may fetch the page's scripts with npm
+PAGE_LOAD_MS = 120_000
+STEP_MS = 60_000
+
+
+def unavailable(reason: str):
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason}, and SLSIM_REQUIRE_BROWSER=1 requires the browser test to run")
+    pytest.skip(reason)
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        unavailable("no Chromium: install Debian's 'chromium' package to run the browser test")
+    return path
+
+
+def slsim_viz() -> list[str]:
+    script = Path(sys.executable).with_name("slsim-viz")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "simulation.viz_cli"]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    """``slsim-viz --port 0`` running; yields the URL it prints."""
+    process = subprocess.Popen([*slsim_viz(), "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    try:
+        url = None
+        deadline = time.monotonic() + SERVER_START_S
+        while url is None and time.monotonic() < deadline and process.poll() is None:
+            found = [m for line in list(lines) if (m := re.search(r"at (http://\S+/)", line))]
+            url = found[0].group(1) if found else None
+            time.sleep(0.1)
+        assert url, f"slsim-viz printed no URL:\n{''.join(lines)}"
+        assert url.startswith("http://127.0.0.1:")
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"slsim-viz did not answer at {url}:\n{''.join(lines)}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A fresh Chromium page (own profile directory) at a projector-like size."""
+    executable = chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed (the 'viz' extra)")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=executable, headless=True,
+            args=CHROMIUM_FLAGS, viewport={"width": 1600, "height": 1000})
+        browser_page = context.pages[0] if context.pages else context.new_page()
+        browser_page.set_default_timeout(STEP_MS)
+        yield browser_page
+        context.close()
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.get_by_text(re.compile(r"^Week 0 of \d+$")).wait_for(timeout=PAGE_LOAD_MS)
+
+
+def week(page) -> int:
+    return int(re.match(r"Week (\d+)", page.locator(".slsim-week").inner_text()).group(1))
+
+
+def wait_for_week(page, number: int) -> None:
+    page.locator(".slsim-week").get_by_text(re.compile(rf"^Week {number} of")).wait_for()
+
+
+def image_sources(page) -> list[str]:
+    return [image.get_attribute("src") for image in page.locator("img.solara-image").all()]
+
+
+def assert_no_error_shown(page) -> None:
+    alerts = page.locator(".v-alert")
+    assert alerts.count() == 0, alerts.all_inner_texts()
+    assert page.get_by_text("Traceback").count() == 0
+
+
+def choose(page, label: str, option: str) -> None:
+    page.locator(".v-select").filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_step_watch_and_switch_scenario(server_url, page, tmp_path):
+    open_app(page, server_url)
+    network_card = page.locator(".slsim-network").nth(1)
+    before = image_sources(page)
+    trends_before = page.locator("img.slsim-trends").get_attribute("src")
+    assert len(before) == 3 and all(before)
+
+    step = page.get_by_role("button", name="Step")
+    for number in (1, 2, 3):
+        started = time.perf_counter()
+        step.click()
+        wait_for_week(page, number)
+        print(f"week {number}: step and redraw seen in {time.perf_counter() - started:.2f} s")
+    page.wait_for_function(
+        "before => document.querySelector('img.slsim-trends').src !== before", arg=trends_before)
+    after = image_sources(page)
+    assert all(old != new for old, new in zip(before, after, strict=True))
+    assert_no_error_shown(page)
+
+    # Switch the scenario: both runs restart at week 0 with the new policy on the right.
+    options = page.locator(".v-select").filter(has_text="Scenario").locator("option")
+    names = [option.get_attribute("value") for option in options.all()]
+    current = network_card.locator(".v-card-title").inner_text().removeprefix("Scenario: ")
+    target = "recommended_package" if "recommended_package" in names[1:] else names[-1]
+    if target != current:
+        choose(page, "Scenario", target)
+        network_card.get_by_text(f"Scenario: {target}").wait_for()
+        wait_for_week(page, 0)
+
+    # Fast-forward a year, 26 weeks a step, for the picture.
+    page.get_by_role("slider").first.focus()
+    page.keyboard.press("End")
+    page.get_by_text("Weeks per step: 26").wait_for()
+    step.click()
+    wait_for_week(page, 26)
+    step.click()
+    wait_for_week(page, 52)
+    assert_no_error_shown(page)
+
+    screenshot = tmp_path / "app.png"
+    page.set_viewport_size({"width": 1600, "height": 1760})  # the whole page, as on a projector
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 50_000
+    if copy_to := os.environ.get("SLSIM_SCREENSHOT"):
+        Path(copy_to).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(screenshot, copy_to)
+
+
+def test_a_bad_value_shows_an_error_and_play_still_works(server_url, page):
+    open_app(page, server_url)
+    seed = page.get_by_label(re.compile(r"^Seed"))
+    seed.fill("not-a-seed")
+    seed.press("Enter")
+    error = page.locator(".v-alert")
+    error.wait_for()
+    assert "seed" in error.inner_text()
+
+    page.get_by_role("button", name="Step").click()  # the current runs carry on
+    wait_for_week(page, 1)
+
+    seed.fill("3")
+    seed.press("Enter")
+    wait_for_week(page, 0)
+    error.wait_for(state="detached")
+
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(
+        "() => /Week ([3-9]|\\d\\d+) of/.test(document.querySelector('.slsim-week').innerText)")
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Play").wait_for()
+    page.wait_for_timeout(1000)  # a week under way when Pause was pressed may still finish
+    paused_at = week(page)
+    page.wait_for_timeout(1000)
+    assert week(page) == paused_at >= 3
+    assert_no_error_shown(page)
