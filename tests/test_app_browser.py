@@ -34,10 +34,16 @@ def unavailable(reason: str):
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="module")
 def chromium() -> str:
+    """Debian's Chromium, and Playwright to drive it; checked before any server starts."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         unavailable("no Chromium: install Debian's 'chromium' package to run the browser test")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("Playwright is not installed (the 'viz' extra)")
     return path
 
 
@@ -47,7 +53,7 @@ def slsim_viz() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url(chromium):
     """``slsim-viz --port 0`` running; yields the URL it prints."""
     process = subprocess.Popen([*slsim_viz(), "--port", "0"], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -83,16 +89,13 @@ def server_url():
 
 
 @pytest.fixture
-def page(tmp_path):
+def page(chromium, tmp_path):
     """A fresh Chromium page (own profile directory) at a projector-like size."""
-    executable = chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright is not installed (the 'viz' extra)")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=executable, headless=True,
+            str(tmp_path / "profile"), executable_path=chromium, headless=True,
             args=CHROMIUM_FLAGS, viewport={"width": 1600, "height": 1000})
         browser_page = context.pages[0] if context.pages else context.new_page()
         browser_page.set_default_timeout(STEP_MS)
