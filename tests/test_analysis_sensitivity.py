@@ -45,6 +45,7 @@ def test_screening_keeps_the_strongest_parameters(tmp_path):
                   "parameter": ["x", "y", "z", "x", "y", "z"],
                   "mu_star": [10.0, 1.0, 0.1, 0.0, 0.05, 0.5]}).to_csv(folder / "indices.csv")
     assert sensitivity.screen(tmp_path, 2) == ["x", "z"]
+    assert sensitivity.screen(folder, 2) == sensitivity.screen(folder / "indices.csv", 2)
     with pytest.raises(FileNotFoundError, match="run the Morris screening first"):
         sensitivity.screen(tmp_path / "elsewhere", 2)
 

@@ -341,6 +341,12 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
     differences = _differences(tables, base, compared)
     costs = _costs(tables, base, primary_outcome)
     ranking = _ranking(tables, base, costs, differences, primary_outcome)
+    if not ranking.empty:  # tables and figures list the options in rank order
+        tables.groups = [base, *ranking["group"]]
+        order = {g: i for i, g in enumerate(tables.groups)}
+        levels, differences, costs = (
+            frame.sort_values("group", key=lambda s: s.map(order), kind="stable")
+            for frame in (levels, differences, costs))
     seeds = int(tables.runs.groupby("group")["seed"].nunique().min())
     return Comparison(tables, base, primary_outcome, outcomes, seeds, levels, differences,
                       costs, ranking, precision, cv_tolerance, about=_about(tables))
@@ -391,6 +397,11 @@ def _gbp(value: float) -> str:
     if abs(value) >= 1e4:
         return f"GBP {value / 1e3:,.0f}k"
     return f"GBP {value:,.0f}"
+
+
+def _lower(label: str) -> str:
+    """A label inside a sentence: first letter lower case, unless it starts an acronym (SL)."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
 
 
 def _join(names: list[str]) -> str:
@@ -498,7 +509,14 @@ def summary_sentences(c: Comparison) -> list[str]:
     worse = list(c.ranking.loc[c.ranking["primary_clear"] & (c.ranking["primary_gain"] < 0),
                                "group"])
     noise = list(c.ranking.loc[~c.ranking["primary_clear"], "group"])
-    parts = [f"Of the {len(c.others)} options, {len(clear)} raised {p.label} clearly"]
+    parts = [f"All {len(c.others)} options raised {p.label} clearly" if len(clear) == len(
+        c.others) else f"Of the {len(c.others)} options, {len(clear)} raised {p.label} clearly"]
+    small = list(c.ranking.loc[c.ranking["primary_clear"]
+                               & c.ranking["primary_gain"].between(0, 1, inclusive="neither"),
+                               "group"])
+    if small:
+        parts[0] += (f", though {_join(small)} gained less than 1%: clear is not the same as "
+                     "large")
     if worse:
         parts.append(f"{_join(worse)} lowered it")
     if noise:
@@ -536,6 +554,7 @@ def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
     for frame, verb in ((better, "improved"), (worse, "worsened")):
         if frame.empty:
             continue
+        words = "it" if parts else words
         top = frame.loc[frame["difference"].abs().idxmax()]
         change = (_signed(top["difference"] * item.scale, 2, " percentage points")
                   if item.unit == "%" or "%" in item.unit else
@@ -561,7 +580,7 @@ def _replication_sentence(c: Comparison) -> str:
               "so more seeds would help")
     sentence = (f"Are {c.seeds} seeds enough? The 95% CI of the mean is within "
                 f"±{c.precision:.0%} for {within} of {len(levels)} scenario-outcome pairs (the "
-                f"widest: {OUTCOMES.get(widest['outcome'], outcome(widest['outcome'])).label} "
+                f"widest: {_lower(outcome(widest['outcome']).label)} "
                 f"under *{widest['group']}*, ±{widest['relative_half_width']:.0%}), and {stable}")
     unresolved = c.differences[~c.differences["clear"]
                                & c.differences["seeds_to_resolve"].notna()]
@@ -571,7 +590,7 @@ def _replication_sentence(c: Comparison) -> str:
         if not needed.empty:
             row = needed.iloc[0]
             sentence += (f"; of the differences still within noise, the nearest to being "
-                         f"resolved (*{row['group']}* on {OUTCOMES[row['outcome']].label}) "
+                         f"resolved (*{row['group']}* on {_lower(OUTCOMES[row['outcome']].label)}) "
                          f"would need about {int(row['seeds_to_resolve'])} seeds, the others "
                          "more")
     return sentence + "."

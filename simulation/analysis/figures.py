@@ -17,11 +17,23 @@ from .stats import LEVEL, t_quantile
 
 
 def palette(groups: Sequence[str]) -> dict[str, tuple]:
-    """One colour per group, the same in every figure: tab10 up to 10 groups, then viridis."""
-    n = len(groups)
+    """One colour per group, the same in every figure: black for the first (the baseline), then
+    tab10 up to 10 more groups, then viridis."""
+    first, others = groups[0], list(groups[1:])
+    n = len(others)
     if n <= 10:
-        return {g: plt.get_cmap("tab10")(i) for i, g in enumerate(groups)}
-    return {g: plt.get_cmap("viridis")(i / max(n - 1, 1)) for i, g in enumerate(groups)}
+        colours = {g: plt.get_cmap("tab10")(i) for i, g in enumerate(others)}
+    else:
+        colours = {g: plt.get_cmap("viridis")(i / max(n - 1, 1)) for i, g in enumerate(others)}
+    return {first: (0.0, 0.0, 0.0, 1.0), **colours}
+
+
+def _plain_numbers(ax) -> None:
+    """Tick labels as plain numbers with thousands separators (no '1e6' offset)."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000
+                                               else f"{v:g}"))
 
 
 def _grid(panels: int, columns: int, width: float = 4.6, height: float = 3.4):
@@ -58,6 +70,7 @@ def timeseries_figure(timeseries: pd.DataFrame, colours: dict[str, tuple],
         ax.set_xlabel("week")
         ax.set_ylabel(item.unit)
         ax.grid(alpha=0.3)
+        _plain_numbers(ax)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8,
                frameon=False)

@@ -263,16 +263,17 @@ def _mix_text(row: pd.Series, levers: list[str]) -> str:
     return ", ".join(parts) or "nothing (baseline)"
 
 
-def write_policy_report(sweep_dir: Path, validate: bool = True) -> dict[str, Path]:
-    """The Pareto front, every trial, the validated best mix and ``report.md`` in
-    ``sweep_dir/policy``."""
+def write_policy_report(sweep_dir: Path, validate: bool = True,
+                        out: Path | None = None) -> dict[str, Path]:
+    """The Pareto front, every trial, the validated best mix and ``report.md`` in ``out``
+    (default ``sweep_dir/policy``)."""
     sweep_dir = Path(sweep_dir)
     settings = PolicySettings.from_config(json.loads((sweep_dir / SETTINGS_FILE).read_text()))
     trials = load_trials(sweep_dir)
     front = pareto_front(trials)
     feasible = trials[trials["feasible"].astype(bool)]
     best = feasible.loc[feasible["gain"].idxmax()] if not feasible.empty else None
-    out = sweep_dir / REPORT_DIR
+    out = Path(out) if out else sweep_dir / REPORT_DIR
     levers = [c for c in trials.columns if c.startswith("coverage.")]
     paths = {name: write_streamed(out / name, lambda tmp, f=frame: f.to_csv(tmp, index=False))
              for name, frame in (("trials.csv", trials.sort_values("score", ascending=False)),
@@ -341,10 +342,13 @@ def report_main(argv: list[str] | None = None) -> None:
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--no-validation", action="store_true",
                         help="skip re-running the best mix on fresh seeds")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="report folder (default SWEEP_DIR/policy)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
     try:
-        paths = write_policy_report(args.sweep_dir, validate=not args.no_validation)
+        paths = write_policy_report(args.sweep_dir, validate=not args.no_validation,
+                                    out=args.out)
     except (ConfigError, FileNotFoundError, RuntimeError) as exc:
         print(f"slsim-policy-report: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -117,13 +117,16 @@ class Sensitivity:
     out_dir: Path | None = None
 
 
-def screen(out_dir: Path, top: int) -> list[str]:
-    """The ``top`` parameters of a Morris screening in ``out_dir``: ranked by their largest mu*
-    relative to the largest mu* of the same outcome."""
-    path = Path(out_dir) / RESULTS_DIR / "morris" / "indices.csv"
+def screen(morris: Path, top: int) -> list[str]:
+    """The ``top`` parameters of a Morris screening (its ``indices.csv``, or a folder holding it
+    or ``sensitivity/morris/indices.csv``): ranked by their largest mu* relative to the largest
+    mu* of the same outcome."""
+    morris = Path(morris)
+    candidates = [morris, morris / "indices.csv", morris / RESULTS_DIR / "morris" / "indices.csv"]
+    path = next((p for p in candidates if p.is_file()), candidates[-1])
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run the Morris screening first "
-                                f"(slsim-sensitivity {out_dir} --method morris)")
+        raise FileNotFoundError(f"no Morris indices.csv at {morris}: run the Morris screening "
+                                f"first (slsim-sensitivity OUT_DIR --method morris)")
     indices = pd.read_csv(path)
     indices["relative"] = indices["mu_star"] / indices.groupby("outcome")["mu_star"].transform(
         "max")
@@ -135,8 +138,10 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
                     weeks: int = 156, scenario: str = "baseline",
                     parameters: list[str] | None = None, outcomes=DEFAULT_OUTCOMES,
                     samples: int = 20, levels: int = 4, seeds: int = 1, sample_seed: int = 0,
-                    n_jobs: int = 2, progress_interval: float = 10.0) -> Sensitivity:
-    """Design, run (resumably) and analyse; write the results under ``out_dir/sensitivity``."""
+                    n_jobs: int = 2, progress_interval: float = 10.0,
+                    report_dir: Path | None = None) -> Sensitivity:
+    """Design, run (resumably) and analyse; write the results to ``report_dir`` (default
+    ``out_dir/sensitivity/<method>``)."""
     if method not in METHODS:
         raise ConfigError(f"method = {method!r} is not one of {list(METHODS)}")
     if seeds < 1:
@@ -178,7 +183,7 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
                          {"ics": ics, "weeks": weeks, "scenario": scenario, "samples": samples,
                           "levels": levels, "sample_seed": sample_seed, "design_points": len(X)},
                          out_dir)
-    folder = out_dir / RESULTS_DIR / method
+    folder = Path(report_dir) if report_dir else out_dir / RESULTS_DIR / method
     design_table = pd.DataFrame(X, columns=problem["names"])
     for seed in range(seeds):
         design_table[f"config_hash_seed{seed}"] = hashes[:, seed]
@@ -334,8 +339,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenario", default="baseline", help="scenario (default baseline)")
     parser.add_argument("--parameters", default=None,
                         help="comma-separated uncertain parameters (default: all of them)")
-    parser.add_argument("--screen", type=Path, default=None, metavar="MORRIS_DIR",
-                        help="take the --top parameters of the Morris screening in MORRIS_DIR")
+    parser.add_argument("--screen", type=Path, default=None, metavar="MORRIS",
+                        help="take the --top parameters of a Morris screening: its report "
+                             "folder, indices.csv, or the OUT_DIR it ran in")
     parser.add_argument("--top", type=int, default=10, help="parameters kept by --screen")
     parser.add_argument("--outcomes", default=",".join(DEFAULT_OUTCOMES),
                         help=f"comma-separated outputs (default {','.join(DEFAULT_OUTCOMES)})")
@@ -348,6 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample-seed", type=int, default=0,
                         help="seed of the design and the bootstrap (default 0)")
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--report-dir", type=Path, default=None,
+                        help="where the results go (default OUT_DIR/sensitivity/METHOD)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
     samples = args.samples or (20 if args.method == "morris" else 256)
@@ -367,10 +375,10 @@ def main(argv: list[str] | None = None) -> None:
             args.out_dir, args.method, ics=args.ics, weeks=args.weeks, scenario=args.scenario,
             parameters=parameters, outcomes=args.outcomes.split(","), samples=samples,
             levels=args.levels, seeds=args.seeds, sample_seed=args.sample_seed,
-            n_jobs=args.n_jobs)
+            n_jobs=args.n_jobs, report_dir=args.report_dir)
     except (ConfigError, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"slsim-sensitivity: {exc}", file=sys.stderr)
         sys.exit(2)
-    folder = args.out_dir / RESULTS_DIR / args.method
+    folder = args.report_dir or args.out_dir / RESULTS_DIR / args.method
     print("\n".join(summary_text(result)))
     print(f"\nReport: {folder / 'report.md'} (indices in {folder / 'indices.csv'})")
