@@ -49,7 +49,6 @@ _UNSAFE = re.compile(r"(?:[^A-Za-z0-9._=,+-]|\.{2,})+")  # path separators, ".."
 LABEL_LENGTH = 100
 
 
-
 class InjectedFault(RuntimeError):
     """Raised inside a run chosen by ``SLSIM_FAULT_INJECT`` (tests only)."""
 
@@ -154,7 +153,6 @@ class PlannedRun:
     overrides: list[str]
     config_hash: str
     run_dir: Path
-    seed: int
     previous: str | None = None  # status of an earlier attempt: succeeded, failed or None
 
     @property
@@ -171,14 +169,16 @@ class SweepPlan:
     jobs: int  # jobs the sweep expands to (duplicates of a config count once in ``runs``)
     retry_failed: bool = True
 
+    def needs_running(self, run: PlannedRun) -> bool:
+        return run.previous is None or (run.previous == "failed" and self.retry_failed)
+
     @property
     def to_run(self) -> list[PlannedRun]:
-        return [r for r in self.runs if r.previous != "succeeded"
-                and (self.retry_failed or r.previous != "failed")]
+        return [r for r in self.runs if self.needs_running(r)]
 
     @property
     def skipped(self) -> list[PlannedRun]:
-        return [r for r in self.runs if r not in self.to_run]
+        return [r for r in self.runs if not self.needs_running(r)]
 
     @property
     def duplicates(self) -> int:
@@ -226,8 +226,9 @@ class JobComposer:
     Hydra composes the whole config again for every job (about 0.1 s). The jobs of a sweep that
     choose the same config groups (``ics=``, ``scenario=``) differ only in value overrides, so
     this composes once per choice of groups and applies each job's value overrides with Hydra's
-    own override code. As a check, the first job of each choice is also composed in full and must
-    hash the same (every job of a sweep sets the same keys); if not, every job is composed in full.
+    own override code. As a check, each choice's jobs are also composed in full until one gives the
+    same config both ways (every job of a sweep sets the same keys); if one differs, every job is
+    composed in full from then on.
     """
 
     def __init__(self, loader: Any, master_config: DictConfig):
@@ -237,6 +238,7 @@ class JobComposer:
         self.master_config = master_config
         self.parser = OverridesParser.create(config_loader=loader)
         self.bases: dict[tuple[str, ...], DictConfig] = {}
+        self.checked: set[tuple[str, ...]] = set()
         self.in_full = False
 
     def compose_in_full(self, job: Sequence[str]) -> RunConfig:
@@ -245,6 +247,8 @@ class JobComposer:
 
     def __call__(self, job: Sequence[str]) -> RunConfig:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
 
         if self.in_full:
             return self.compose_in_full(job)
@@ -255,19 +259,29 @@ class JobComposer:
                        if group)
         values = [o for o, group in zip(overrides, is_group, strict=True)
                   if not group and not o.is_hydra_override()]
-        first = groups not in self.bases
-        if first:
+        if groups not in self.bases:
             self.bases[groups] = task_config(self.loader.load_sweep_config(self.master_config,
                                                                            list(groups)))
-        job_config = copy.deepcopy(self.bases[groups])
-        ConfigLoaderImpl._apply_overrides_to_config(values, job_config)
-        config = to_run_config(job_config)
-        if first and config_hash(self.compose_in_full(job)) != config_hash(config):
+
+        def quick() -> RunConfig:
+            job_config = copy.deepcopy(self.bases[groups])
+            ConfigLoaderImpl._apply_overrides_to_config(values, job_config)
+            return to_run_config(job_config)
+
+        if groups in self.checked:
+            return quick()
+        exact = self.compose_in_full(job)  # raises this job's error, if it has one
+        try:
+            same = config_hash(quick()) == config_hash(exact)
+        except (ConfigError, HydraException, OmegaConfBaseException):
+            same = False
+        if same:
+            self.checked.add(groups)
+        else:
             log.warning("composing every job in full: the quick path gave another config for %s",
                         " ".join(job))
             self.in_full = True
-            return self.compose_in_full(job)
-        return config
+        return exact
 
 
 def plan_sweep(
@@ -306,7 +320,7 @@ def plan_sweep(
             previous = None
             if status is not None:
                 previous = "succeeded" if succeeded(status, run_hash) else "failed"
-            runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, config.seed, previous)
+            runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, previous)
         if time.monotonic() - last_note >= progress_every:
             last_note = time.monotonic()
             log.info("validated %d/%d run configs (%.0f s)", number, len(jobs),
@@ -381,7 +395,8 @@ class SweepMonitor:
         self.poll = min(poll, interval) if interval > 0 else poll
         self.pending = {run.config_hash: run for run in plan.to_run}
         self.total = len(self.pending)
-        self.outcomes: dict[str, str] = {}
+        self.skipped = len(plan.runs) - self.total
+        self.succeeded = 0
         self.failed: list[str] = []
         self.started = time.monotonic()
         self._stop = threading.Event()
@@ -417,9 +432,8 @@ class SweepMonitor:
                     continue
                 del self.pending[run_hash]
                 if succeeded(status, run_hash):
-                    self.outcomes[run_hash] = "succeeded"
+                    self.succeeded += 1
                     continue
-                self.outcomes[run_hash] = "failed"
                 self.failed.append(run.run_dir.name)
                 if status.get("config_hash") != run_hash:
                     reason = (f"its config hash {status.get('config_hash')} is not the "
@@ -431,8 +445,7 @@ class SweepMonitor:
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
-            values = Counter(self.outcomes.values())
-        return values["succeeded"], values["failed"]
+            return self.succeeded, len(self.failed)
 
     def progress_line(self) -> str:
         ok, bad = self.counts()
@@ -441,7 +454,7 @@ class SweepMonitor:
         rate = finished / elapsed if elapsed > 0 else 0.0
         eta = format_duration((self.total - finished) / rate) if rate > 0 else "unknown"
         return (f"progress: {finished}/{self.total} runs finished ({ok} succeeded, {bad} failed), "
-                f"{len(self.plan.skipped)} skipped, {rate:.2f} runs/s, "
+                f"{self.skipped} skipped, {rate:.2f} runs/s, "
                 f"elapsed {format_duration(elapsed)}, ETA {eta}")
 
     def report(self, force: bool = False) -> None:
@@ -460,11 +473,46 @@ class SweepMonitor:
         unfinished = sorted(run.run_dir.name for run in self.pending.values())
         return SweepOutcome(
             sweep_dir=self.plan.sweep_dir, runs=len(self.plan.runs),
-            skipped=len(self.plan.skipped), succeeded=ok, failed=bad,
+            skipped=self.skipped, succeeded=ok, failed=bad,
             unfinished=len(unfinished), duplicates=self.plan.duplicates,
             interrupted=interrupted, elapsed_s=time.monotonic() - self.started,
             failed_runs=sorted(self.failed), unfinished_runs=unfinished,
             launcher_errors=list(launcher_errors))
+
+
+def execute_plan(plan: SweepPlan, launch: Callable[[list[PlannedRun], int], Any], *,
+                 batch_size: int | None = None, progress_interval: float = 10.0) -> SweepOutcome:
+    """Run the plan's missing or failed runs and watch them; return the outcome.
+
+    ``launch(runs, first_index)`` runs a batch (``batch_size`` runs; None: all at once) and
+    returns when it is done. A batch whose launch raises (a worker died) ends there: its finished
+    runs are kept and the next batch goes on. Ctrl-C stops the sweep, with the outcome marked
+    ``interrupted``.
+    """
+    to_run = plan.to_run
+    for run in to_run:
+        prepare_rerun(run.run_dir)
+    monitor = SweepMonitor(plan, interval=progress_interval)
+    errors: list[str] = []
+    interrupted = False
+    monitor.start()
+    try:
+        size = batch_size or max(len(to_run), 1)
+        for start in range(0, len(to_run), size):
+            batch = to_run[start:start + size]
+            try:
+                launch(batch, start)
+            except Exception as exc:  # a dead worker ends its batch, never the sweep
+                text = str(exc).strip()
+                errors.append(f"{type(exc).__name__}: {text.splitlines()[0]}" if text
+                              else type(exc).__name__)
+                log.error("The launcher failed in a batch of %d runs (%s). Runs that had "
+                          "finished are kept; the others did not finish", len(batch), errors[-1])
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        monitor.stop()
+    return monitor.outcome(interrupted, errors)
 
 
 _last_outcome: SweepOutcome | None = None

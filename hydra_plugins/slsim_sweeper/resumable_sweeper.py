@@ -73,37 +73,20 @@ class ResumableSweeper(BasicSweeper):
 
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        to_run = plan.to_run
         duplicates = f", {plan.duplicates} duplicate jobs merged" if plan.duplicates else ""
         log.info("Sweep of %d runs into %s: %d to run, %d skipped (already %s)%s",
-                 len(plan.runs), sweep_dir, len(to_run), len(plan.skipped),
+                 len(plan.runs), sweep_dir, len(plan.to_run), len(plan.skipped),
                  "succeeded" if self.retry_failed else "done", duplicates)
-        for run in to_run:
-            sweeps.prepare_rerun(run.run_dir)
 
-        monitor = sweeps.SweepMonitor(plan, interval=self.progress_interval)
-        launcher_errors: list[str] = []
         returns = []
-        interrupted = False
-        monitor.start()
-        try:
-            batch_size = self.max_batch_size or max(len(to_run), 1)
-            for start in range(0, len(to_run), batch_size):
-                batch = to_run[start:start + batch_size]
-                job_overrides = [[*run.overrides, sweeps.subdir_override(run)] for run in batch]
-                try:
-                    returns.append(self.launcher.launch(job_overrides, initial_job_idx=start))
-                except Exception as exc:  # a dead worker ends its batch, never the sweep
-                    message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}" \
-                        if str(exc).strip() else type(exc).__name__
-                    launcher_errors.append(message)
-                    log.error("The launcher failed in a batch of %d runs (%s). Runs that had "
-                              "finished are kept; the others did not finish", len(batch), message)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            monitor.stop()
-        sweeps.finish_sweep(monitor.outcome(interrupted, launcher_errors))
-        if interrupted:
+
+        def launch(runs: list[sweeps.PlannedRun], first_index: int) -> None:
+            job_overrides = [[*run.overrides, sweeps.subdir_override(run)] for run in runs]
+            returns.append(self.launcher.launch(job_overrides, initial_job_idx=first_index))
+
+        outcome = sweeps.execute_plan(plan, launch, batch_size=self.max_batch_size,
+                                      progress_interval=self.progress_interval)
+        sweeps.finish_sweep(outcome)
+        if outcome.interrupted:
             sys.exit(130)
         return returns
