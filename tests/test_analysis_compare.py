@@ -117,3 +117,15 @@ def test_a_python_batch_is_a_sweep_folder_compare_reads(tmp_path):
     assert len(again.plan.skipped) == 6
     tables = compare.load(out, tuple(OUTCOMES.values()))
     assert compare.resolve_baseline(tables, "baseline") == "baseline"
+
+
+def test_the_guide_quotes_a_real_report():
+    """docs/analysis.md quotes the committed interventions report word for word."""
+    root = Path(__file__).resolve().parent.parent
+    guide = (root / "docs" / "analysis.md").read_text()
+    excerpt = guide.split("<!-- excerpt:start -->")[1].split("<!-- excerpt:end -->")[0]
+    report = (root / "experiments" / "interventions" / "report" / "report.md").read_text()
+    lines = [line.removeprefix("> ").removeprefix("#") for line in excerpt.strip().splitlines()]
+    assert len(lines) > 20
+    for line in filter(None, lines):
+        assert line in report, line
