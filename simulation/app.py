@@ -609,7 +609,10 @@ def Page():
             solara.Markdown(scenario_summary(run.policy.config.scenario),
                             style={"font-size": "0.85em"})
         with solara.Card("System"):
-            for name in ("ics", "seed", "weeks"):
+            Control("ics", controls["ics"], settings.value["ics"], change)
+            solara.Text(config_description("ics", settings.value["ics"]),
+                        style={"font-size": "0.8em", "color": "#666666"})
+            for name in ("seed", "weeks"):
                 Control(name, controls[name], settings.value[name], change)
             solara.Text(f"Running {run.baseline.config.ics.name}: "
                         f"{len(run.baseline.managers):,} managers in "

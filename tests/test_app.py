@@ -1,6 +1,9 @@
 """The browser app without a browser: the paired model, the layout, the figures, and the Solara
 page rendered as Mesa tests its own SolaraViz (``solara.render``)."""
 
+import re
+import shutil
+import socket
 import time
 
 import ipyvuetify as v
@@ -9,7 +12,7 @@ import numpy as np
 import pytest
 import solara
 
-from simulation import app
+from simulation import app, viz_cli
 from simulation.model import SharedLeadershipModel
 from simulation.params import CONFIG_DIR, ConfigError, ModelParams, RunConfig, parameter_specs
 
@@ -283,3 +286,46 @@ def test_play_runs_until_paused(page):
     time.sleep(0.5)
     assert week_shown(page) == paused_at != "Week 0 of 156"
     assert not errors(page)
+
+
+# ------------------------------------------------------------------------------- slsim-viz
+def test_viz_serves_on_localhost_whatever_host_says(monkeypatch):
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("SOLARA_HOST", "0.0.0.0")
+    args = viz_cli.parse_args([])
+    assert (args.host, args.port) == ("127.0.0.1", 8765)
+    assert viz_cli.parse_args(["--port", "0"]).port == 0
+    with pytest.raises(SystemExit):
+        viz_cli.parse_args(["--port", "70000"])
+
+
+def test_viz_refuses_a_port_in_use(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit, match="in use"):
+            viz_cli.main(["--port", str(port)])
+
+
+def test_page_assets_are_the_npm_packages_of_solaras_page():
+    import ipyvue
+
+    assets = viz_cli.page_assets()
+    assert all(re.fullmatch(r"(@[\w.-]+/)?[\w.-]+@\d+\.\d+\.\d+", asset) for asset in assets)
+    assert any(asset.startswith("requirejs@") for asset in assets)
+    bundle = "solara-vuetify3-app@" if ipyvue.__version__.startswith("3") else "solara-vuetify-app@"
+    assert sum("/solara-vuetify" in asset for asset in assets) == 1
+    assert any(bundle in asset for asset in assets)
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+def test_page_assets_unpack_where_solara_serves_them(tmp_path):
+    package = tmp_path / "package"
+    (package / "dist").mkdir(parents=True)
+    (package / "package.json").write_text('{"name": "@slsim/asset", "version": "1.2.3"}')
+    (package / "dist" / "main.js").write_text("// served as /_solara/cdn/@slsim/asset@1.2.3/")
+    cache = tmp_path / "cache"
+    viz_cli.install_page_assets(cache, [str(package)])  # npm packs a folder without a registry
+    assert (cache / "@slsim" / "asset@1.2.3" / "dist" / "main.js").is_file()
+    assert viz_cli.missing_page_assets(cache) == viz_cli.page_assets()

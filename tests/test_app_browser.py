@@ -54,9 +54,11 @@ def slsim_viz() -> list[str]:
 
 @pytest.fixture(scope="module")
 def server_url(chromium):
-    """``slsim-viz --port 0`` running; yields the URL it prints."""
+    """``slsim-viz --port 0`` running; yields the URL it prints. ``$HOST`` says to listen
+    everywhere: the server must not heed it."""
     process = subprocess.Popen([*slsim_viz(), "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "HOST": "0.0.0.0", "SOLARA_HOST": "0.0.0.0"})
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
     reader.start()
@@ -78,6 +80,7 @@ def server_url(chromium):
                 time.sleep(0.2)
         else:
             pytest.fail(f"slsim-viz did not answer at {url}:\n{''.join(lines)}")
+        assert f"Solara server is starting at {url.rstrip('/')}" in "".join(lines)
         yield url
     finally:
         process.terminate()
