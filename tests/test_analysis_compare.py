@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulation.aggregate import aggregate
 from simulation.analysis import compare
 from simulation.analysis.batch import plan_jobs, run_jobs, run_values
 from simulation.analysis.outcomes import OUTCOMES
@@ -69,7 +70,7 @@ def test_compare_writes_the_report_figures_and_tables(sweep, capsys):
 
 def test_paired_differences_match_a_direct_computation(sweep):
     outcomes = tuple(OUTCOMES.values())
-    tables = compare.load(sweep, outcomes)
+    tables = compare.load(sweep, outcomes)  # aggregates the sweep first
     result = compare.compare(tables)
     results = pd.read_parquet(sweep / "results.parquet").set_index(["scenario", "seed"])
     treated = results.loc["protected_time"].sort_index()["sl_density"].to_numpy()
@@ -102,6 +103,7 @@ def test_python_batches_reuse_the_sweep_runs(sweep):
     batch = plan_jobs(jobs, sweep)
     assert not batch.plan.to_run  # the same runs, found by config hash
     values = run_values(batch, [OUTCOMES["sl_density"]])
+    aggregate(sweep)
     results = pd.read_parquet(sweep / "results.parquet").set_index("config_hash")
     assert np.allclose(values.loc[batch.hashes, "sl_density"],
                        results.loc[batch.hashes, "sl_density"])

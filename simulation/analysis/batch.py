@@ -108,7 +108,9 @@ def _run(config: RunConfig, run_dir: Path, overrides: list[str], plot: bool) -> 
 def run_batch(batch: Batch, *, n_jobs: int = 2, batch_size: int = DEFAULT_BATCH,
               plot: bool = False, progress_interval: float = 10.0,
               record: bool = True) -> sweeps.SweepOutcome:
-    """Run the batch's missing or failed runs on ``n_jobs`` local processes (1: in this process).
+    """Run the batch's missing or failed runs on ``n_jobs`` local processes (1: in this process),
+    ``batch_size`` runs per launch, with the sweep engine's loop
+    (:func:`simulation.sweep.execute_plan`).
 
     ``record``: write ``sweep_status.json`` and print the sweep's final line, as ``slsim -m``
     does (off when several callers share one sweep folder at once, as policy trials do).
@@ -117,37 +119,22 @@ def run_batch(batch: Batch, *, n_jobs: int = 2, batch_size: int = DEFAULT_BATCH,
 
     plan = batch.plan
     config_of = {config_hash(c): c for c in batch.configs}
-    to_run = plan.to_run
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
-    for run in to_run:
-        sweeps.prepare_rerun(run.run_dir)
-    if to_run:
+    if plan.to_run:
         log.info("%d runs into %s: %d to run, %d skipped (already succeeded)", len(plan.runs),
-                 plan.sweep_dir, len(to_run), len(plan.skipped))
-    monitor = sweeps.SweepMonitor(plan, interval=progress_interval)
-    errors: list[str] = []
-    interrupted = False
-    monitor.start()
-    try:
-        for start in range(0, len(to_run), batch_size):
-            chunk = to_run[start:start + batch_size]
-            jobs = (delayed(_run)(config_of[run.config_hash], run.run_dir,
-                                  [o for o in run.overrides if not o.startswith("hydra.")], plot)
-                    for run in chunk)
-            try:
-                Parallel(n_jobs=n_jobs)(jobs)
-            except Exception as exc:  # a dead worker ends its chunk, never the batch
-                errors.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
-                log.error("a worker failed in a chunk of %d runs (%s); finished runs are kept, "
-                          "the others did not finish", len(chunk), errors[-1])
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        monitor.stop()
-    outcome = monitor.outcome(interrupted, errors)
+                 plan.sweep_dir, len(plan.to_run), len(plan.skipped))
+
+    def launch(runs: list[sweeps.PlannedRun], first_index: int) -> None:
+        Parallel(n_jobs=n_jobs)(
+            delayed(_run)(config_of[run.config_hash], run.run_dir,
+                          [o for o in run.overrides if not o.startswith("hydra.")], plot)
+            for run in runs)
+
+    outcome = sweeps.execute_plan(plan, launch, batch_size=batch_size,
+                                  progress_interval=progress_interval)
     if record:
         sweeps.finish_sweep(outcome)
-    if interrupted:
+    if outcome.interrupted:
         raise KeyboardInterrupt
     return outcome
 
