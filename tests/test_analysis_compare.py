@@ -51,8 +51,9 @@ def test_compare_writes_the_report_figures_and_tables(sweep, capsys):
                     "## Figures", "## Method"):
         assert heading in text
     summary = text.split("## Summary")[1].split("##")[0]
-    sentences = [s for s in summary.replace("e.g.", "eg").split(". ") if s.strip()]
+    sentences = [line for line in summary.splitlines() if line.startswith("* ")]
     assert 5 <= len(sentences) <= 10
+    assert all(s.endswith(".") for s in sentences)
     assert "5 seeds" in summary and "95%" in summary
     for scenario in SCENARIOS:
         assert f"| {scenario} |" in text

@@ -169,7 +169,8 @@ def app(cfg: DictConfig) -> float:
     record = evaluate_mix(settings, settings.coverage, runs_home)
     write_json(output_dir / TRIAL_FILE, record)
     if not multirun:
-        print(f"mix {record['coverage']}: {settings.objective} gain "
+        levers = {k: v for k, v in record["coverage"].items() if v} or "none (the baseline)"
+        print(f"mix {levers}: {settings.objective} gain "
               f"{record['gain']:+.2f}% ({record['gain_low']:+.2f}% to {record['gain_high']:+.2f}%)"
               f", cost GBP {record['cost']:,.0f} (budget GBP {settings.budget:,.0f}"
               f"{'' if record['feasible'] else ', over budget'}), score {record['score']:.3f}")
