@@ -132,3 +132,20 @@ def test_the_guide_quotes_a_real_report():
     assert len(lines) > 20
     for line in filter(None, lines):
         assert line in report, line
+
+
+def test_a_grid_sweep_compares_against_a_cell(tmp_path):
+    out = tmp_path / "grid"
+    jobs = [["ics=small_ics", "weeks=4", f"seed={seed}", f"model.bureaucracy_load={b}",
+             f"model.time_scale={t}"] for b in (0.2, 0.8) for t in (0.5, 1.0) for seed in range(3)]
+    run_jobs(jobs, out, n_jobs=2)
+    tables = compare.load(out)
+    assert sorted(tables.groups) == sorted(f"bureaucracy_load={b:g}, time_scale={t:g}"
+                                           for b in (0.2, 0.8) for t in (0.5, 1.0))
+    base = compare.resolve_baseline(tables, "bureaucracy_load=0.2,time_scale=1")
+    assert base == "bureaucracy_load=0.2, time_scale=1"
+    with pytest.raises(compare.CompareError, match="matches several groups"):
+        compare.resolve_baseline(tables, "bureaucracy_load=0.2")
+    paths = compare.write_report(compare.compare(tables, baseline=base))
+    assert "grid.png" in paths and "cost_gain.png" not in paths
+    assert "nothing to price" in paths["report.md"].read_text()

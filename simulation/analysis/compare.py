@@ -630,6 +630,7 @@ def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
         fig = figures.forest_figure(c.differences, compared, c.baseline, c.seeds)
         paths["forest.png"] = write_figure(out_dir / "forest.png", fig)
         plt.close(fig)
+    if not c.costs.empty and (c.costs["cost"].abs() > 0).any():
         fig = figures.cost_gain_figure(c.costs, [
             ("primary_gain", f"{c.primary.label}: change vs {c.baseline}, %",
              f"{c.primary.label} ({c.primary.horizon})"),
@@ -715,7 +716,10 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
                     "**clear**" if d["clear"] else "within noise"])
             out += [markdown_table(["scenario", f"difference ({o.unit})", "relative",
                                     "Cohen's d", "p (Holm)", "verdict"], rows), ""]
-    if not c.costs.empty:
+    if not c.costs.empty and not (c.costs["cost"].abs() > 0).any():
+        out += ["## Cost and cost per unit of gain", "",
+                "No option has an intervention cost, so there is nothing to price.", ""]
+    elif not c.costs.empty:
         out += ["## Cost and cost per unit of gain", "",
                 f"Incremental cost over the run against *{c.baseline}* (cumulative GBP at the "
                 f"horizon). SL density is small in absolute terms (a few granted-leadership "
