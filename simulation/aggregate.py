@@ -231,7 +231,8 @@ def _stream(found: Survey, results_path: str, timeseries_path: str, failures_pat
                     totals.succeeded += 1
                     final = _final(run_dir)
                     row.update({name: final.get(name) for name in found.outputs})
-                    series = pq.read_table(run_dir / TIMESERIES_FILE)
+                    # One small file: pyarrow's thread pool costs 20 times the read itself.
+                    series = pq.read_table(run_dir / TIMESERIES_FILE, use_threads=False)
                     if timeseries is None:
                         timeseries = _RowGroups(timeseries_path,
                                                 _timeseries_schema(series, found),

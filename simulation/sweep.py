@@ -217,7 +217,7 @@ def describe_error(exc: BaseException) -> str:
     cause = exc.__cause__
     if cause is not None and str(cause):
         lines += [line.strip() for line in str(cause).splitlines()[:2] if line.strip()]
-    return "; ".join(dict.fromkeys(lines))
+    return "; ".join(dict.fromkeys(line.rstrip(".") for line in lines))
 
 
 class JobComposer:
