@@ -11,7 +11,7 @@ done by :mod:`simulation.sweep`. Compared with Hydra's ``basic`` sweeper it:
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ class ResumableSweeperConf:
     # only: the next batch goes on, and the lost runs are redone by re-running the sweep.
     max_batch_size: int | None = None
     # Sweep defined in the config (as for Hydra's basic sweeper), e.g. {seed: "range(0,10)"}.
-    params: dict[str, str] | None = None
+    params: dict[str, str] = field(default_factory=dict)
     # Re-run runs whose earlier attempt failed (false: keep their failure, run only missing ones).
     retry_failed: bool = True
     # Seconds between progress lines (a line is also written at the end).
