@@ -85,7 +85,7 @@ class ModelParams:
         "A: size; G: direction (T4 partners not in the same organisation)", uncertain=True)
     communication_clarity: float = param(
         0.2, 0.0, 1.0, "share",
-        "Clarity of lines of communication between organisations; cancels that share of misfit.",
+        "Clarity of communication between organisations: the share of misalignment it cancels.",
         "A: size; G: recommendation (clear lines of communication)", uncertain=True)
     support: float = param(
         0.3, 0.0, 1.0, "share",
