@@ -206,6 +206,16 @@ class Comparison:
     def others(self) -> list[str]:
         return [g for g in self.tables.groups if g != self.baseline]
 
+    @property
+    def kind(self) -> str:
+        """What a group is, for table headers: a scenario, or a setting of a parameter sweep."""
+        return "scenario" if "scenario" in self.tables.group_columns else "setting"
+
+    @property
+    def costly(self) -> bool:
+        """Whether any option has an incremental cost."""
+        return not self.costs.empty and bool((self.costs["cost"].abs() > 0).any())
+
 
 def _values(tables: SweepTables, group: str, column: str, seeds=None) -> np.ndarray:
     rows = tables.runs[tables.runs["group"] == group].set_index("seed")
@@ -404,8 +414,11 @@ def _lower(label: str) -> str:
     return label if label[1:2].isupper() else label[:1].lower() + label[1:]
 
 
-def _join(names: list[str]) -> str:
+def _join(names: list[str], most: int = 4) -> str:
+    """Names in italics as a list in words; past ``most``, the first few and a count."""
     names = [f"*{n}*" for n in names]
+    if len(names) > most:
+        return ", ".join(names[:most - 1]) + f" and {len(names) - most + 1} others"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -437,7 +450,7 @@ def _diff(c: Comparison, group: str, name: str) -> pd.Series:
 
 def ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
     p = c.primary
-    headers = ["rank", "scenario", f"{p.label} change vs {c.baseline} (95% CI)",
+    headers = ["rank", c.kind, f"{p.label} change vs {c.baseline} (95% CI)",
                "tasks/week change", "burnout change", "incremental cost",
                f"cost per 1% gain in {p.label}"]
     rows = []
@@ -453,6 +466,8 @@ def ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
             _signed(r["burnout_rate_change"] * 100, 2, " pts")
             + ("" if r["burnout_rate_clear"] else " (noise)"),
             _gbp(r["cost"]), _gbp(r["cost_per_1pct"])])
+    if not c.costly:  # a parameter sweep: nothing is priced
+        headers, rows = headers[:-2], [row[:-2] for row in rows]
     return headers, rows
 
 
@@ -476,12 +491,12 @@ def summary_sentences(c: Comparison) -> list[str]:
     best = c.ranking.iloc[0]
     per = (f", or {_gbp(best['cost_per_1pct'])} per 1% gain" if np.isfinite(
         best["cost_per_1pct"]) else "")
+    price = f", for an incremental cost of {_gbp(best['cost'])}{per}" if best["cost"] else ""
     if best["primary_clear"]:
         sentences.append(
             f"*{best['group']}* raised {p.label} the most: {_signed(best['primary_gain'], 2, '%')}"
             f" (95% CI {_signed(best['primary_gain_low'], 2, '%')} to "
-            f"{_signed(best['primary_gain_high'], 2, '%')}) against *{c.baseline}*, for an "
-            f"incremental cost of {_gbp(best['cost'])}{per}.")
+            f"{_signed(best['primary_gain_high'], 2, '%')}) against *{c.baseline}*{price}.")
     else:
         sentences.append(
             f"No option changed {p.label} clearly: the largest change, under *{best['group']}*,"
@@ -630,7 +645,7 @@ def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
         fig = figures.forest_figure(c.differences, compared, c.baseline, c.seeds)
         paths["forest.png"] = write_figure(out_dir / "forest.png", fig)
         plt.close(fig)
-    if not c.costs.empty and (c.costs["cost"].abs() > 0).any():
+    if c.costly:
         fig = figures.cost_gain_figure(c.costs, [
             ("primary_gain", f"{c.primary.label}: change vs {c.baseline}, %",
              f"{c.primary.label} ({c.primary.horizon})"),
@@ -673,7 +688,7 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
             "mean of the last 13 weeks, one quarter, because one week's count is noisy).", ""]
     rows = [[g, a["levers"], str(a["runs"]), a["seeds"], f"`{a['first_hash']}`"]
             for g, a in c.about["groups"].items()]
-    out += [markdown_table(["scenario", "interventions (coverage per year)", "runs", "seeds",
+    out += [markdown_table([c.kind, "interventions (coverage per year)", "runs", "seeds",
                             "config hash (first seed)"], rows), ""]
     headers, rows = ranking_rows(c)
     out += ["## Ranking", "",
@@ -683,7 +698,7 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
             "percentage points of managers.", "", markdown_table(headers, rows), ""]
     out += ["## Outcomes at the horizon", "",
             "Mean over seeds with its 95% confidence interval.", ""]
-    headers = ["scenario", *[f"{o.label} ({o.unit})" for o in c.outcomes]]
+    headers = [c.kind, *[f"{o.label} ({o.unit})" for o in c.outcomes]]
     rows = []
     for g in t.groups:
         row = [g]
@@ -714,9 +729,9 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
                     if np.isfinite(d["cohen_d"]) else "n/a",
                     f"{d['p_holm']:.2g}" if np.isfinite(d["p_holm"]) else "n/a",
                     "**clear**" if d["clear"] else "within noise"])
-            out += [markdown_table(["scenario", f"difference ({o.unit})", "relative",
+            out += [markdown_table([c.kind, f"difference ({o.unit})", "relative",
                                     "Cohen's d", "p (Holm)", "verdict"], rows), ""]
-    if not c.costs.empty and not (c.costs["cost"].abs() > 0).any():
+    if not c.costs.empty and not c.costly:
         out += ["## Cost and cost per unit of gain", "",
                 "No option has an intervention cost, so there is nothing to price.", ""]
     elif not c.costs.empty:
@@ -738,7 +753,7 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
                 f"to {_signed(r['tasks_total_gain_high'], 3)})",
                 _gbp(r["cost_per_task"]), _gbp(r["cost_per_task_week"])])
         out += [markdown_table(
-            ["scenario", "incremental cost (95% CI)", f"{c.primary.label} gain",
+            [c.kind, "incremental cost (95% CI)", f"{c.primary.label} gain",
              "cost per 1% gain", "extra tasks over the run (95% CI)", "cost per extra task",
              "cost per extra task/week"], rows), ""]
     out += _replication_section(c)
@@ -780,7 +795,7 @@ def _replication_section(c: Comparison) -> list[str]:
            f"coefficient of variation is stable (within ±{c.cv_tolerance:.0%}; '-' means not "
            f"yet stable with {c.seeds} seeds).", ""]
     shown = [o for o in c.outcomes if o.better is not None]
-    headers = ["scenario", *[o.label for o in shown]]
+    headers = [c.kind, *[o.label for o in shown]]
     rows = []
     for g in c.tables.groups:
         row = [g]
@@ -806,7 +821,7 @@ def _replication_section(c: Comparison) -> list[str]:
                     for _, r in noise.sort_values("seeds_to_resolve").iterrows()]
             out += ["Differences still within noise, and the seeds a difference of that size "
                     "and spread would need to be resolved:", "",
-                    markdown_table(["scenario", "outcome", "observed change", "seeds to resolve"],
+                    markdown_table([c.kind, "outcome", "observed change", "seeds to resolve"],
                                    rows), ""]
     return out
 

@@ -199,8 +199,12 @@ def grid_figure(table: pd.DataFrame, x: str, y: str, outcomes: Sequence[Outcome]
     for ax, item in zip(axes, outcomes, strict=True):
         cells = table.pivot_table(index=y, columns=x, values=item.name).reindex(index=ys,
                                                                                 columns=xs)
-        image = ax.imshow(cells.to_numpy() * item.scale, origin="lower", aspect="auto",
-                          cmap="viridis")
+        values = cells.to_numpy() * item.scale
+        image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
+        middle = np.nanmean(values)
+        for (row, column), value in np.ndenumerate(values):
+            ax.text(column, row, f"{value:.3g}", ha="center", va="center", fontsize=7,
+                    color="white" if value < middle else "black")
         ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
         ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
         ax.set_xlabel(x)
