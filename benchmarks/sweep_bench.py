@@ -3,11 +3,8 @@
 Registers the section ``sweep_throughput``. It runs the real command a user runs,
 ``slsim -m seed=range(0,N) ics=ICS hydra.launcher.n_jobs=2 hydra.sweep.dir=DIR`` (joblib, both
 cores, 156 weeks), once for ``small_ics`` and once for ``default_ics``, and times it end to end.
-Then ``slsim-aggregate`` collects 100 and all the runs, each in a fresh process, and reports its
-peak memory.
-
-Standalone: ``python -m benchmarks.sweep_bench aggregate DIR`` aggregates DIR in this process and
-prints one JSON line with its peak memory (the section uses it for each measurement).
+Then it runs ``slsim-aggregate`` over 100 and over all the runs and reports the peak memory of
+that process (and of ``slsim-aggregate --help``: the libraries alone).
 """
 
 import json
@@ -23,11 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from simulation.sweep import RUNS_DIR, SWEEP_STATUS_FILE
 
 from .core import FULL, ROOT, TINY, Context, Section, Target, section, table
 
 SLSIM = Path(sys.executable).with_name("slsim")
+AGGREGATE = Path(sys.executable).with_name("slsim-aggregate")
 TARGET_MINUTES = 15.0  # a 1,000-run default_ics sweep on 2 cores (issue 4)
 
 
@@ -42,20 +42,21 @@ SIZES = {FULL: SweepSizes(runs=1000, weeks=156, aggregate_runs=(100, 1000)),
          TINY: SweepSizes(runs=4, weeks=3, aggregate_runs=(2, 4))}
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kB
+def peak_memory_mb(command: list[str]) -> tuple[float, float]:
+    """Peak resident memory (MB) and wall time of ``command``, run alone in a fresh process.
 
-
-def aggregate_in_this_process(sweep_dir: Path) -> dict:
-    """Aggregate ``sweep_dir``; peak memory before (libraries loaded) and after, in MB."""
-    from simulation.aggregate import aggregate
-
-    before = peak_rss_mb()
-    started = time.perf_counter()
-    _, totals = aggregate(sweep_dir)
-    return {"runs": totals.runs, "timeseries_rows": totals.timeseries_rows,
-            "seconds": time.perf_counter() - started, "peak_rss_before_mb": before,
-            "peak_rss_mb": peak_rss_mb()}
+    A probe process runs it as its only child and reads the child's peak from ``getrusage``.
+    """
+    probe = ("import json, resource, subprocess, sys, time; t = time.perf_counter(); "
+             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+             "print(json.dumps([resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+             "time.perf_counter() - t]))")
+    done = subprocess.run([sys.executable, "-c", probe, *command], cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    kilobytes, seconds = json.loads(done.stdout.strip().splitlines()[-1])
+    return kilobytes / 1024.0, seconds  # Linux: ru_maxrss is in kB
 
 
 def _children_cpu_s() -> float:
@@ -91,18 +92,17 @@ def run_sweep(sweep_dir: Path, ics: str, sizes: SweepSizes) -> dict:
 
 
 def aggregate_subset(sweep_dir: Path, runs: int, scratch: Path) -> dict:
-    """Peak memory of ``slsim-aggregate`` over the first ``runs`` runs, in a fresh process."""
+    """Peak memory of ``slsim-aggregate`` over the first ``runs`` runs of ``sweep_dir``."""
     subset = sweep_dir
     folders = sorted((sweep_dir / RUNS_DIR).iterdir())
     if runs < len(folders):
         subset = scratch / f"first_{runs}"
         for folder in folders[:runs]:
             shutil.copytree(folder, subset / RUNS_DIR / folder.name)
-    done = subprocess.run([sys.executable, "-m", "benchmarks.sweep_bench", "aggregate",
-                           str(subset)], cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"aggregating {subset} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    peak, seconds = peak_memory_mb([str(AGGREGATE), str(subset)])
+    rows = pq.ParquetFile(subset / "timeseries.parquet").metadata.num_rows
+    return {"runs": min(runs, len(folders)), "timeseries_rows": rows, "peak_mb": peak,
+            "seconds": seconds}
 
 
 @section("sweep_throughput", order=50)
@@ -126,12 +126,12 @@ def sweep_throughput(ctx: Context) -> list[Section]:
                                             f" (extrapolated from {sizes.runs} runs)"),
                     f"< {TARGET_MINUTES:.0f} min", minutes < TARGET_MINUTES))
                 command = sweep["command"]
+        libraries_mb, _ = peak_memory_mb([str(AGGREGATE), "--help"])
         for runs in sizes.aggregate_runs:
             report = aggregate_subset(scratch / "default_ics", runs, scratch)
             memory_rows.append([f"{report['runs']:,}", f"{report['timeseries_rows']:,}",
-                                f"{report['peak_rss_before_mb']:.0f} MB",
-                                f"**{report['peak_rss_mb']:.0f} MB**",
-                                f"{report['peak_rss_mb'] - report['peak_rss_before_mb']:.0f} MB",
+                                f"**{report['peak_mb']:.0f} MB**",
+                                f"{report['peak_mb'] - libraries_mb:.0f} MB",
                                 f"{report['seconds']:.1f} s"])
     body = "\n\n".join([
         f"The command a user runs, timed end to end (start-up, validation of every run's config, "
@@ -142,22 +142,14 @@ def sweep_throughput(ctx: Context) -> list[Section]:
                "Runs/s (while launching)", "CPU time per run", "Load average at the end"],
               rows),
         "CPU time per run counts the sweep process and its workers (Hydra's composition of each "
-        "run, the run, its files). On a shared machine (load average above 2) the wall time "
-        "includes waiting for the cores.",
+        "run, the run, its files). The load average (1 minute) at the end includes the sweep's "
+        "own 2 workers: above 2, other work shared the cores and the wall time includes waiting "
+        "for them.",
         "**Aggregation memory.** `slsim-aggregate OUT` over the first runs of the `default_ics` "
-        "sweep, each in a fresh process (`python -m benchmarks.sweep_bench aggregate DIR`). Peak "
-        "resident memory is reported once the libraries are loaded and at the end; streaming "
-        "keeps the difference flat as the runs grow.",
-        table(["Runs", "Time-series rows", "Peak memory, libraries loaded", "Peak memory",
-               "Added by aggregating", "Time"], memory_rows),
+        "sweep, each time in a fresh process; its peak resident memory (`getrusage`), and what "
+        f"that adds to the {libraries_mb:.0f} MB of `slsim-aggregate --help` (Python and the "
+        "libraries alone). Streaming keeps it flat as the runs grow.",
+        table(["Runs", "Time-series rows", "Peak memory", "Above the libraries", "Time"],
+              memory_rows),
     ])
     return [Section("Sweep throughput", body, targets)]
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) != 2 or argv[0] != "aggregate":
-        sys.exit("usage: python -m benchmarks.sweep_bench aggregate SWEEP_DIR")
-    print(json.dumps(aggregate_in_this_process(Path(argv[1]))))
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
