@@ -367,7 +367,7 @@ class SweepOutcome:
                 f"{self.skipped} skipped as already done), {self.failed} failed, "
                 f"{self.unfinished} did not finish, in {format_duration(self.elapsed_s)}")
         if self.failed or self.unfinished:
-            line += "; re-run the same command to retry them"
+            line += f"; re-run the same command with hydra.sweep.dir={self.sweep_dir} to retry them"
         return f"{line}. Results in {self.sweep_dir}"
 
     def record(self) -> dict[str, Any]:
