@@ -138,6 +138,12 @@ def test_sensitivity_bounds_come_from_the_schema():
     assert problem["bounds"] == [list(specs[n]["range"]) for n in specs]
     with pytest.raises(ConfigError, match=r"model\.no_such_thing"):
         problem_from_schema(["model.no_such_thing"])
+    local = problem_from_schema(["model.support", "model.task_rate"], span=0.5)
+    assert local["bounds"] == [pytest.approx([0.15, 0.45]), pytest.approx([0.03, 0.09])]
+    clipped = problem_from_schema(["model.support"], span=3.0)  # within the declared range
+    assert clipped["bounds"] == [pytest.approx([0.0, 1.0])]
+    with pytest.raises(ConfigError, match="must be positive"):
+        problem_from_schema(span=0.0)
 
 
 def test_horizon_values_read_the_last_week_the_last_quarter_and_the_total():

@@ -44,16 +44,30 @@ RESULTS_DIR = "sensitivity"
 DRIVER_SHARE = 0.1  # ST (or normalised mu*) from which a parameter counts as a driver
 
 
-def problem_from_schema(parameters: list[str] | None = None) -> dict:
-    """A SALib problem: the schema's uncertain parameters (or the named subset) and their ranges."""
+def problem_from_schema(parameters: list[str] | None = None,
+                        span: float | None = None) -> dict:
+    """A SALib problem: the schema's uncertain parameters (or the named subset) and their
+    declared ranges; with ``span``, each parameter's default +/- that share of it, within its
+    declared range (a local look around the defaults instead of the whole allowed range)."""
     specs = uncertain_parameters()
     names = list(specs) if not parameters else list(parameters)
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise ConfigError(f"{unknown} are not uncertain parameters of the schema; choose from "
                           f"{list(specs)}")
-    return {"num_vars": len(names), "names": names,
-            "bounds": [list(specs[n]["range"]) for n in names]}
+    if span is not None and not span > 0:
+        raise ConfigError(f"--span = {span} must be positive (a share of each default)")
+    bounds = []
+    for name in names:
+        low, high = specs[name]["range"]
+        if span is not None:
+            default = specs[name]["default"]
+            low, high = max(low, default * (1 - span)), min(high, default * (1 + span))
+            if not low < high:
+                raise ConfigError(f"{name}: default {default} +/- {span:.0%} leaves no range "
+                                  f"within {specs[name]['range']}")
+        bounds.append([low, high])
+    return {"num_vars": len(names), "names": names, "bounds": bounds}
 
 
 def design(method: str, problem: dict, *, samples: int, levels: int = 4,
@@ -139,7 +153,7 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
                     parameters: list[str] | None = None, outcomes=DEFAULT_OUTCOMES,
                     samples: int = 20, levels: int = 4, seeds: int = 1, sample_seed: int = 0,
                     n_jobs: int = 2, progress_interval: float = 10.0,
-                    report_dir: Path | None = None) -> Sensitivity:
+                    report_dir: Path | None = None, span: float | None = None) -> Sensitivity:
     """Design, run (resumably) and analyse; write the results to ``report_dir`` (default
     ``out_dir/sensitivity/<method>``)."""
     if method not in METHODS:
@@ -148,7 +162,7 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
         raise ConfigError(f"seeds = {seeds} must be at least 1")
     out_dir = Path(out_dir)
     items = [outcome(name) for name in outcomes]
-    problem = problem_from_schema(parameters)
+    problem = problem_from_schema(parameters, span)
     X = design(method, problem, samples=samples, levels=levels, seed=sample_seed)
     base = [f"ics={ics}", f"weeks={weeks}", f"scenario={scenario}"]
     jobs = design_jobs(problem, X, seeds, base)
@@ -181,7 +195,8 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
     result = Sensitivity(method, problem, items, pd.concat(frames, ignore_index=True), noise,
                          len(batch.plan.runs), seeds,
                          {"ics": ics, "weeks": weeks, "scenario": scenario, "samples": samples,
-                          "levels": levels, "sample_seed": sample_seed, "design_points": len(X)},
+                          "levels": levels, "sample_seed": sample_seed, "design_points": len(X),
+                          "span": span},
                          out_dir)
     folder = Path(report_dir) if report_dir else out_dir / RESULTS_DIR / method
     design_table = pd.DataFrame(X, columns=problem["names"])
@@ -206,12 +221,13 @@ def _ranked(result: Sensitivity, item: Outcome) -> pd.DataFrame:
     return rows.sort_values("importance", ascending=False)
 
 
-def drivers(result: Sensitivity, item: Outcome, share: float = DRIVER_SHARE) -> pd.DataFrame:
+def drivers(result: Sensitivity, item: Outcome, share: float = DRIVER_SHARE,
+            most: int = 5) -> pd.DataFrame:
     """The parameters that drive ``item``: ST at least ``share`` (Sobol), or mu* at least
-    ``share`` of the largest mu* (Morris); at least the top one."""
+    ``share`` of the largest mu* (Morris); at least the top one, at most ``most``."""
     rows = _ranked(result, item)
     chosen = rows[rows["importance"] >= share]
-    return chosen if not chosen.empty else rows.head(1)
+    return chosen.head(most) if not chosen.empty else rows.head(1)
 
 
 def bar_figure(result: Sensitivity, item: Outcome, top: int = 15):
@@ -227,8 +243,9 @@ def bar_figure(result: Sensitivity, item: Outcome, top: int = 15):
         ax.set_xlabel("Sobol index: share of the outcome's variance across the design")
         ax.axvline(0, color="grey", lw=1)
     else:
+        low = np.minimum(rows["mu_star_conf"], rows["mu_star"])  # mu* is never negative
         ax.barh(y + 0.2, rows["mu_star"] * item.scale, height=0.4,
-                xerr=rows["mu_star_conf"] * item.scale, color="tab:blue",
+                xerr=[low * item.scale, rows["mu_star_conf"] * item.scale], color="tab:blue",
                 label="mu* (mean |elementary effect|)", capsize=2)
         ax.barh(y - 0.2, rows["sigma"] * item.scale, height=0.4, color="tab:grey",
                 label="sigma (non-linearity, interactions)")
@@ -271,12 +288,18 @@ def summary_text(result: Sensitivity) -> list[str]:
         else:
             parts = [f"`{r.parameter}` (mu* {item.display(r.mu_star)} {item.unit}, "
                      f"sigma {item.display(r.sigma)})" for r in chosen.itertuples()]
-            tail = ""
+            tail = (" Their sigma exceeds their mu*: each one's effect depends strongly on the "
+                    "others (interactions or non-linearity), which Sobol's ST measures."
+                    if (chosen["sigma"] > chosen["mu_star"]).all() else "")
         noise = result.noise_share.get(item.name, math.nan)
         noise_text = (f" Seed noise is {noise:.1%} of the variance across the design."
                       if np.isfinite(noise) else "")
-        lines.append(f"* **{item.label}** ({item.horizon}) is driven by {', '.join(parts)}."
-                     f"{tail}{noise_text}")
+        others = int((_ranked(result, item)["importance"] >= DRIVER_SHARE).sum()) - len(chosen)
+        threshold = (f"have an ST of {DRIVER_SHARE:g} or more" if result.method == "sobol"
+                     else f"reach {DRIVER_SHARE:.0%} of the largest mu*")
+        more = f" {others} more parameters {threshold}." if others > 0 else ""
+        lines.append(f"* **{item.label}** ({item.horizon}) is driven most by {', '.join(parts)}."
+                     f"{more}{tail}{noise_text}")
     ranked = sorted(everywhere, key=lambda n: -everywhere[n])
     lines += ["", "The assumptions that drive the results, for at least one outcome:", ""]
     lines += [f"* {_describe(name)}" for name in ranked]
@@ -296,11 +319,21 @@ def write_report(result: Sensitivity, folder: Path) -> dict[str, Path]:
             else f"N = {s['samples']} base samples, Saltelli's design of N (k + 2) points")
     lines = [f"# Sensitivity analysis: {method}", "",
              f"{len(result.problem['names'])} uncertain parameters (from the schema: "
-             f"`simulation.params.uncertain_parameters()`, bounds = their declared ranges), "
+             f"`simulation.params.uncertain_parameters()`; bounds: "
+             + ("their declared ranges" if s.get("span") is None else
+                f"each default ±{s['span']:.0%}, within its declared range") + "), "
              f"{s['design_points']} design points ({size}), {result.seeds} seed"
              f"{'s' if result.seeds > 1 else ''} each, {result.runs} runs of {s['ics']}, "
              f"scenario {s['scenario']}, {s['weeks']} weeks. 95% confidence intervals by "
              "bootstrap.", "", "## What drives the results", "", *summary_text(result), ""]
+    specs = uncertain_parameters()
+    lines += ["## Parameters and the bounds analysed", "",
+              markdown_table(["parameter", "default", "lower", "upper", "unit"],
+                             [[f"`{name}`", f"{specs[name]['default']:g}", f"{low:g}", f"{high:g}",
+                               specs[name]["unit"]]
+                              for name, (low, high) in zip(result.problem["names"],
+                                                           result.problem["bounds"],
+                                                           strict=True)]), ""]
     for item in result.outcomes:
         name = f"{result.method}_{item.name}.png"
         fig = bar_figure(result, item)
@@ -354,6 +387,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample-seed", type=int, default=0,
                         help="seed of the design and the bootstrap (default 0)")
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--span", type=float, default=None, metavar="SHARE",
+                        help="bounds: each default +/- SHARE of it, within its declared range "
+                             "(default: the whole declared range)")
     parser.add_argument("--report-dir", type=Path, default=None,
                         help="where the results go (default OUT_DIR/sensitivity/METHOD)")
     args = parser.parse_args(argv)
@@ -375,7 +411,7 @@ def main(argv: list[str] | None = None) -> None:
             args.out_dir, args.method, ics=args.ics, weeks=args.weeks, scenario=args.scenario,
             parameters=parameters, outcomes=args.outcomes.split(","), samples=samples,
             levels=args.levels, seeds=args.seeds, sample_seed=args.sample_seed,
-            n_jobs=args.n_jobs, report_dir=args.report_dir)
+            n_jobs=args.n_jobs, report_dir=args.report_dir, span=args.span)
     except (ConfigError, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"slsim-sensitivity: {exc}", file=sys.stderr)
         sys.exit(2)
