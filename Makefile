@@ -48,7 +48,8 @@ test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
-# Speed and memory against the targets of issue 7; writes docs/benchmarks.md (about 10 minutes).
+# Speed and memory against the targets (issues 4 and 7); writes docs/benchmarks.md. Most of an
+# hour, the sweeps being most of it: `$(PY) -m benchmarks.run --only NAME` measures one again.
 bench: $(DEVSTAMP)
 	$(PY) -m benchmarks.run
 

@@ -61,6 +61,9 @@ class Target:
     goal: str
     met: bool
 
+    def __post_init__(self) -> None:
+        self.met = bool(self.met)  # numpy comparisons give numpy booleans
+
 
 @dataclass
 class Section:

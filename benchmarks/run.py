@@ -1,35 +1,37 @@
 """Write docs/benchmarks.md: ``python -m benchmarks.run`` (``make bench``).
 
 Options: ``--tiny`` runs every section at toy sizes (the smoke test; the figures mean nothing);
-``--only NAME`` runs some sections (repeatable; ``--list`` names them); ``--out`` and
-``--img-dir`` say where the document and its figures go.
+``--only NAME`` measures some sections again and keeps the others from the existing document
+(repeatable; ``--list`` names them); ``--out`` and ``--img-dir`` say where the document and its
+figures go. A benchmark that fails is reported in its section, the others still run, and the
+exit status is 1.
 """
 
 import argparse
 import importlib
+import json
 import os
 import pkgutil
 import platform
+import re
 import subprocess
 import sys
 import time
+import traceback
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import benchmarks
 from simulation.results_io import package_versions, write_streamed
 
-from .core import FULL, ROOT, SECTIONS, TINY, Context, Section, table
+from .core import FULL, ROOT, SECTIONS, TINY, Context, Section, Target, table
 
 DOC = ROOT / "docs" / "benchmarks.md"
-# Sections another issue provides; until its module registers one, the document says so.
-AWAITED = {
-    "sweep_throughput": (50, Section(
-        "Sweep throughput",
-        "*To be filled by the sweep benchmark (issue 4): a module in `benchmarks/` that "
-        "registers the section `sweep_throughput` with `benchmarks.core.section`. No such "
-        "module exists yet.*")),
-}
+# Each section's block in the document starts with this marker, which keeps what a later
+# ``--only`` run needs to carry the block over: its name, order, date and targets.
+MARKER = re.compile(r"^<!-- benchmark (\{.*\}) -->$", flags=re.MULTILINE)
 
 
 def discover() -> None:
@@ -94,12 +96,61 @@ METHOD = """\
 - Sections live in `benchmarks/*.py`; each registers itself with `benchmarks.core.section`."""
 
 
-def render(sections: list[Section], machine_table: str, header: str, minutes: float) -> str:
-    targets = [t for s in sections for t in s.targets]
+@dataclass
+class Block:
+    """One registered benchmark's part of the document: its marker data and its markdown."""
+
+    meta: dict[str, Any]
+    text: str
+
+    def render(self) -> str:
+        return f"<!-- benchmark {json.dumps(self.meta)} -->\n\n{self.text}"
+
+
+def measure(name: str, context: Context, tiny: bool) -> Block:
+    """Run one registered benchmark; a failure becomes a block that says so."""
+    order, function = SECTIONS[name]
+    print(f"benchmark {name} ...", end=" ", file=sys.stderr, flush=True)
+    started, load_start = time.perf_counter(), os.getloadavg()[0]
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        sections, failed = function(context), False
+    except Exception:
+        failure = traceback.format_exc(limit=-6)
+        sections, failed = [Section(f"{name}: failed", "*This benchmark failed; the other "
+                                    f"sections are unaffected.*\n\n```\n{failure}```")], True
+    seconds = time.perf_counter() - started
+    print(f"{'FAILED after ' if failed else ''}{seconds:.1f} s", file=sys.stderr, flush=True)
+    when = (f"*Measured {date} in {seconds:.0f} s; load average {load_start:.1f} at the start "
+            f"and {os.getloadavg()[0]:.1f} at the end.*")
+    text = "\n\n".join(f"## {s.title}\n\n{when + chr(10) * 2 if k == 0 else ''}{s.body}"
+                        for k, s in enumerate(sections))
+    meta = {"name": name, "order": order, "tiny": tiny, "failed": failed,
+            "targets": [asdict(t) for s in sections for t in s.targets]}
+    return Block(meta, text)
+
+
+def previous_blocks(path: Path, tiny: bool) -> dict[str, Block]:
+    """The blocks of an earlier document at ``path`` (of the same plan), by name."""
+    if not path.is_file():
+        return {}
+    parts = MARKER.split(path.read_text())
+    blocks = {}
+    for meta_json, text in zip(parts[1::2], parts[2::2], strict=True):
+        meta = json.loads(meta_json)
+        if meta["tiny"] == tiny:
+            blocks[meta["name"]] = Block(meta, text.strip())
+    return blocks
+
+
+def render(blocks: list[Block], machine_table: str, date: str, tiny: bool) -> str:
+    targets = [Target(**t) for b in blocks for t in b.meta["targets"]]
     parts = [
         "# Benchmarks",
-        f"Written by `make bench` (`python -m benchmarks.run`) on {header}, in "
-        f"{minutes:.1f} minutes. Do not edit by hand: run the command again.",
+        f"Written by `make bench` (`python -m benchmarks.run`) on {date}"
+        f"{' with --tiny: toy sizes, the figures mean nothing' if tiny else ''}. Each section "
+        "says when it was measured (`--only NAME` measures some again and keeps the rest). Do "
+        "not edit by hand: run the command again.",
         "## Targets",
         table(["Target", "Measured", "Goal", "Met"],
               [[t.name, t.measured, t.goal, "yes" if t.met else "**no**"] for t in targets])
@@ -108,53 +159,45 @@ def render(sections: list[Section], machine_table: str, header: str, minutes: fl
         machine_table,
         "## How it is measured",
         METHOD,
+        *(b.render() for b in blocks),
     ]
-    for s in sections:
-        parts += [f"## {s.title}", s.body]
     return "\n\n".join(parts) + "\n"
 
 
-def main(argv: list[str] | None = None) -> Path:
+def main(argv: list[str] | None = None) -> int:
+    """Measure, write the document, and return the exit status (1 if a benchmark failed)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--tiny", action="store_true", help="toy sizes: checks every section "
                         "runs (the smoke test); the figures mean nothing")
-    parser.add_argument("--only", action="append", metavar="NAME", help="run this section")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="measure this section again, keep the others (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
     parser.add_argument("--out", type=Path, default=DOC, help=f"default: {DOC}")
     parser.add_argument("--img-dir", type=Path, help="default: img/ beside --out")
     args = parser.parse_args(argv)
     discover()
-    registered = {name: order for name, (order, _) in SECTIONS.items()}
-    known = registered | {name: order for name, (order, _) in AWAITED.items()}
+    names = sorted(SECTIONS, key=lambda name: SECTIONS[name][0])
     if args.list:
-        print("\n".join(sorted(known, key=known.get)))
-        return args.out
-    unknown = sorted(set(args.only or ()) - set(known))
+        print("\n".join(names))
+        return 0
+    unknown = sorted(set(args.only or ()) - set(names))
     if unknown:
-        parser.error(f"unknown section(s) {unknown}; choose from {sorted(known)}")
+        parser.error(f"unknown section(s) {unknown}; choose from {names}")
 
     context = Context(plan=TINY if args.tiny else FULL, doc_dir=args.out.parent,
                       img_dir=args.img_dir or args.out.parent / "img")
-    started, load_start = time.perf_counter(), os.getloadavg()
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    sections: list[Section] = []
-    for name in sorted(known, key=known.get):
-        if args.only and name not in args.only:
-            continue
-        if name not in registered:
-            sections.append(AWAITED[name][1])
-            continue
-        print(f"benchmark {name} ...", end=" ", file=sys.stderr, flush=True)
-        section_started = time.perf_counter()
-        sections += SECTIONS[name][1](context)
-        print(f"{time.perf_counter() - section_started:.1f} s", file=sys.stderr, flush=True)
-    minutes = (time.perf_counter() - started) / 60.0
-    header = f"{date}{' (--tiny: toy sizes, the figures mean nothing)' if args.tiny else ''}"
-    document = render(sections, machine(load_start, os.getloadavg()), header, minutes)
+    kept = previous_blocks(args.out, args.tiny) if args.only else {}
+    load_start, date = os.getloadavg(), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    blocks = [measure(name, context, args.tiny) if not args.only or name in args.only
+              else kept.get(name) for name in names]
+    blocks = [b for b in blocks if b is not None]
+    document = render(blocks, machine(load_start, os.getloadavg()), date, args.tiny)
     write_streamed(args.out, lambda tmp: Path(tmp).write_text(document))
-    print(f"wrote {args.out}", file=sys.stderr)
-    return args.out
+    failed = [b.meta["name"] for b in blocks if b.meta["failed"]]
+    print(f"wrote {args.out}" + (f"; failed: {', '.join(failed)}" if failed else ""),
+          file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

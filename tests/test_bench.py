@@ -41,3 +41,30 @@ def test_bench_lists_its_sections_and_refuses_unknown_ones():
     refused = bench("--only", "no_such_section")
     assert refused.returncode == 2
     assert "unknown section(s) ['no_such_section']" in refused.stderr
+
+
+def test_a_failing_benchmark_is_reported_and_only_refreshes_what_it_names(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import run
+    from benchmarks.core import Section, Target
+
+    def fine(context):
+        return [Section("Fine", "All good.", [Target("fine target", "1 s", "≤ 2 s", True)])]
+
+    def broken(context):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(run, "discover", lambda: None)
+    monkeypatch.setattr(run, "SECTIONS", {"fine": (1, fine), "broken": (2, broken)})
+    out = tmp_path / "benchmarks.md"
+    assert run.main(["--tiny", "--out", str(out)]) == 1
+    text = out.read_text()
+    assert "## Fine" in text and "| fine target | 1 s | ≤ 2 s | yes |" in text
+    assert "## broken: failed" in text and "RuntimeError: broken on purpose" in text
+
+    monkeypatch.setitem(run.SECTIONS, "broken", (2, fine))
+    assert run.main(["--tiny", "--only", "broken", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "broken: failed" not in text and "broken on purpose" not in text
+    assert text.count("## Fine") == 2  # the kept block and the new one
+    assert text.count("| fine target |") == 2
