@@ -75,7 +75,7 @@ def test_pareto_front():
 def test_the_optuna_search_runs_a_few_trials(tmp_path):
     out = tmp_path / "search"
     command = [sys.executable, "-c", "from simulation.analysis.policy import main; main()", "-m",
-               "ics=small_ics", "weeks=6", "seeds=2", "validation_seeds=2", "budget=60000",
+               "ics=small_ics", "weeks=6", "seeds=2", "validation_seeds=2", "budget=20000",
                "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2",
                "hydra.sweeper.sampler.n_startup_trials=2", "hydra/launcher=basic",
                f"hydra.sweep.dir={out}"]
@@ -86,11 +86,18 @@ def test_the_optuna_search_runs_a_few_trials(tmp_path):
     best = OmegaConf.load(out / "optimization_results.yaml")
     assert set(best.best_params) == {f"coverage.{e}" for e in lever_files()}
     trials = pd.read_csv(out / "policy" / "trials.csv")
-    assert len(trials) == 4
+    assert trials["trial"].nunique() == 4
     assert set(trials["feasible"]) <= {True, False}
     assert (trials["seeds"].astype(str) == "[0, 1]").all()
-    record = json.loads(next(out.glob("trials/*/trial.json")).read_text())
-    assert record["score"] == pytest.approx(score(record["gain"], record["cost"], 60000))
+    records = [json.loads(p.read_text()) for p in out.glob("trials/*/trial.json")]
+    for record in records:
+        assert record["score"] == pytest.approx(score(record["gain"], record["cost"], 20000))
+        for earlier in record["evaluations"]:  # over budget, then scaled down in proportion
+            assert not earlier["feasible"]
+            scaled = {k: v for k, v in record["coverage"].items() if v}
+            ratios = {round(v / earlier["coverage"][k], 9) for k, v in scaled.items()}
+            assert len(ratios) == 1 and ratios.pop() < 1
+    assert len(trials) == sum(1 + len(r["evaluations"]) for r in records)
     report = (out / "policy" / "report.md").read_text()
     assert "## Cost-gain Pareto front" in report
     assert (out / "policy" / "pareto.png").read_bytes().startswith(b"\x89PNG")

@@ -461,9 +461,9 @@ def ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
             str(r["rank"]), f"{r['group']}{tie}",
             f"{_signed(r['primary_gain'], 2, '%')} ({_signed(r['primary_gain_low'], 2, '%')} "
             f"to {_signed(r['primary_gain_high'], 2, '%')}{clear})",
-            _signed(r["tasks_completed_change"], 2) + ("" if r["tasks_completed_clear"]
-                                                       else " (noise)"),
-            _signed(r["burnout_rate_change"] * 100, 2, " pts")
+            f"{r['tasks_completed_change']:+.2f}" + ("" if r["tasks_completed_clear"]
+                                                     else " (noise)"),
+            f"{r['burnout_rate_change'] * 100:+.2f} pts"
             + ("" if r["burnout_rate_clear"] else " (noise)"),
             _gbp(r["cost"]), _gbp(r["cost_per_1pct"])])
     if not c.costly:  # a parameter sweep: nothing is priced

@@ -176,7 +176,8 @@ def replication_figure(values: dict[str, np.ndarray], item: Outcome, precision: 
                     label=f"target ±{precision:.0%}")
     axes[1].set_title(f"{LEVEL:.0%} CI half-width of the mean of {item.label}\nas seeds are "
                       "added", fontsize=10)
-    axes[1].set_ylabel("half-width, % of the mean")
+    axes[1].set_ylabel("half-width, % of the mean (log scale)")
+    axes[1].set_yscale("log")
     axes[1].legend(fontsize=8)
     for ax in axes:
         ax.set_xlabel("seeds")

@@ -5,8 +5,10 @@ The Hydra app ``slsim-policy`` (config ``configs/policy/policy_search.yaml``) ev
 baseline with the same seeds (``seeds``, common random numbers) and scores the **mean paired
 gain** in the ``objective`` outcome, in % of the baseline mean and signed so that higher is
 better, never one noisy run. A mix whose mean incremental cost over the run exceeds ``budget``
-(GBP) is infeasible: it scores ``INFEASIBLE`` minus its overspend in % of the budget, below every
-feasible mix, so the search is steered back under the budget.
+(GBP) has every coverage scaled down by the share of its cost the budget allows and runs again
+(``budget_repairs`` times at most), so trials explore the proportions of a mix within the budget;
+a mix still over budget scores ``INFEASIBLE`` minus its overspend in % of the budget, below every
+feasible mix.
 
 With ``-m`` the Optuna sweeper (``hydra-optuna-sweeper``, TPE by default) searches the coverages
 named in ``hydra.sweeper.params``. Every run goes through the sweep engine into
@@ -59,6 +61,7 @@ class PolicySettings:
     budget: float
     n_jobs: int
     validation_seeds: int
+    budget_repairs: int = 2
     coverage: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -74,7 +77,8 @@ class PolicySettings:
             raise ConfigError(f"{unknown[0]} is not a setting of the policy search; the "
                               f"settings are {sorted(known)}")
         settings = cls(**data)
-        for name, low in (("weeks", 1), ("seeds", 2), ("n_jobs", 1), ("validation_seeds", 0)):
+        for name, low in (("weeks", 1), ("seeds", 2), ("n_jobs", 1), ("validation_seeds", 0),
+                          ("budget_repairs", 0)):
             value = getattr(settings, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} = {value!r} must be an integer of at least {low}")
@@ -138,6 +142,30 @@ def evaluate_mix(settings: PolicySettings, coverage: dict[str, float], sweep_dir
     return record
 
 
+REPAIR_MARGIN = 0.95  # aim a little under the budget: costs grow less than linearly in coverage
+
+
+def evaluate_within_budget(settings: PolicySettings, coverage: dict[str, float],
+                           sweep_dir: Path) -> dict[str, Any]:
+    """Evaluate a mix; while it is over budget (at most ``budget_repairs`` times), scale every
+    coverage down by the share of its cost the budget allows, and evaluate again.
+
+    The search then explores the *proportions* of a mix, and spends the budget, instead of
+    wasting trials over it. The final record keeps the earlier evaluations (``evaluations``),
+    which also belong on the cost-gain front.
+    """
+    record = evaluate_mix(settings, coverage, sweep_dir)
+    earlier = []
+    for _ in range(settings.budget_repairs):
+        if record["feasible"] or record["cost"] <= 0:
+            break
+        earlier.append(record)
+        factor = REPAIR_MARGIN * settings.budget / record["cost"]
+        coverage = {k: v * factor for k, v in record["coverage"].items()}
+        record = evaluate_mix(settings, coverage, sweep_dir)
+    return {**record, "evaluations": earlier}
+
+
 def score(gain: float, cost: float, budget: float) -> float:
     """The value Optuna maximises: the gain (%) if the mix is within budget, else ``INFEASIBLE``
     minus the overspend in % of the budget (so every feasible mix scores higher)."""
@@ -166,7 +194,7 @@ def app(cfg: DictConfig) -> float:
     output_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode.name == "MULTIRUN"
     runs_home = Path(str(hydra_cfg.sweep.dir)) if multirun else output_dir
-    record = evaluate_mix(settings, settings.coverage, runs_home)
+    record = evaluate_within_budget(settings, settings.coverage, runs_home)
     write_json(output_dir / TRIAL_FILE, record)
     if not multirun:
         levers = {k: v for k, v in record["coverage"].items() if v} or "none (the baseline)"
@@ -205,15 +233,18 @@ def load_trials(sweep_dir: Path) -> pd.DataFrame:
     """Every trial record under ``sweep_dir`` (one row per distinct mix, best record kept)."""
     rows = []
     for path in sorted(Path(sweep_dir).rglob(TRIAL_FILE)):
-        record = json.loads(path.read_text())
-        rows.append({**{k: v for k, v in record.items() if k != "coverage"},
-                     **{f"coverage.{k}": v for k, v in record["coverage"].items()},
-                     "trial": path.parent.name})
+        final = json.loads(path.read_text())
+        steps = [*final.pop("evaluations", []), final]
+        for step, record in enumerate(steps):
+            rows.append({**{k: v for k, v in record.items() if k != "coverage"},
+                         **{f"coverage.{k}": v for k, v in record["coverage"].items()},
+                         "trial": path.parent.name, "step": step,
+                         "final": step == len(steps) - 1})
     if not rows:
         raise FileNotFoundError(f"no {TRIAL_FILE} under {sweep_dir}: has the search run?")
     frame = pd.DataFrame(rows)
     frame["trial"] = pd.to_numeric(frame["trial"], errors="coerce")
-    frame = frame.sort_values("trial").drop_duplicates("mix_hash", keep="first")
+    frame = frame.sort_values(["trial", "step"]).drop_duplicates("mix_hash", keep="first")
     levers = [c for c in frame.columns if c.startswith("coverage.")]
     frame[levers] = frame[levers].fillna(0.0)
     return frame.reset_index(drop=True)
@@ -292,9 +323,11 @@ def write_policy_report(sweep_dir: Path, validate: bool = True,
     lines = [f"# Policy search: the best mix under a budget of GBP {settings.budget:,.0f}", "",
              f"Objective: the gain in {item.label} ({item.horizon}) over the baseline, in % of "
              f"the baseline mean, paired by seed and averaged over {settings.seeds} seeds per "
-             f"mix; {settings.ics}, {settings.weeks} weeks. {len(trials)} distinct mixes were "
-             f"evaluated, {int(trials['feasible'].sum())} within budget. Cost is the mean "
-             "incremental cost over the run (GBP).", ""]
+             f"mix; {settings.ics}, {settings.weeks} weeks. {trials['trial'].nunique()} trials "
+             f"evaluated {len(trials)} distinct mixes, {int(trials['feasible'].sum())} within "
+             f"budget: a trial whose mix costs more than the budget scales every coverage down "
+             f"in proportion and runs again (at most {settings.budget_repairs} times). Cost is "
+             "the mean incremental cost over the run (GBP).", ""]
     if best is not None:
         lines += ["## Best mix within budget", "",
                   f"* Mix (coverage per year): {_mix_text(best, levers)}.",
