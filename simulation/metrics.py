@@ -68,7 +68,9 @@ def gini(x: np.ndarray) -> float:
     if n < 2 or total <= 0:
         return 0.0
     ranked = np.sort(x)
-    return float((2.0 * np.arange(1, n + 1) - n - 1) @ ranked / (n * total))
+    # numpy's own product and sum, not a BLAS dot: the same bits whatever the BLAS thread count
+    # (a threaded dot sums in a different order), and no BLAS threads started every week.
+    return float(((2.0 * np.arange(1, n + 1) - n - 1) * ranked).sum() / (n * total))
 
 
 def freeman_centralisation(strength: np.ndarray) -> float:
