@@ -130,6 +130,14 @@ def measure(name: str, context: Context, tiny: bool) -> Block:
     return Block(meta, text)
 
 
+def not_measured(name: str, tiny: bool) -> Block:
+    """The block of a registered benchmark that has not run yet."""
+    meta = {"name": name, "order": SECTIONS[name][0], "tiny": tiny, "failed": False,
+            "targets": []}
+    return Block(meta, f"## {name}\n\n*Not measured yet: `python -m benchmarks.run --only "
+                       f"{name}` measures it.*")
+
+
 def previous_blocks(path: Path, tiny: bool) -> dict[str, Block]:
     """The blocks of an earlier document at ``path`` (of the same plan), by name."""
     if not path.is_file():
@@ -189,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     kept = previous_blocks(args.out, args.tiny) if args.only else {}
     load_start, date = os.getloadavg(), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     blocks = [measure(name, context, args.tiny) if not args.only or name in args.only
-              else kept.get(name) for name in names]
-    blocks = [b for b in blocks if b is not None]
+              else kept.get(name) or not_measured(name, args.tiny) for name in names]
     document = render(blocks, machine(load_start, os.getloadavg()), date, args.tiny)
     write_streamed(args.out, lambda tmp: Path(tmp).write_text(document))
     failed = [b.meta["name"] for b in blocks if b.meta["failed"]]

@@ -63,8 +63,10 @@ def test_a_failing_benchmark_is_reported_and_only_refreshes_what_it_names(tmp_pa
     assert "## broken: failed" in text and "RuntimeError: broken on purpose" in text
 
     monkeypatch.setitem(run.SECTIONS, "broken", (2, fine))
+    monkeypatch.setitem(run.SECTIONS, "new", (3, fine))
     assert run.main(["--tiny", "--only", "broken", "--out", str(out)]) == 0
     text = out.read_text()
     assert "broken: failed" not in text and "broken on purpose" not in text
     assert text.count("## Fine") == 2  # the kept block and the new one
     assert text.count("| fine target |") == 2
+    assert "## new\n\n*Not measured yet: `python -m benchmarks.run --only new`" in text
