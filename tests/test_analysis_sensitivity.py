@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from simulation.analysis import sensitivity
-from simulation.params import uncertain_parameters
+from simulation.params import ConfigError, uncertain_parameters
 
 PARAMETERS = ["model.bureaucracy_load", "model.support", "network.cross_org_degree"]
 
@@ -59,3 +59,19 @@ def test_bad_options_are_rejected_before_any_run(tmp_path, capsys):
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x" / "runs").exists()
+
+
+def test_sobol_ranks_and_unreliable_estimates(tmp_path):
+    """Rank-based Sobol indices end to end on a tiny design, and the warning for estimates that
+    cannot be trusted."""
+    result = sensitivity.run_sensitivity(
+        tmp_path / "gsa", "sobol", weeks=4, parameters=["model.support", "model.task_rate"],
+        outcomes=["sl_density"], samples=8, transform="rank", n_jobs=2)
+    assert result.runs == 8 * 4 and result.settings["transform"] == "rank"
+    report = (tmp_path / "gsa" / "sensitivity" / "sobol" / "report.md").read_text()
+    assert "analysed as its rank" in report
+    wild = pd.DataFrame({"ST": [2.5, 0.1], "ST_conf": [3.0, 0.05], "S1": [0.1, 0.05]})
+    assert sensitivity.unreliable(wild)
+    assert not sensitivity.unreliable(wild.assign(ST=[0.6, 0.1], ST_conf=[0.1, 0.05]))
+    with pytest.raises(ConfigError, match="Sobol indices only"):
+        sensitivity.run_sensitivity(tmp_path / "x", "morris", transform="rank")

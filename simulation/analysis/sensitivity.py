@@ -30,6 +30,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..params import ConfigError, uncertain_parameters
 from ..results_io import write_figure, write_json, write_parquet, write_streamed
@@ -42,6 +43,9 @@ METHODS = ("morris", "sobol")
 DEFAULT_OUTCOMES = ("sl_density", "cross_profession_share", "tasks_completed", "burnout_rate")
 RESULTS_DIR = "sensitivity"
 DRIVER_SHARE = 0.1  # ST (or normalised mu*) from which a parameter counts as a driver
+# Outcomes can be analysed as they are, or as their ranks across the design: rank-based indices
+# are robust when a few extreme design points dominate the variance (heavy tails).
+TRANSFORMS = ("none", "rank")
 
 
 def problem_from_schema(parameters: list[str] | None = None,
@@ -153,11 +157,16 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
                     parameters: list[str] | None = None, outcomes=DEFAULT_OUTCOMES,
                     samples: int = 20, levels: int = 4, seeds: int = 1, sample_seed: int = 0,
                     n_jobs: int = 2, progress_interval: float = 10.0,
-                    report_dir: Path | None = None, span: float | None = None) -> Sensitivity:
+                    report_dir: Path | None = None, span: float | None = None,
+                    transform: str = "none") -> Sensitivity:
     """Design, run (resumably) and analyse; write the results to ``report_dir`` (default
     ``out_dir/sensitivity/<method>``)."""
     if method not in METHODS:
         raise ConfigError(f"method = {method!r} is not one of {list(METHODS)}")
+    if transform not in TRANSFORMS:
+        raise ConfigError(f"transform = {transform!r} is not one of {list(TRANSFORMS)}")
+    if transform != "none" and method != "sobol":
+        raise ConfigError(f"--transform {transform} applies to Sobol indices only")
     if seeds < 1:
         raise ConfigError(f"seeds = {seeds} must be at least 1")
     out_dir = Path(out_dir)
@@ -186,6 +195,8 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
         Y = per_seed.mean(axis=1)
         noise[item.name] = (float(per_seed.var(axis=1, ddof=1).mean() / seeds / Y.var(ddof=1))
                             if seeds > 1 and Y.var(ddof=1) > 0 else math.nan)
+        if transform == "rank":
+            Y = stats.rankdata(Y)
         if method == "morris":
             frame = analyse_morris(problem, X, Y, levels=levels, seed=sample_seed)
         else:
@@ -196,7 +207,7 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
                          len(batch.plan.runs), seeds,
                          {"ics": ics, "weeks": weeks, "scenario": scenario, "samples": samples,
                           "levels": levels, "sample_seed": sample_seed, "design_points": len(X),
-                          "span": span},
+                          "span": span, "transform": transform},
                          out_dir)
     folder = Path(report_dir) if report_dir else out_dir / RESULTS_DIR / method
     design_table = pd.DataFrame(X, columns=problem["names"])
@@ -254,9 +265,11 @@ def bar_figure(result: Sensitivity, item: Outcome, top: int = 15):
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     s = result.settings
-    ax.set_title(f"{result.method.capitalize()} sensitivity of {item.label} ({item.horizon}, "
-                 f"week {s['weeks']})\n{s['ics']}, {s['scenario']}, {result.runs} runs, mean of "
-                 f"{result.seeds} seed{'s' if result.seeds > 1 else ''} per point, 95% CIs",
+    ranks = " (its rank)" if s.get("transform") == "rank" else ""
+    ax.set_title(f"{result.method.capitalize()} sensitivity of {item.label}{ranks} "
+                 f"({item.horizon}, week {s['weeks']})\n{s['ics']}, {s['scenario']}, "
+                 f"{result.runs} runs, mean of {result.seeds} seed"
+                 f"{'s' if result.seeds > 1 else ''} per point, 95% CIs",
                  fontsize=10)
     fig.tight_layout()
     return fig
@@ -267,6 +280,13 @@ def _describe(name: str) -> str:
     low, high = spec["range"]
     return (f"`{name}` ({spec['doc'][0].lower()}{spec['doc'][1:].rstrip('.')}; default "
             f"{spec['default']:g}, range {low:g}-{high:g} {spec['unit']}; {spec['source']})")
+
+
+def unreliable(rows: pd.DataFrame) -> bool:
+    """Whether Sobol indices of one outcome are not to be trusted: an ST well above 1, or a
+    confidence interval too wide to rank by."""
+    return bool((rows["ST"] > 1.1).any() or (rows["ST_conf"] > 0.5).any()
+                or rows["S1"].sum() > 1.1)
 
 
 def summary_text(result: Sensitivity) -> list[str]:
@@ -281,10 +301,15 @@ def summary_text(result: Sensitivity) -> list[str]:
             parts = [f"`{r.parameter}` (ST {r.ST:.2f} ± {r.ST_conf:.2f}, S1 {r.S1:.2f})"
                      for r in chosen.itertuples()]
             rows = result.indices[result.indices["outcome"] == item.name]
-            interaction = float(rows["ST"].sum() - rows["S1"].sum())
-            tail = (f" The indices' totals suggest interactions carry about "
-                    f"{max(interaction, 0):.0%} of the variance (sum of ST minus sum of S1)."
-                    if np.isfinite(interaction) else "")
+            if unreliable(rows):
+                tail = (" **These estimates are unreliable** (an ST above 1, or a CI wider "
+                        "than ±0.5): a few extreme design points dominate the variance of this "
+                        "outcome; analyse its ranks (`--transform rank`), use more samples, or "
+                        "narrow the bounds (`--span`).")
+            else:
+                interaction = float(rows["ST"].sum() - rows["S1"].sum())
+                tail = (f" Interactions carry about {min(max(interaction, 0), 1):.0%} of the "
+                        "variance (sum of ST minus sum of S1).")
         else:
             parts = [f"`{r.parameter}` (mu* {item.display(r.mu_star)} {item.unit}, "
                      f"sigma {item.display(r.sigma)})" for r in chosen.itertuples()]
@@ -325,7 +350,11 @@ def write_report(result: Sensitivity, folder: Path) -> dict[str, Path]:
              f"{s['design_points']} design points ({size}), {result.seeds} seed"
              f"{'s' if result.seeds > 1 else ''} each, {result.runs} runs of {s['ics']}, "
              f"scenario {s['scenario']}, {s['weeks']} weeks. 95% confidence intervals by "
-             "bootstrap.", "", "## What drives the results", "", *summary_text(result), ""]
+             "bootstrap."
+             + (" Each outcome is analysed as its rank across the design points (rank-based "
+                "indices: robust to the few extreme points that dominate its raw variance)."
+                if s.get("transform") == "rank" else ""),
+             "", "## What drives the results", "", *summary_text(result), ""]
     specs = uncertain_parameters()
     lines += ["## Parameters and the bounds analysed", "",
               markdown_table(["parameter", "default", "lower", "upper", "unit"],
@@ -390,6 +419,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--span", type=float, default=None, metavar="SHARE",
                         help="bounds: each default +/- SHARE of it, within its declared range "
                              "(default: the whole declared range)")
+    parser.add_argument("--transform", choices=TRANSFORMS, default="none",
+                        help="analyse each outcome as it is, or as its rank across the design "
+                             "(robust when a few extreme points dominate; default none)")
     parser.add_argument("--report-dir", type=Path, default=None,
                         help="where the results go (default OUT_DIR/sensitivity/METHOD)")
     args = parser.parse_args(argv)
@@ -411,7 +443,8 @@ def main(argv: list[str] | None = None) -> None:
             args.out_dir, args.method, ics=args.ics, weeks=args.weeks, scenario=args.scenario,
             parameters=parameters, outcomes=args.outcomes.split(","), samples=samples,
             levels=args.levels, seeds=args.seeds, sample_seed=args.sample_seed,
-            n_jobs=args.n_jobs, report_dir=args.report_dir, span=args.span)
+            n_jobs=args.n_jobs, report_dir=args.report_dir, span=args.span,
+            transform=args.transform)
     except (ConfigError, FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"slsim-sensitivity: {exc}", file=sys.stderr)
         sys.exit(2)
