@@ -97,6 +97,9 @@ def test_the_optuna_search_runs_a_few_trials(tmp_path):
             scaled = {k: v for k, v in record["coverage"].items() if v}
             ratios = {round(v / earlier["coverage"][k], 9) for k, v in scaled.items()}
             assert len(ratios) == 1 and ratios.pop() < 1
+    first = json.loads((out / "trials" / "1" / "trial.json").read_text())
+    proposed = (first["evaluations"] or [first])[0]["coverage"]  # warm start: one lever alone
+    assert sorted(proposed.values())[-2:] == [0.0, 1.0]
     evaluated = {e["mix_hash"] for r in records for e in [r, *r["evaluations"]]}
     assert sorted(trials["mix_hash"]) == sorted(evaluated)  # one row per distinct mix
     report = (out / "policy" / "report.md").read_text()
