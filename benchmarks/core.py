@@ -3,6 +3,7 @@ with repeats, models of a given size, worker processes and markdown tables."""
 
 import gc
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -164,6 +165,16 @@ def tie_pass_seconds(n_ties: int, repeats: int = 20) -> float:
         np.less(draws, chance, out=hit)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. On Linux, VmHWM: ``ru_maxrss`` would also count the
+    parent's memory at the time it started this process."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024.0
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def in_worker(spec: dict[str, Any]) -> dict[str, Any]:

@@ -7,23 +7,11 @@ end (MB), and the physical limit (one pass over the ties with one draw per tie, 
 """
 
 import json
-import resource
 import sys
-from pathlib import Path
 
-from benchmarks.core import sized_config, tie_pass_seconds, time_model
+from benchmarks.core import peak_rss_mb, sized_config, tie_pass_seconds, time_model
 from simulation.model import SharedLeadershipModel
 from simulation.params import build_config
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. On Linux, VmHWM: ``ru_maxrss`` would also count the
-    parent's memory at the time it started this process."""
-    try:
-        status = Path("/proc/self/status").read_text()
-        return int(status.split("VmHWM:")[1].split()[0]) / 1024.0
-    except (OSError, IndexError, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main(spec: dict) -> dict:
