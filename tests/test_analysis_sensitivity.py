@@ -36,6 +36,11 @@ def test_morris_end_to_end_and_resume(tmp_path, capsys):
     sensitivity.main(arguments)  # resumes: every run is already done
     assert "(0 run now, 16 skipped as already done)" in capsys.readouterr().out
     assert pd.read_csv(folder / "indices.csv").equals(indices)
+    (folder / "report.md").unlink()
+    sensitivity.main([*arguments, "--report-only"])  # from the saved results, no planning
+    printed = capsys.readouterr().out
+    assert "sweep finished" not in printed and "Seed noise is" in printed
+    assert (folder / "report.md").read_text() == report
 
 
 def test_screening_keeps_the_strongest_parameters(tmp_path):

@@ -21,6 +21,7 @@ assumptions that drive each outcome), one bar chart per outcome, ``problem.json`
 """
 
 import argparse
+import json
 import logging
 import math
 import sys
@@ -215,9 +216,30 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
         design_table[f"config_hash_seed{seed}"] = hashes[:, seed]
     write_parquet(folder / "design.parquet", design_table)
     write_json(folder / "problem.json", {**problem, "method": method, **result.settings,
-                                        "seeds": seeds, "outcomes": list(outcomes)})
+                                        "seeds": seeds, "outcomes": list(outcomes),
+                                        "runs": result.runs, "noise_share": noise})
     write_report(result, folder)
     return result
+
+
+def load_result(folder: Path) -> Sensitivity:
+    """A finished analysis from its folder (``problem.json`` and ``indices.csv``), to write its
+    report again without re-planning its runs."""
+    folder = Path(folder)
+    try:
+        saved = json.loads((folder / "problem.json").read_text())
+        indices = pd.read_csv(folder / "indices.csv")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{folder} holds no finished analysis (problem.json and "
+                                "indices.csv)") from None
+    problem = {key: saved[key] for key in ("num_vars", "names", "bounds")}
+    settings = {key: saved.get(key) for key in ("ics", "weeks", "scenario", "samples", "levels",
+                                                "sample_seed", "design_points", "span",
+                                                "transform")}
+    noise = {k: (math.nan if v is None else v) for k, v in saved.get("noise_share", {}).items()}
+    return Sensitivity(saved["method"], problem, [outcome(o) for o in saved["outcomes"]],
+                       indices, noise, saved.get("runs", saved["design_points"] * saved["seeds"]),
+                       saved["seeds"], settings, folder)
 
 
 # --- Reporting ----------------------------------------------------------------------------------
@@ -307,9 +329,10 @@ def summary_text(result: Sensitivity) -> list[str]:
                         "outcome; analyse its ranks (`--transform rank`), use more samples, or "
                         "narrow the bounds (`--span`).")
             else:
-                interaction = float(rows["ST"].sum() - rows["S1"].sum())
-                tail = (f" Interactions carry about {min(max(interaction, 0), 1):.0%} of the "
-                        "variance (sum of ST minus sum of S1).")
+                first_order = float(rows["S1"].clip(lower=0).sum())
+                tail = (f" First-order effects explain about {min(first_order, 1):.0%} of the "
+                        f"variance (sum of S1); interactions the other "
+                        f"{max(1 - first_order, 0):.0%}.")
         else:
             parts = [f"`{r.parameter}` (mu* {item.display(r.mu_star)} {item.unit}, "
                      f"sigma {item.display(r.sigma)})" for r in chosen.itertuples()]
@@ -424,8 +447,22 @@ def main(argv: list[str] | None = None) -> None:
                              "(robust when a few extreme points dominate; default none)")
     parser.add_argument("--report-dir", type=Path, default=None,
                         help="where the results go (default OUT_DIR/sensitivity/METHOD)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the report of the finished analysis in the report folder "
+                             "again (its figures and text), without planning any run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
+    if args.report_only:
+        folder = args.report_dir or args.out_dir / RESULTS_DIR / args.method
+        try:
+            result = load_result(folder)
+        except FileNotFoundError as exc:
+            print(f"slsim-sensitivity: {exc}", file=sys.stderr)
+            sys.exit(2)
+        write_report(result, folder)
+        print("\n".join(summary_text(result)))
+        print(f"\nReport: {folder / 'report.md'}")
+        return
     samples = args.samples or (20 if args.method == "morris" else 256)
     try:
         parameters = args.parameters.split(",") if args.parameters else None
