@@ -42,6 +42,7 @@ from .outcomes import (
     TASKS_TOTAL,
     Outcome,
     column_name,
+    format_gbp,
     format_number,
     horizon_values,
     outcome,
@@ -399,16 +400,6 @@ def _interval(low: float, high: float, formatter) -> str:
     return f"{formatter(low)} to {formatter(high)}"
 
 
-def _gbp(value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    if abs(value) >= 1e6:
-        return f"GBP {value / 1e6:,.2f}m"
-    if abs(value) >= 1e4:
-        return f"GBP {value / 1e3:,.0f}k"
-    return f"GBP {value:,.0f}"
-
-
 def _lower(label: str) -> str:
     """A label inside a sentence: first letter lower case, unless it starts an acronym (SL)."""
     return label if label[1:2].isupper() else label[:1].lower() + label[1:]
@@ -465,7 +456,7 @@ def ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
                                                      else " (noise)"),
             f"{r['burnout_rate_change'] * 100:+.2f} pts"
             + ("" if r["burnout_rate_clear"] else " (noise)"),
-            _gbp(r["cost"]), _gbp(r["cost_per_1pct"])])
+            format_gbp(r["cost"]), format_gbp(r["cost_per_1pct"])])
     if not c.costly:  # a parameter sweep: nothing is priced
         headers, rows = headers[:-2], [row[:-2] for row in rows]
     return headers, rows
@@ -489,9 +480,9 @@ def summary_sentences(c: Comparison) -> list[str]:
     if c.ranking.empty:
         return sentences
     best = c.ranking.iloc[0]
-    per = (f", or {_gbp(best['cost_per_1pct'])} per 1% gain" if np.isfinite(
+    per = (f", or {format_gbp(best['cost_per_1pct'])} per 1% gain" if np.isfinite(
         best["cost_per_1pct"]) else "")
-    price = f", for an incremental cost of {_gbp(best['cost'])}{per}" if best["cost"] else ""
+    price = f", for an incremental cost of {format_gbp(best['cost'])}{per}" if best["cost"] else ""
     if best["primary_clear"]:
         sentences.append(
             f"*{best['group']}* raised {p.label} the most: {_signed(best['primary_gain'], 2, '%')}"
@@ -546,8 +537,8 @@ def summary_sentences(c: Comparison) -> list[str]:
         dear = valued.sort_values("cost_per_1pct").iloc[-1]
         sentences.append(
             f"Per 1% gain in {p.label}, the cheapest option with a clear gain is "
-            f"*{cheap['group']}* ({_gbp(cheap['cost_per_1pct'])}) and the dearest is "
-            f"*{dear['group']}* ({_gbp(dear['cost_per_1pct'])}).")
+            f"*{cheap['group']}* ({format_gbp(cheap['cost_per_1pct'])}) and the dearest is "
+            f"*{dear['group']}* ({format_gbp(dear['cost_per_1pct'])}).")
     sentences.append(_replication_sentence(c))
     sentences.append(
         "These are results of a model whose behavioural parameters are mostly assumptions "
@@ -746,12 +737,12 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
         rows = []
         for _, r in c.costs.iterrows():
             rows.append([
-                r["group"], f"{_gbp(r['cost'])} ({_gbp(r['cost_low'])} to "
-                            f"{_gbp(r['cost_high'])})",
-                f"{_signed(r['primary_gain'], 2, '%')}", _gbp(r["cost_per_1pct"]),
+                r["group"], f"{format_gbp(r['cost'])} ({format_gbp(r['cost_low'])} to "
+                            f"{format_gbp(r['cost_high'])})",
+                f"{_signed(r['primary_gain'], 2, '%')}", format_gbp(r["cost_per_1pct"]),
                 f"{_signed(r['tasks_total_gain'], 3)} ({_signed(r['tasks_total_gain_low'], 3)} "
                 f"to {_signed(r['tasks_total_gain_high'], 3)})",
-                _gbp(r["cost_per_task"]), _gbp(r["cost_per_task_week"])])
+                format_gbp(r["cost_per_task"]), format_gbp(r["cost_per_task_week"])])
         out += [markdown_table(
             [c.kind, "incremental cost (95% CI)", f"{c.primary.label} gain",
              "cost per 1% gain", "extra tasks over the run (95% CI)", "cost per extra task",

@@ -57,6 +57,17 @@ def format_number(value: float, digits: int = 3) -> str:
     return f"{value:,.{decimals}f}"
 
 
+def format_gbp(value: float) -> str:
+    """Money for a report: GBP 1.23m, GBP 456k or GBP 7,890 (n/a if not finite)."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if abs(value) >= 1e6:
+        return f"GBP {value / 1e6:,.2f}m"
+    if abs(value) >= 1e4:
+        return f"GBP {value / 1e3:,.0f}k"
+    return f"GBP {value:,.0f}"
+
+
 OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("sl_density", "SL density", "x 10^-4", scale=1e4),
     Outcome("cross_profession_share", "Clinical/non-clinical share of leadership", "%",

@@ -40,7 +40,7 @@ from ..results_io import write_figure, write_json, write_streamed
 from .batch import plan_jobs, run_batch, run_values
 from .compare import markdown_table
 from .levers import check_mix, mix_overrides
-from .outcomes import OUTCOMES, format_number, outcome
+from .outcomes import OUTCOMES, format_gbp, outcome
 from .stats import paired_difference
 
 log = logging.getLogger(__name__)
@@ -343,7 +343,7 @@ def write_policy_report(sweep_dir: Path, validate: bool = True,
         lines.append("")
     else:
         lines += ["No mix evaluated was within budget.", ""]
-    rows = [[_gbp_k(r["cost"]), f"{r['gain']:+.2f}% ({r['gain_low']:+.2f}% to "
+    rows = [[format_gbp(r["cost"]), f"{r['gain']:+.2f}% ({r['gain_low']:+.2f}% to "
              f"{r['gain_high']:+.2f}%)", "yes" if r["feasible"] else "no",
              _mix_text(r, levers)] for _, r in front.iterrows()]
     lines += ["## Cost-gain Pareto front", "",
@@ -357,10 +357,6 @@ def write_policy_report(sweep_dir: Path, validate: bool = True,
     text = "\n".join(lines)
     paths["report.md"] = write_streamed(out / "report.md", lambda tmp: Path(tmp).write_text(text))
     return paths
-
-
-def _gbp_k(value: float) -> str:
-    return f"GBP {format_number(value / 1e3)}k"
 
 
 def main() -> None:
