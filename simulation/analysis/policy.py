@@ -302,6 +302,7 @@ def write_policy_report(sweep_dir: Path, validate: bool = True,
     sweep_dir = Path(sweep_dir)
     settings = PolicySettings.from_config(json.loads((sweep_dir / SETTINGS_FILE).read_text()))
     trials = load_trials(sweep_dir)
+    trial_count = len(list(sweep_dir.rglob(TRIAL_FILE)))  # a mix proposed twice counts once
     front = pareto_front(trials)
     feasible = trials[trials["feasible"].astype(bool)]
     best = feasible.loc[feasible["gain"].idxmax()] if not feasible.empty else None
@@ -323,7 +324,7 @@ def write_policy_report(sweep_dir: Path, validate: bool = True,
     lines = [f"# Policy search: the best mix under a budget of GBP {settings.budget:,.0f}", "",
              f"Objective: the gain in {item.label} ({item.horizon}) over the baseline, in % of "
              f"the baseline mean, paired by seed and averaged over {settings.seeds} seeds per "
-             f"mix; {settings.ics}, {settings.weeks} weeks. {trials['trial'].nunique()} trials "
+             f"mix; {settings.ics}, {settings.weeks} weeks. {trial_count} trials "
              f"evaluated {len(trials)} distinct mixes, {int(trials['feasible'].sum())} within "
              f"budget: a trial whose mix costs more than the budget scales every coverage down "
              f"in proportion and runs again (at most {settings.budget_repairs} times). Cost is "
