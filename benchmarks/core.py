@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from simulation.params import RunConfig, build_config
+from simulation.config import RunConfig, build_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

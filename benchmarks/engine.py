@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from simulation import model as model_module
+from simulation.config import build_config
 from simulation.model import SharedLeadershipModel
-from simulation.params import build_config
 from simulation.reference import ReferenceModel, docking_runs, equivalence
 from simulation.results_io import write_figure
 

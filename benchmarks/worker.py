@@ -10,8 +10,8 @@ import json
 import sys
 
 from benchmarks.core import peak_rss_mb, sized_config, tie_pass_seconds, time_model
+from simulation.config import build_config
 from simulation.model import SharedLeadershipModel
-from simulation.params import build_config
 
 
 def main(spec: dict) -> dict:

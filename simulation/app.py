@@ -40,18 +40,10 @@ from matplotlib.patches import Circle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 from mesa.visualization.solara_viz import UserInputs
 
+from .config import CONFIG_DIR, RunConfig, ScenarioConfig, build_config, group_options
 from .metrics import OUTPUTS, usable_ties
 from .model import SharedLeadershipModel
-from .params import (
-    CONFIG_DIR,
-    ORG_TYPES,
-    ConfigError,
-    ModelParams,
-    RunConfig,
-    ScenarioConfig,
-    build_config,
-    parameter_specs,
-)
+from .params import ORG_TYPES, ConfigError, ModelParams, parameter_specs
 
 BASELINE = "baseline"
 DEFAULT_ICS = inspect.signature(build_config).parameters["ics"].default
@@ -83,11 +75,6 @@ TRENDS = (
 
 
 # ---------------------------------------------------------------------------------- controls
-def config_options(group: str) -> list[str]:
-    """Names of the configs in ``configs/<group>/``."""
-    return sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
-
-
 def config_description(group: str, name: str) -> str:
     """The comment at the top of ``configs/<group>/<name>.yaml``: what that config is."""
     path = CONFIG_DIR / group / f"{name}.yaml"
@@ -131,13 +118,13 @@ def model_params() -> dict[str, dict]:
     Each entry also carries ``doc``, the schema's meaning of the parameter, shown under the
     control. The keys are the keyword arguments of :class:`ScenarioComparison`.
     """
-    scenarios = [name for name in config_options("scenario") if name != BASELINE] or [BASELINE]
+    scenarios = [name for name in group_options("scenario") if name != BASELINE] or [BASELINE]
     run_specs = parameter_specs(RunConfig)
     controls = {
         "scenario": {"type": "Select", "label": "Scenario (right-hand run)", "value": scenarios[0],
                      "values": scenarios, "doc": ""},
         "ics": {"type": "Select", "label": "ICS archetype", "value": DEFAULT_ICS,
-                "values": config_options("ics"), "doc": ""},
+                "values": group_options("ics"), "doc": ""},
     }
     for name in ("seed", "weeks"):
         spec = run_specs[name]

@@ -15,7 +15,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .params import CONFIG_DIR, ConfigError, to_run_config
+from .config import CONFIG_DIR, to_run_config
+from .params import ConfigError
 from .runner import run_one
 from .sweep import exit_code
 

@@ -20,33 +20,38 @@ Levers change the model only through these documented hooks:
 * ``model.managers`` / ``model.organisations`` arrays and ``model.ties.open`` are the state they
   may touch; the weekly rules never special-case an intervention.
 
-Which class runs is resolved only from :data:`REGISTRY`, by the config's ``kind``; code (never a
-config) adds a lever with the :func:`register` decorator.
+A lever lives in one place, here: the dataclass of its knobs (each declared with
+:func:`~simulation.params.param`, so it is validated and documented like every other parameter),
+its class, and the :func:`register` decorator that adds it to :data:`REGISTRY`, the one registry
+of levers. Which class runs is resolved only from there, by the config's ``kind``; code (never a
+config) adds a lever. Its config file in ``configs/intervention/`` is the only other file: the
+one-lever scenarios and the policy search's levers are derived from those files.
 """
 
 import zlib
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from . import rules
 from .params import (
     CAREER_STAGES,
-    INTERVENTION_KINDS,
+    GROUPS,
     ORG_TYPES,
     PROFESSIONS,
-    ClearCommunicationParams,
-    CoachingSupportParams,
+    ConfigError,
     InterventionParams,
-    LeadershipProgrammeParams,
-    PostgradTrainingParams,
-    ProtectedTimeParams,
-    ReduceBureaucracyParams,
-    ScenarioConfig,
-    intervention_params,
+    choice,
+    key_hint,
+    param,
+    validate,
 )
 
 WEEKS_PER_YEAR = 52
+# Tiers of the leadership programme, modelled on the NHS Leadership Academy's programmes.
+PROGRAMME_TIERS = ("foundations", "first_time", "mid_level", "board")
 REGISTRY: dict[str, type["Intervention"]] = {}
 UNIT_STATES = ("leader_identity", "sl_skill", "understanding", "support", "duty", "motivation",
                "stress", "clarity")
@@ -143,10 +148,31 @@ class Intervention:
 
 
 def register(cls: type[Intervention]) -> type[Intervention]:
-    """Class decorator: add a lever, and the schema of its knobs, to the registry."""
+    """Class decorator: add a lever (its class, and through it the schema of its knobs) to
+    :data:`REGISTRY`."""
     REGISTRY[cls.kind] = cls
-    INTERVENTION_KINDS[cls.kind] = cls.params_class
     return cls
+
+
+@dataclass
+class TrainingParams(InterventionParams):
+    """Shared-leadership training: gains in skill, understanding and identity, and less
+    stereotyping of the other group."""
+
+    skill_effect_sd: float = param(
+        0.73, 0.0, 3.0, "SD", "Gain in SL skill, in SDs of skill across managers.",
+        "G: Lacerenza et al. 2017, delta = .73 (learning)")
+    understanding_effect_sd: float = param(
+        0.6, 0.0, 3.0, "SD", "Gain in understanding of the other group, in SDs.",
+        "A: G range delta .6-.8 (model brief)")
+    identity_effect_sd: float = param(
+        0.6, 0.0, 3.0, "SD", "Gain in leader identity, in SDs.",
+        "A: G range delta .6-.8 (model brief)")
+    cross_group_trust_effect: float = param(
+        0.1, 0.0, 1.0, "trust",
+        "Rise in a participant's trust in the colleagues they know from the other group.",
+        "A: size; G: interprofessional education reduced stereotyping (Ekmekci 2013)",
+        uncertain=True)
 
 
 class TrainingIntervention(Intervention):
@@ -168,6 +194,21 @@ class TrainingIntervention(Intervention):
         ties.trust[known] = rules.clip01(ties.trust[known] + p.cross_group_trust_effect)
 
 
+@dataclass
+class PostgradTrainingParams(TrainingParams):
+    """Shared-leadership training for doctors in postgraduate training."""
+
+    target_group: str = choice("clinical", GROUPS, "Clinical managers, non-clinical, or all.")
+    target_stages: list[str] = choice(["aspiring"], CAREER_STAGES, "Career stages targeted.")
+    target_professions: list[str] = choice(["doctor"], PROFESSIONS, "Professions targeted.")
+    coverage: float = param(
+        0.5, 0.0, 1.0, "share per year", "Share of eligible trainees reached each year.",
+        "A: part of the postgraduate curriculum (the paper's first recommendation)")
+    unit_cost: float = param(
+        1500.0, 0.0, 1e6, "GBP per participant", "Cost of training one doctor.",
+        "A: a few study days of a deanery leadership module")
+
+
 @register
 class PostgradSLTraining(TrainingIntervention):
     """Shared-leadership training for doctors in postgraduate training (the paper's first
@@ -175,6 +216,29 @@ class PostgradSLTraining(TrainingIntervention):
 
     kind = "postgrad_sl_training"
     params_class = PostgradTrainingParams
+
+
+@dataclass
+class LeadershipProgrammeParams(TrainingParams):
+    """A development programme tier, modelled on the NHS Leadership Academy's programmes."""
+
+    tier: str = choice("first_time", PROGRAMME_TIERS, "Programme tier.")
+    target_stages: list[str] = choice(["emerging"], CAREER_STAGES, "Career stages targeted.")
+    coverage: float = param(
+        0.1, 0.0, 1.0, "share per year", "Share of the tier's eligible managers reached a year.",
+        "A")
+    duration_weeks: int = param(
+        26, 1, 208, "weeks", "Weeks a participant studies.",
+        "G: Mary Seacole 6 months; Rosalind Franklin 9 months; EGA MSc 24 months")
+    study_hours: float = param(
+        1.0, 0.0, 20.0, "h/week",
+        "Leadership hours a participant gives up to study while enrolled.",
+        "A: a quarter of the study time (G: Mary Seacole about 100 h over 6 months; Rosalind "
+        "Franklin 4-5 h/week); the rest backfilled or in the participant's own time")
+    understanding_effect_sd: float = param(
+        0.5, 0.0, 3.0, "SD", "Gain in understanding, in SDs.", "A")
+    unit_cost: float = param(
+        2000.0, 0.0, 1e6, "GBP per participant", "Programme fee per participant.", "A")
 
 
 @register
@@ -194,6 +258,25 @@ class LeadershipProgramme(TrainingIntervention):
             self.enrolled_week == week - self.params.duration_weeks))
         model.managers.hours_boost[graduating] += self.params.study_hours
         return 0.0
+
+
+@dataclass
+class ProtectedTimeParams(InterventionParams):
+    """Funded hours a week for leadership, e.g. one extra programmed activity for clinicians."""
+
+    target_group: str = choice("clinical", GROUPS, "Clinical managers, non-clinical, or all.")
+    coverage: float = param(
+        0.3, 0.0, 1.0, "share per year", "Share of eligible managers given protected time a year.",
+        "A")
+    extra_hours: float = param(
+        4.0, 0.0, 20.0, "h/week", "Protected leadership hours a week.",
+        "G: one programmed activity is 4 h (consultant contract)")
+    half_life_weeks: float = param(
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the protected time (0: lasts while funded).",
+        "A")
+    unit_cost: float = param(
+        55.0, 0.0, 1e4, "GBP per hour freed", "Cost of one protected hour (backfill).",
+        "A: a consultant PA costs about GBP 11k a year, about GBP 55 an hour")
 
 
 @register
@@ -218,6 +301,21 @@ class ProtectedTime(Intervention):
         return float((hours * model.managers.active).sum()) * self.params.unit_cost
 
 
+@dataclass
+class ReduceBureaucracyParams(InterventionParams):
+    """Fewer sign-off layers for cross-boundary decisions, one organisation at a time."""
+
+    coverage: float = param(
+        0.5, 0.0, 1.0, "share per year", "Share of eligible organisations redesigned a year.", "A")
+    layers_removed: float = param(
+        1.0, 0.0, 10.0, "layers", "Sign-off layers removed in a redesigned organisation.",
+        "A: size; G: direction (T4 bureaucracy)")
+    half_life_weeks: float = param(
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the redesign (0: lasting).", "A")
+    unit_cost: float = param(
+        50000.0, 0.0, 1e7, "GBP per organisation", "Cost of a governance redesign.", "A")
+
+
 @register
 class ReduceBureaucracy(Intervention):
     """Governance redesign: an organisation loses sign-off layers for cross-boundary decisions."""
@@ -230,6 +328,23 @@ class ReduceBureaucracy(Intervention):
         layers = model.organisations.layers[units]
         self.give(model, "layers", units, -np.minimum(layers, self.params.layers_removed),
                   owner="organisations")
+
+
+@dataclass
+class ClearCommunicationParams(InterventionParams):
+    """System forums: new cross-organisation ties and clearer lines of communication."""
+
+    coverage: float = param(
+        0.3, 0.0, 1.0, "share per year", "Share of managers joining a system forum each year.",
+        "A")
+    clarity_effect: float = param(
+        0.6, 0.0, 1.0, "clarity",
+        "Gain in an organisation's communication clarity when all its managers have joined.",
+        "A: size; G: recommendation (clear lines of communication)")
+    half_life_weeks: float = param(
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the clarity gain (0: lasting).", "A")
+    unit_cost: float = param(
+        500.0, 0.0, 1e6, "GBP per participant", "Cost of a manager's forum time.", "A")
 
 
 @register
@@ -253,6 +368,24 @@ class ClearCommunication(Intervention):
                   owner="organisations")
 
 
+@dataclass
+class CoachingSupportParams(InterventionParams):
+    """Coaching and peer support: less stress, sustained motivation."""
+
+    coverage: float = param(
+        0.2, 0.0, 1.0, "share per year", "Share of eligible managers coached each year.", "A")
+    support_effect: float = param(
+        0.3, 0.0, 1.0, "support", "Rise in a participant's support.",
+        "A: size; G: direction (T4 lack of support)")
+    stress_relief: float = param(
+        0.3, 0.0, 1.0, "share", "Share of a participant's stress relieved at enrolment.", "A")
+    motivation_effect: float = param(
+        0.1, 0.0, 1.0, "motivation", "Rise in a participant's sense of duty (motivation).", "A")
+    unit_cost: float = param(
+        1200.0, 0.0, 1e6, "GBP per participant", "Cost of a course of coaching.",
+        "A: six sessions of executive coaching")
+
+
 @register
 class CoachingSupport(Intervention):
     """Coaching and peer support: more support, stress relieved, motivation sustained."""
@@ -267,7 +400,35 @@ class CoachingSupport(Intervention):
         model.managers.stress[units] *= 1.0 - p.stress_relief
 
 
-def build_interventions(scenario: ScenarioConfig, model: Any) -> list[Intervention]:
+def intervention_params(name: str, spec: Any) -> InterventionParams:
+    """Validate one intervention's config against the schema of its ``kind``.
+
+    Kinds resolve only from :data:`REGISTRY`: a config naming anything else (such as
+    ``_target_: os.system``) is rejected, because scenario files are shared between analysts.
+    """
+    from omegaconf.errors import OmegaConfBaseException
+
+    path = f"scenario.interventions.{name}"
+    spec = dict(OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec)
+                else spec)
+    if "_target_" in spec:
+        raise ConfigError(f"{path}._target_ is not allowed: interventions are chosen by 'kind', "
+                          f"one of {list(REGISTRY)}")
+    kind = spec.get("kind")
+    if kind not in REGISTRY:
+        raise ConfigError(f"{path}.kind = {kind!r} is not one of {list(REGISTRY)}")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(REGISTRY[kind].params_class), spec)
+        params = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{path}: " + str(exc).splitlines()[0] + key_hint(exc)) from None
+    validate(params, f"{path}.")
+    return params
+
+
+
+
+def build_interventions(scenario: Any, model: Any) -> list[Intervention]:
     """The scenario's interventions, in config order, each validated against its schema."""
     built = []
     for name, spec in scenario.interventions.items():

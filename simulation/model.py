@@ -23,6 +23,7 @@ import numpy as np
 
 from . import rules
 from .agents import Manager
+from .config import RunConfig, build_config
 from .interventions import build_interventions
 from .metrics import (
     OUTPUTS,
@@ -33,7 +34,7 @@ from .metrics import (
     usable_ties,
 )
 from .network import build_ties
-from .params import ConfigError, RunConfig, build_config
+from .params import ConfigError
 from .population import build_managers, build_organisations, draw_people
 from .streams import RandomStreams, poisson_from_uniform
 

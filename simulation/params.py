@@ -1,25 +1,28 @@
 """The one parameter schema: typed dataclasses with defaults, ranges, units, meaning and grounding.
 
-Every parameter is declared once, here, with :func:`param`. The schema drives:
+Every parameter is declared once, with :func:`param` (a number, or a list of numbers, in a range)
+or :func:`choice` (a name, or a list of names, from a fixed set). The schema drives:
 
 * validation (:func:`validate`, called before anything runs);
-* the Hydra configs (the dataclasses are registered with Hydra's ConfigStore);
+* the Hydra configs (``config.py`` registers the root dataclass with Hydra's ConfigStore);
 * the Solara sliders of the browser app;
-* the bounds of sensitivity analysis (``uncertain=True`` marks the assumptions of the brief, [A]).
+* the bounds of sensitivity analysis (``uncertain=True`` marks the assumptions of the brief, [A]);
+* the parameter tables of the documentation (``documentation.py``).
+
+The knobs of each policy lever are declared beside its behaviour, in ``interventions.py``, on
+the common :class:`InterventionParams` defined here.
 
 Grounding strings start with ``G:`` (a source in ``docs/ODD.md``) or ``A:`` (an assumption).
 """
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+import numpy as np
+from omegaconf import MISSING
 
 ORG_TYPES = (
     "icb",
@@ -33,6 +36,7 @@ CAREER_STAGES = ("aspiring", "emerging", "established")
 CLINICAL_PROFESSIONS = ("doctor", "nurse", "allied_health")
 NON_CLINICAL_PROFESSIONS = ("finance", "operations", "commissioning", "hr")
 PROFESSIONS = CLINICAL_PROFESSIONS + NON_CLINICAL_PROFESSIONS
+GROUPS = ("all", "clinical", "non_clinical")
 
 
 class ConfigError(ValueError):
@@ -62,6 +66,15 @@ def param(
         "uncertain": uncertain,
     }
     if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def choice(default: Any, allowed: Sequence[str], doc: str) -> Any:
+    """Declare a categorical setting: a name from ``allowed`` or, with a list default, a list of
+    names from it. Validation names the key and the allowed values."""
+    metadata = {"choices": tuple(allowed), "doc": doc}
+    if isinstance(default, list | tuple):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
@@ -372,7 +385,7 @@ class NetworkParams:
 class OrgSpec:
     """A kind of partner organisation in an ICS archetype."""
 
-    type: str = MISSING
+    type: str = choice(MISSING, ORG_TYPES, "Type of partner organisation.")
     count: int = param(1, 1, 1000, "organisations", "How many of this organisation.", "G")
     managers: int = param(
         100, 1, 100000, "managers", "Managers in each such organisation.", "G: derived in ODD")
@@ -392,13 +405,7 @@ class ICSConfig:
     organisations: list[OrgSpec] = field(default_factory=list)
 
 
-# --- Interventions: the paper's recommendations as policy levers (docs/interventions.md) ---
-# Training effects are in standard deviations of the trait across managers (the population's
-# ``trait_spread``), so they carry over from the training meta-analysis: Lacerenza et al. 2017,
-# delta = .73 learning, .82 transfer, .72 results; face-to-face, spaced practice raise it.
-
-GROUPS = ("all", "clinical", "non_clinical")
-PROGRAMME_TIERS = ("foundations", "first_time", "mid_level", "board")
+# --- Interventions: the knobs every policy lever shares (docs/interventions.md) ---
 
 
 @dataclass
@@ -409,10 +416,10 @@ class InterventionParams:
     start_week: int = param(1, 1, 2080, "week", "First week participants are enrolled.", "A")
     end_week: int = param(
         0, 0, 2080, "week", "Last week participants are enrolled (0: no end).", "A")
-    target_group: str = "all"
-    target_stages: list[str] = field(default_factory=lambda: list(CAREER_STAGES))
-    target_org_types: list[str] = field(default_factory=lambda: list(ORG_TYPES))
-    target_professions: list[str] = field(default_factory=lambda: list(PROFESSIONS))
+    target_group: str = choice("all", GROUPS, "Clinical managers, non-clinical, or all.")
+    target_stages: list[str] = choice(CAREER_STAGES, CAREER_STAGES, "Career stages targeted.")
+    target_org_types: list[str] = choice(ORG_TYPES, ORG_TYPES, "Organisation types targeted.")
+    target_professions: list[str] = choice(PROFESSIONS, PROFESSIONS, "Professions targeted.")
     coverage: float = param(
         0.2, 0.0, 1.0, "share per year", "Share of the eligible group reached each year.", "A")
     half_life_weeks: float = param(
@@ -422,193 +429,20 @@ class InterventionParams:
         1000.0, 0.0, 1e6, "GBP per participant", "Cost of enrolling one participant.", "A")
 
 
-@dataclass
-class TrainingParams(InterventionParams):
-    """Shared-leadership training: gains in skill, understanding and identity, and less
-    stereotyping of the other group."""
 
-    skill_effect_sd: float = param(
-        0.73, 0.0, 3.0, "SD", "Gain in SL skill, in SDs of skill across managers.",
-        "G: Lacerenza et al. 2017, delta = .73 (learning)")
-    understanding_effect_sd: float = param(
-        0.6, 0.0, 3.0, "SD", "Gain in understanding of the other group, in SDs.",
-        "A: G range delta .6-.8 (model brief)")
-    identity_effect_sd: float = param(
-        0.6, 0.0, 3.0, "SD", "Gain in leader identity, in SDs.",
-        "A: G range delta .6-.8 (model brief)")
-    cross_group_trust_effect: float = param(
-        0.1, 0.0, 1.0, "trust",
-        "Rise in a participant's trust in the colleagues they know from the other group.",
-        "A: size; G: interprofessional education reduced stereotyping (Ekmekci 2013)",
-        uncertain=True)
+def plain_value(value: Any) -> Any:
+    """A numpy scalar or 0-d array as the Python number (or bool, or str) it holds; anything
+    else unchanged. Samplers (SALib, scipy.qmc, EMA Workbench) and ``np.linspace`` grids hand
+    over numpy numbers, which OmegaConf and the checks below take only as Python ones."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    return value.item() if isinstance(value, np.generic) else value
 
 
-@dataclass
-class PostgradTrainingParams(TrainingParams):
-    """Shared-leadership training for doctors in postgraduate training."""
-
-    target_group: str = "clinical"
-    target_stages: list[str] = field(default_factory=lambda: ["aspiring"])
-    target_professions: list[str] = field(default_factory=lambda: ["doctor"])
-    coverage: float = param(
-        0.5, 0.0, 1.0, "share per year", "Share of eligible trainees reached each year.",
-        "A: part of the postgraduate curriculum (the paper's first recommendation)")
-    unit_cost: float = param(
-        1500.0, 0.0, 1e6, "GBP per participant", "Cost of training one doctor.",
-        "A: a few study days of a deanery leadership module")
-
-
-@dataclass
-class LeadershipProgrammeParams(TrainingParams):
-    """A development programme tier, modelled on the NHS Leadership Academy's programmes."""
-
-    tier: str = "first_time"
-    target_stages: list[str] = field(default_factory=lambda: ["emerging"])
-    coverage: float = param(
-        0.1, 0.0, 1.0, "share per year", "Share of the tier's eligible managers reached a year.",
-        "A")
-    duration_weeks: int = param(
-        26, 1, 208, "weeks", "Weeks a participant studies.",
-        "G: Mary Seacole 6 months; Rosalind Franklin 9 months; EGA MSc 24 months")
-    study_hours: float = param(
-        1.0, 0.0, 20.0, "h/week",
-        "Leadership hours a participant gives up to study while enrolled.",
-        "A: a quarter of the study time (G: Mary Seacole about 100 h over 6 months; Rosalind "
-        "Franklin 4-5 h/week); the rest backfilled or in the participant's own time")
-    understanding_effect_sd: float = param(
-        0.5, 0.0, 3.0, "SD", "Gain in understanding, in SDs.", "A")
-    unit_cost: float = param(
-        2000.0, 0.0, 1e6, "GBP per participant", "Programme fee per participant.", "A")
-
-
-@dataclass
-class ProtectedTimeParams(InterventionParams):
-    """Funded hours a week for leadership, e.g. one extra programmed activity for clinicians."""
-
-    target_group: str = "clinical"
-    coverage: float = param(
-        0.3, 0.0, 1.0, "share per year", "Share of eligible managers given protected time a year.",
-        "A")
-    extra_hours: float = param(
-        4.0, 0.0, 20.0, "h/week", "Protected leadership hours a week.",
-        "G: one programmed activity is 4 h (consultant contract)")
-    half_life_weeks: float = param(
-        0.0, 0.0, 1040.0, "weeks", "Half-life of the protected time (0: lasts while funded).",
-        "A")
-    unit_cost: float = param(
-        55.0, 0.0, 1e4, "GBP per hour freed", "Cost of one protected hour (backfill).",
-        "A: a consultant PA costs about GBP 11k a year, about GBP 55 an hour")
-
-
-@dataclass
-class ReduceBureaucracyParams(InterventionParams):
-    """Fewer sign-off layers for cross-boundary decisions, one organisation at a time."""
-
-    coverage: float = param(
-        0.5, 0.0, 1.0, "share per year", "Share of eligible organisations redesigned a year.", "A")
-    layers_removed: float = param(
-        1.0, 0.0, 10.0, "layers", "Sign-off layers removed in a redesigned organisation.",
-        "A: size; G: direction (T4 bureaucracy)")
-    half_life_weeks: float = param(
-        0.0, 0.0, 1040.0, "weeks", "Half-life of the redesign (0: lasting).", "A")
-    unit_cost: float = param(
-        50000.0, 0.0, 1e7, "GBP per organisation", "Cost of a governance redesign.", "A")
-
-
-@dataclass
-class ClearCommunicationParams(InterventionParams):
-    """System forums: new cross-organisation ties and clearer lines of communication."""
-
-    coverage: float = param(
-        0.3, 0.0, 1.0, "share per year", "Share of managers joining a system forum each year.",
-        "A")
-    clarity_effect: float = param(
-        0.6, 0.0, 1.0, "clarity",
-        "Gain in an organisation's communication clarity when all its managers have joined.",
-        "A: size; G: recommendation (clear lines of communication)")
-    half_life_weeks: float = param(
-        0.0, 0.0, 1040.0, "weeks", "Half-life of the clarity gain (0: lasting).", "A")
-    unit_cost: float = param(
-        500.0, 0.0, 1e6, "GBP per participant", "Cost of a manager's forum time.", "A")
-
-
-@dataclass
-class CoachingSupportParams(InterventionParams):
-    """Coaching and peer support: less stress, sustained motivation."""
-
-    coverage: float = param(
-        0.2, 0.0, 1.0, "share per year", "Share of eligible managers coached each year.", "A")
-    support_effect: float = param(
-        0.3, 0.0, 1.0, "support", "Rise in a participant's support.",
-        "A: size; G: direction (T4 lack of support)")
-    stress_relief: float = param(
-        0.3, 0.0, 1.0, "share", "Share of a participant's stress relieved at enrolment.", "A")
-    motivation_effect: float = param(
-        0.1, 0.0, 1.0, "motivation", "Rise in a participant's sense of duty (motivation).", "A")
-    unit_cost: float = param(
-        1200.0, 0.0, 1e6, "GBP per participant", "Cost of a course of coaching.",
-        "A: six sessions of executive coaching")
-
-
-INTERVENTION_KINDS: dict[str, type[InterventionParams]] = {
-    "postgrad_sl_training": PostgradTrainingParams,
-    "leadership_programme": LeadershipProgrammeParams,
-    "protected_time": ProtectedTimeParams,
-    "reduce_bureaucracy": ReduceBureaucracyParams,
-    "clear_communication": ClearCommunicationParams,
-    "coaching_support": CoachingSupportParams,
-}
-
-
-def intervention_params(name: str, spec: Any) -> InterventionParams:
-    """Validate one intervention's config against the schema of its ``kind``.
-
-    Kinds resolve only from :data:`INTERVENTION_KINDS`: a config naming anything else (such as
-    ``_target_: os.system``) is rejected, because scenario files are shared between analysts.
-    """
-    from omegaconf.errors import OmegaConfBaseException
-
-    path = f"scenario.interventions.{name}"
-    spec = dict(OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec)
-                else spec)
-    if "_target_" in spec:
-        raise ConfigError(f"{path}._target_ is not allowed: interventions are chosen by 'kind', "
-                          f"one of {list(INTERVENTION_KINDS)}")
-    kind = spec.get("kind")
-    if kind not in INTERVENTION_KINDS:
-        raise ConfigError(f"{path}.kind = {kind!r} is not one of {list(INTERVENTION_KINDS)}")
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(INTERVENTION_KINDS[kind]), spec)
-        params = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"{path}: " + str(exc).splitlines()[0] + _key_hint(exc)) from None
-    validate(params, f"{path}.")
-    return params
-
-
-@dataclass
-class ScenarioConfig:
-    """A named list of interventions (empty for the baseline), keyed by intervention name."""
-
-    name: str = "baseline"
-    interventions: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunConfig:
-    """Everything one simulation run needs. The Hydra app's root config."""
-
-    ics: ICSConfig = MISSING
-    model: ModelParams = field(default_factory=ModelParams)
-    population: PopulationParams = field(default_factory=PopulationParams)
-    network: NetworkParams = field(default_factory=NetworkParams)
-    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
-    seed: int = param(0, 0, 2**32 - 1, "seed", "Seed of every random stream of the run.", "-")
-    weeks: int = param(156, 1, 2080, "weeks", "Horizon: weeks to simulate (3 years).", "A")
-    collect_agents: bool = False
-
-    def __post_init__(self) -> None:
-        validate(self)
+def key_hint(exc: Any) -> str:
+    """`` (key: a.b)`` for an OmegaConf error that names its key, else nothing."""
+    key = getattr(exc, "full_key", None)
+    return f" (key: {key})" if key else ""
 
 
 def _check_value(path: str, value: Any, expected: type, spec: dict[str, Any]) -> None:
@@ -627,11 +461,28 @@ def _check_value(path: str, value: Any, expected: type, spec: dict[str, Any]) ->
         )
 
 
+def _check_choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if isinstance(value, list):
+        unknown = [v for v in value if v not in allowed]
+        if unknown:
+            raise ConfigError(f"{path} has {unknown}: allowed values are {list(allowed)}")
+    elif value not in allowed:
+        raise ConfigError(f"{path} = {value!r} is not one of {list(allowed)}")
+
+
 def validate(obj: Any, prefix: str = "") -> None:
-    """Check every ranged field of a dataclass tree; raise :class:`ConfigError` naming the key."""
+    """Check every declared field of a dataclass tree; raise :class:`ConfigError` naming the key.
+
+    Numpy scalars are accepted where a number is meant and stored as Python numbers; a bool is
+    accepted only where a bool is meant.
+    """
     for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
+        value = plain_value(getattr(obj, f.name))
         path = f"{prefix}{f.name}"
+        if isinstance(value, list):
+            value = [plain_value(item) for item in value]
+        if value is not getattr(obj, f.name):
+            setattr(obj, f.name, value)
         if dataclasses.is_dataclass(value):
             validate(value, f"{path}.")
         elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
@@ -644,21 +495,20 @@ def validate(obj: Any, prefix: str = "") -> None:
                     _check_value(f"{path}[{i}]", item, float, f.metadata)
             else:
                 _check_value(path, value, expected, f.metadata)
-    _check_categories(obj, prefix)
+        elif "choices" in f.metadata:
+            _check_choice(path, value, f.metadata["choices"])
+        elif f.type is bool and not isinstance(value, bool):
+            raise ConfigError(f"{path} = {value!r} must be true or false")
+    _check_spanning(obj, prefix)
 
 
-def _check_categories(obj: Any, prefix: str) -> None:
-    """Checks that span fields: category names and shares that must sum to one."""
-    if isinstance(obj, OrgSpec) and obj.type not in ORG_TYPES:
-        raise ConfigError(f"{prefix}type = {obj.type!r} is not one of {list(ORG_TYPES)}")
-    if isinstance(obj, InterventionParams):
-        _check_target(obj, prefix)
-    if isinstance(obj, ScenarioConfig):
-        # Store every knob, defaults included, so equal scenarios hash equally.
-        obj.interventions = {name: dataclasses.asdict(intervention_params(name, spec))
-                             for name, spec in obj.interventions.items()}
+def _check_spanning(obj: Any, prefix: str) -> None:
+    """Checks that span fields: list lengths, shares that sum to one, week order."""
     if isinstance(obj, ICSConfig) and not obj.organisations:
         raise ConfigError(f"{prefix}organisations is empty: an ICS needs at least one organisation")
+    if isinstance(obj, InterventionParams) and obj.end_week and obj.end_week < obj.start_week:
+        raise ConfigError(f"{prefix}end_week = {obj.end_week} is before start_week = "
+                          f"{obj.start_week}")
     expected_lengths = {
         "stage_hours_factor": len(CAREER_STAGES),
         "stage_shares": len(CAREER_STAGES),
@@ -674,26 +524,6 @@ def _check_categories(obj: Any, prefix: str) -> None:
                 raise ConfigError(f"{prefix}{name} = {values} must have {length} values")
             if name.endswith("_shares") and not math.isclose(sum(values), 1.0, abs_tol=1e-6):
                 raise ConfigError(f"{prefix}{name} = {values} must sum to 1")
-
-
-def _check_target(obj: "InterventionParams", prefix: str) -> None:
-    choices = {
-        "target_stages": CAREER_STAGES,
-        "target_org_types": ORG_TYPES,
-        "target_professions": PROFESSIONS,
-    }
-    if obj.target_group not in GROUPS:
-        raise ConfigError(f"{prefix}target_group = {obj.target_group!r} is not one of "
-                          f"{list(GROUPS)}")
-    for name, allowed in choices.items():
-        unknown = [v for v in getattr(obj, name) if v not in allowed]
-        if unknown:
-            raise ConfigError(f"{prefix}{name} has {unknown}: allowed values are {list(allowed)}")
-    if obj.end_week and obj.end_week < obj.start_week:
-        raise ConfigError(f"{prefix}end_week = {obj.end_week} is before start_week = "
-                          f"{obj.start_week}")
-    if isinstance(obj, LeadershipProgrammeParams) and obj.tier not in PROGRAMME_TIERS:
-        raise ConfigError(f"{prefix}tier = {obj.tier!r} is not one of {list(PROGRAMME_TIERS)}")
 
 
 def parameter_specs(cls: type = ModelParams) -> dict[str, dict[str, Any]]:
@@ -716,107 +546,3 @@ def uncertain_parameters() -> dict[str, dict[str, Any]]:
                 out[f"{group}.{name}"] = spec
     return out
 
-
-def compose(overrides: list[str] = ()) -> DictConfig:
-    """Compose the app's config (``configs/config.yaml``) with Hydra overrides, as ``slsim``
-    does, from anywhere: Hydra's global state, if any, is saved and restored around it."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
-
-    backup = get_gh_backup()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=list(overrides))
-    except HydraException as exc:
-        raise ConfigError(" ".join(str(exc).split("\n")[:3])) from None
-    finally:
-        restore_gh_from_backup(backup)
-
-
-def build_config(
-    ics: str = "default_ics",
-    seed: int = 0,
-    weeks: int = 156,
-    scenario: str = "baseline",
-    **overrides: Any,
-) -> RunConfig:
-    """A validated :class:`RunConfig` from archetype/scenario names and flat overrides.
-
-    Flat overrides name fields of ``model``, ``population`` or ``network``
-    (``bureaucracy_load=0.5``) or give a dotted path (``network.cross_org_degree=3``). This is
-    the keyword-argument path used by SolaraViz and ``mesa.batch_run``; it composes the same
-    configs as the Hydra app.
-    """
-    from omegaconf.errors import OmegaConfBaseException
-
-    for name, value in (("ics", ics), ("scenario", scenario)):
-        if not isinstance(value, str) or not (CONFIG_DIR / name / f"{value}.yaml").is_file():
-            options = sorted(p.stem for p in (CONFIG_DIR / name).glob("*.yaml"))
-            raise ConfigError(f"{name} = {value!r} is not one of {options}")
-    cfg = compose([f"ics={ics}", f"scenario={scenario}"])
-    groups = {"model": ModelParams, "population": PopulationParams, "network": NetworkParams}
-    updates = {"seed": seed, "weeks": weeks}
-    for key, value in overrides.items():
-        if "." in key:
-            updates[key] = value
-            continue
-        owners = [g for g, cls in groups.items() if key in parameter_specs(cls)]
-        if not owners:
-            raise ConfigError(f"{key} is not a parameter of the model")
-        updates[f"{owners[0]}.{key}"] = value
-    try:
-        for path, value in updates.items():
-            OmegaConf.update(cfg, path, value, force_add=False)
-    except OmegaConfBaseException as exc:
-        raise ConfigError(str(exc).splitlines()[0] + _key_hint(exc)) from None
-    return to_run_config(cfg)
-
-
-def to_run_config(cfg: Any) -> RunConfig:
-    """Convert a composed OmegaConf config to a validated :class:`RunConfig`.
-
-    OmegaConf's own errors (wrong type, unknown key) and ours are both raised as ConfigError.
-    """
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), cfg))
-    except OmegaConfBaseException as exc:
-        raise ConfigError(str(exc).splitlines()[0] + _key_hint(exc)) from None
-
-
-def _key_hint(exc: Any) -> str:
-    key = getattr(exc, "full_key", None)
-    return f" (key: {key})" if key else ""
-
-
-ConfigStore.instance().store(name="slsim_schema", node=RunConfig)
-
-
-def parameter_table(interventions_only: bool = False) -> str:
-    """Every parameter of the schema as a Markdown table (the docs embed it verbatim).
-
-    Intervention knobs shared by every lever are listed once, under ``intervention.*``; each
-    lever then lists its own knobs and the defaults it overrides.
-    """
-    common = parameter_specs(InterventionParams)
-    groups = [("intervention.*", InterventionParams)]
-    if not interventions_only:
-        groups = [("model", ModelParams), ("population", PopulationParams),
-                  ("network", NetworkParams), *groups]
-    rows = [(group, name, spec) for group, cls in groups
-            for name, spec in parameter_specs(cls).items()]
-    rows += [(f"intervention.{kind}", name, spec)
-             for kind, cls in INTERVENTION_KINDS.items()
-             for name, spec in parameter_specs(cls).items() if common.get(name) != spec]
-    lines = ["| key | default | range | unit | meaning | grounding |",
-             "|---|---|---|---|---|---|"]
-    for group, name, spec in rows:
-        low, high = spec["range"]
-        lines.append(f"| `{group}.{name}` | {spec['default']} | [{low}, {high}] | "
-                     f"{spec['unit']} | {spec['doc']} | {spec['source']} |")
-    return "\n".join(lines)

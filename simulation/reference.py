@@ -42,10 +42,11 @@ from mesa.discrete_space import FixedAgent, Network
 from scipy import stats
 
 from . import rules
+from .config import RunConfig, build_config
 from .metrics import OUTPUTS, WeekCounts, compute, leadership_received, usable_ties
 from .model import SharedLeadershipModel, _reporter
 from .network import build_ties, to_networkx
-from .params import ConfigError, RunConfig, build_config
+from .params import ConfigError
 from .population import build_managers, build_organisations, draw_people
 from .state import Managers, Ties
 from .streams import RandomStreams

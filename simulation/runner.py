@@ -22,9 +22,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .config import RunConfig
 from .metrics import OUTPUTS
 from .model import SharedLeadershipModel
-from .params import RunConfig
 from .plots import metrics_figure
 from .results_io import (
     config_dict,

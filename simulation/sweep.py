@@ -33,7 +33,9 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict, read_write
 
-from .params import ConfigError, RunConfig, to_run_config
+from .config import RunConfig, to_run_config
+from .hydra_compat import apply_value_overrides
+from .params import ConfigError
 from .results_io import config_hash, write_json
 
 log = logging.getLogger(__name__)
@@ -246,7 +248,6 @@ class JobComposer:
                                                                         list(job))))
 
     def __call__(self, job: Sequence[str]) -> RunConfig:
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
 
@@ -265,7 +266,7 @@ class JobComposer:
 
         def quick() -> RunConfig:
             job_config = copy.deepcopy(self.bases[groups])
-            ConfigLoaderImpl._apply_overrides_to_config(values, job_config)
+            apply_value_overrides(values, job_config)
             return to_run_config(job_config)
 
         if groups in self.checked:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulation.config import compose
 from simulation.model import SharedLeadershipModel
-from simulation.params import compose
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from omegaconf import OmegaConf
 from simulation.analysis.batch import job_composer
 from simulation.analysis.levers import lever_files, mix_overrides
 from simulation.analysis.policy import INFEASIBLE, PolicySettings, pareto_front, score
-from simulation.params import CONFIG_DIR, ConfigError
+from simulation.config import CONFIG_DIR
+from simulation.params import ConfigError
 
 
 def test_every_lever_file_entry_is_a_lever():

@@ -13,8 +13,9 @@ import pytest
 import solara
 
 from simulation import app, viz_cli
+from simulation.config import CONFIG_DIR, RunConfig
 from simulation.model import SharedLeadershipModel
-from simulation.params import CONFIG_DIR, ConfigError, ModelParams, RunConfig, parameter_specs
+from simulation.params import ConfigError, ModelParams, parameter_specs
 
 SMALL = {"ics": "small_ics"}
 

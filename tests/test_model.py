@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from simulation.agents import Manager
+from simulation.config import RunConfig, build_config
 from simulation.metrics import OUTPUTS, freeman_centralisation, gini, top_share
 from simulation.model import SharedLeadershipModel
 from simulation.network import to_networkx
-from simulation.params import ConfigError, ICSConfig, OrgSpec, RunConfig, build_config
+from simulation.params import ConfigError, ICSConfig, OrgSpec
 
 
 def small(**kwargs):

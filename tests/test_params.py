@@ -5,18 +5,15 @@ import math
 
 import pytest
 
+from simulation.config import CONFIG_DIR, RunConfig, build_config, to_run_config
 from simulation.params import (
-    CONFIG_DIR,
     ConfigError,
     ICSConfig,
     ModelParams,
     NetworkParams,
     OrgSpec,
     PopulationParams,
-    RunConfig,
-    build_config,
     parameter_specs,
-    to_run_config,
     uncertain_parameters,
 )
 

@@ -5,16 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulation import rules
+from simulation.config import RunConfig, ScenarioConfig
 from simulation.model import SharedLeadershipModel
-from simulation.params import (
-    ORG_TYPES,
-    ICSConfig,
-    ModelParams,
-    OrgSpec,
-    RunConfig,
-    ScenarioConfig,
-    parameter_specs,
-)
+from simulation.params import ORG_TYPES, ICSConfig, ModelParams, OrgSpec, parameter_specs
 
 UNIT = st.floats(0.0, 1.0)
 UNIT_STATES = ("motivation", "leader_identity", "sl_skill", "understanding", "support", "stress")

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simulation.config import build_config
 from simulation.model import SharedLeadershipModel
-from simulation.params import ConfigError, build_config
+from simulation.params import ConfigError
 from simulation.reference import (
     DOCKED_OUTPUTS,
     ReferenceManager,

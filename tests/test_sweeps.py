@@ -19,7 +19,8 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 
 from simulation.aggregate import aggregate
-from simulation.params import CONFIG_DIR, ConfigError
+from simulation.config import CONFIG_DIR
+from simulation.params import ConfigError
 from simulation.results_io import config_hash
 from simulation.sweep import (
     FAULT_ENV,

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .. import sweep as sweeps
-from ..params import CONFIG_DIR, RunConfig
+from ..config import CONFIG_DIR, RunConfig
+from ..hydra_compat import config_loader, isolated_hydra
 from ..results_io import config_hash
 from ..runner import run_one
 from .outcomes import Outcome, column_name, horizon_values
@@ -40,21 +41,13 @@ DEFAULT_BATCH = 64
 def job_composer() -> Iterator[sweeps.JobComposer]:
     """A :class:`~simulation.sweep.JobComposer` for the ``slsim`` app's config, usable anywhere
     (also inside another Hydra app: Hydra's global state is saved and restored around it)."""
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
     from hydra.types import RunMode
 
-    backup = get_gh_backup()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            loader = GlobalHydra.instance().config_loader()
-            master = loader.load_configuration("config", ["hydra.mode=MULTIRUN"],
-                                               run_mode=RunMode.MULTIRUN)
-            yield sweeps.JobComposer(loader, master)
-    finally:
-        restore_gh_from_backup(backup)
+    with isolated_hydra(CONFIG_DIR):
+        loader = config_loader()
+        master = loader.load_configuration("config", ["hydra.mode=MULTIRUN"],
+                                           run_mode=RunMode.MULTIRUN)
+        yield sweeps.JobComposer(loader, master)
 
 
 def override(path: str, value) -> str:

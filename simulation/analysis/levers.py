@@ -13,7 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 from omegaconf import OmegaConf
 
-from ..params import CONFIG_DIR, ConfigError
+from ..config import CONFIG_DIR
+from ..params import ConfigError
 from .batch import override
 
 MIX_NAME = "mix"

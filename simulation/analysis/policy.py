@@ -35,7 +35,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..params import CONFIG_DIR, ConfigError
+from ..config import CONFIG_DIR
+from ..params import ConfigError
 from ..results_io import write_figure, write_json, write_streamed
 from .batch import plan_jobs, run_batch, run_values
 from .compare import markdown_table
