@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from simulation.sweep import RUNS_DIR, SWEEP_STATUS_FILE
+from simulation.layout import RUNS_DIR, SWEEP_STATUS_FILE, SWEEP_TIMESERIES_FILE
 
 from .core import FULL, ROOT, TINY, Context, Section, Target, section, table
 
@@ -100,7 +100,7 @@ def aggregate_subset(sweep_dir: Path, runs: int, scratch: Path) -> dict:
         for folder in folders[:runs]:
             shutil.copytree(folder, subset / RUNS_DIR / folder.name)
     peak, seconds = peak_memory_mb([str(AGGREGATE), str(subset)])
-    rows = pq.ParquetFile(subset / "timeseries.parquet").metadata.num_rows
+    rows = pq.ParquetFile(subset / SWEEP_TIMESERIES_FILE).metadata.num_rows
     return {"runs": min(runs, len(folders)), "timeseries_rows": rows, "peak_mb": peak,
             "seconds": seconds}
 

@@ -26,13 +26,19 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .layout import (
+    FAILURES_FILE,
+    RESULTS_FILE,
+    RUNS_DIR,
+    SUMMARY_FILE,
+    SWEEP_TIMESERIES_FILE,
+    TIMESERIES_FILE,
+    hash_of,
+)
 from .metrics import OUTPUTS
 from .results_io import write_streamed
-from .sweep import RUNS_DIR, hash_of, read_status
+from .sweep import read_status
 
-RESULTS_FILE = "results.parquet"
-TIMESERIES_FILE = "timeseries.parquet"
-FAILURES_FILE = "failures.csv"
 IDENTITY = {
     "run": pa.string(),
     "config_hash": pa.string(),
@@ -94,7 +100,7 @@ def run_folders(sweep_dir: Path) -> list[Path]:
 
 
 def _final(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "summary.json").read_text())["final"]
+    return json.loads((run_dir / SUMMARY_FILE).read_text())["final"]
 
 
 def survey(sweep_dir: Path) -> Survey:
@@ -289,7 +295,7 @@ def aggregate(sweep_dir: Path) -> tuple[Survey, Totals]:
     sweep_dir = Path(sweep_dir)
     found = survey(sweep_dir)
     totals = _write_together(
-        [sweep_dir / RESULTS_FILE, sweep_dir / TIMESERIES_FILE, sweep_dir / FAILURES_FILE],
+        [sweep_dir / RESULTS_FILE, sweep_dir / SWEEP_TIMESERIES_FILE, sweep_dir / FAILURES_FILE],
         lambda results, series, failures: _stream(found, results, series, failures))
     return found, totals
 
@@ -310,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     varied = ", ".join(found.varied) or "none (scenario, ics and seed are always columns)"
     print(f"{out / RESULTS_FILE}: {totals.runs} runs ({totals.succeeded} succeeded, "
           f"{totals.failed} failed); varied parameters: {varied}")
-    print(f"{out / TIMESERIES_FILE}: {totals.timeseries_rows} rows (run x week)")
+    print(f"{out / SWEEP_TIMESERIES_FILE}: {totals.timeseries_rows} rows (run x week)")
     print(f"{out / FAILURES_FILE}: {totals.failed} failures")
     if found.unfinished:
         print(f"{len(found.unfinished)} run folders have no status.json yet (running, or "

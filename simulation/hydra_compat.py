@@ -12,12 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.initialize import get_gh_backup, initialize_config_dir, restore_gh_from_backup
 from omegaconf import DictConfig
-
-__all__ = ["BasicSweeper", "apply_value_overrides", "config_loader", "isolated_hydra"]
 
 VERSION_BASE = "1.3"
 
@@ -47,3 +44,14 @@ def apply_value_overrides(overrides: Sequence[Any], config: DictConfig) -> None:
     """Apply parsed value overrides (not group choices) to a composed config, in place, with
     the same code Hydra's own composition uses."""
     ConfigLoaderImpl._apply_overrides_to_config(list(overrides), config)
+
+
+def basic_sweeper() -> type:
+    """Hydra's ``BasicSweeper`` class, to build a sweeper on.
+
+    Looked up when called, not imported with this module: Hydra's plugin discovery executes its
+    core plugin modules again, and a sweeper must subclass the class of that second execution.
+    """
+    from hydra._internal.core_plugins import basic_sweeper as module
+
+    return module.BasicSweeper

@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .config import RunConfig
+from .layout import BREAKDOWN_FILE, METRICS_FIGURE, STATUS_FILE, SUMMARY_FILE, TIMESERIES_FILE
 from .metrics import OUTPUTS
 from .model import SharedLeadershipModel
 from .plots import metrics_figure
@@ -63,13 +64,13 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
     try:
         inject_fault(config.seed)
         model, timeseries = simulate(config)
-        write_parquet(out_dir / "timeseries.parquet", timeseries)
-        write_parquet(out_dir / "breakdown.parquet", model.breakdown())
+        write_parquet(out_dir / TIMESERIES_FILE, timeseries)
+        write_parquet(out_dir / BREAKDOWN_FILE, model.breakdown())
         if plot:
             figure = metrics_figure(
                 timeseries, f"{config.ics.name}, scenario {config.scenario.name}, "
                             f"seed {config.seed}")
-            write_figure(out_dir / "metrics.png", figure)
+            write_figure(out_dir / METRICS_FIGURE, figure)
             plt.close(figure)
         summary = {
             **identity,
@@ -82,12 +83,12 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
             "wall_time_s": round(time.perf_counter() - started, 3),
             "config": settings,
         }
-        write_json(out_dir / "summary.json", summary)
-        write_json(out_dir / "status.json", {**identity, "status": "succeeded"})
+        write_json(out_dir / SUMMARY_FILE, summary)
+        write_json(out_dir / STATUS_FILE, {**identity, "status": "succeeded"})
         return summary
     except Exception as exc:  # a failed run is recorded, never fatal to its caller
         failure = {**identity, "status": "failed", "error_type": type(exc).__name__,
                    "message": str(exc), "traceback": traceback.format_exc(),
                    "config": settings}
-        write_json(out_dir / "status.json", failure)
+        write_json(out_dir / STATUS_FILE, failure)
         return failure

@@ -21,7 +21,6 @@ import copy
 import json
 import logging
 import os
-import re
 import signal
 import threading
 import time
@@ -35,20 +34,20 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from .config import RunConfig, to_run_config
 from .hydra_compat import apply_value_overrides
+from .layout import (
+    PREVIOUS_STATUS_FILE,
+    RUNS_DIR,
+    STATUS_FILE,
+    SWEEP_STATUS_FILE,
+    index_runs,
+    run_dir_name,
+)
 from .params import ConfigError
 from .results_io import config_hash, write_json
 
 log = logging.getLogger(__name__)
 
 FAULT_ENV = "SLSIM_FAULT_INJECT"
-RUNS_DIR = "runs"
-STATUS_FILE = "status.json"
-PREVIOUS_STATUS_FILE = "status.previous.json"
-SWEEP_STATUS_FILE = "sweep_status.json"
-HASH_LENGTH = 16
-_HASH_SUFFIX = re.compile(rf"-([0-9a-f]{{{HASH_LENGTH}}})$")
-_UNSAFE = re.compile(r"(?:[^A-Za-z0-9._=,+-]|\.{2,})+")  # path separators, "..", spaces, ...
-LABEL_LENGTH = 100
 
 
 class InjectedFault(RuntimeError):
@@ -84,36 +83,6 @@ def inject_fault(seed: int) -> None:
 
 
 # --- Run folders ---------------------------------------------------------------------------------
-
-def safe_name(text: str, max_length: int = LABEL_LENGTH) -> str:
-    """A file-name-safe version of ``text``: no ``/``, no ``..``, no leading dot, bounded length."""
-    name = _UNSAFE.sub("_", text).strip("._-")
-    return name[:max_length].rstrip("._-") or "run"
-
-
-def run_dir_name(overrides: Sequence[str], run_hash: str) -> str:
-    """``<overrides, made safe>-<config hash>``: readable, unique, and findable by hash."""
-    return f"{safe_name(','.join(overrides))}-{run_hash}"
-
-
-def hash_of(run_dir: Path) -> str | None:
-    """The config hash a run folder is named after, or None if it is not a run folder."""
-    match = _HASH_SUFFIX.search(Path(run_dir).name)
-    return match.group(1) if match else None
-
-
-def index_runs(runs_dir: Path) -> dict[str, Path]:
-    """Existing run folders under ``runs_dir``, by config hash."""
-    if not runs_dir.is_dir():
-        return {}
-    found = {}
-    with os.scandir(runs_dir) as entries:
-        for entry in entries:
-            run_hash = hash_of(Path(entry.name))
-            if run_hash and entry.is_dir():
-                found[run_hash] = Path(entry.path)
-    return found
-
 
 def read_status(run_dir: Path) -> dict[str, Any] | None:
     """A run's ``status.json``, or None while it has none (not started, running, or killed)."""

@@ -20,7 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from simulation import sweep as sweeps
-from simulation.hydra_compat import BasicSweeper
+from simulation.hydra_compat import basic_sweeper
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ ConfigStore.instance().store(
     group="hydra/sweeper", name="resumable", node=ResumableSweeperConf, provider="slsim")
 
 
-class ResumableSweeper(BasicSweeper):
+class ResumableSweeper(basic_sweeper()):
     def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None,
                  retry_failed: bool = True, progress_interval: float = 10.0,
                  plots: bool = False) -> None:

@@ -29,6 +29,7 @@ import pandas as pd
 from .. import sweep as sweeps
 from ..config import CONFIG_DIR, RunConfig
 from ..hydra_compat import config_loader, isolated_hydra
+from ..layout import TIMESERIES_FILE
 from ..results_io import config_hash
 from ..runner import run_one
 from .outcomes import Outcome, column_name, horizon_values
@@ -150,7 +151,7 @@ def run_values(batch: Batch, outcomes: Sequence[Outcome]) -> pd.DataFrame:
     for run in batch.plan.runs:
         if not sweeps.succeeded(sweeps.read_status(run.run_dir), run.config_hash):
             continue
-        frame = pd.read_parquet(run.run_dir / "timeseries.parquet", columns=columns)
+        frame = pd.read_parquet(run.run_dir / TIMESERIES_FILE, columns=columns)
         frame["config_hash"] = run.config_hash
         frames.append(frame)
     if not frames:
@@ -169,7 +170,7 @@ def load_results(batch: Batch) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         rows.append({"config_hash": run.config_hash, "seed": status["seed"],
                      "scenario": status["scenario"], **status.get("parameters", {})})
-        frame = pd.read_parquet(run.run_dir / "timeseries.parquet")
+        frame = pd.read_parquet(run.run_dir / TIMESERIES_FILE)
         frame.insert(0, "config_hash", run.config_hash)
         series.append(frame)
     table = pd.DataFrame(rows).set_index("config_hash") if rows else pd.DataFrame()

@@ -31,10 +31,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..aggregate import FAILURES_FILE, IDENTITY, RESULTS_FILE, TIMESERIES_FILE, aggregate
+from ..aggregate import IDENTITY, aggregate
+from ..layout import FAILURES_FILE, RESULTS_FILE, RUNS_DIR, SUMMARY_FILE, SWEEP_TIMESERIES_FILE
 from ..metrics import OUTPUTS
 from ..results_io import write_figure, write_json, write_streamed
-from ..sweep import RUNS_DIR
 from . import figures
 from .outcomes import (
     MAIN,
@@ -72,7 +72,7 @@ def needs_aggregation(sweep_dir: Path) -> bool:
     """Whether the aggregated tables are missing or older than a run folder (a run finished,
     or was added, after the last aggregation)."""
     results = Path(sweep_dir) / RESULTS_FILE
-    if not results.exists() or not (Path(sweep_dir) / TIMESERIES_FILE).exists():
+    if not results.exists() or not (Path(sweep_dir) / SWEEP_TIMESERIES_FILE).exists():
         return True
     written = results.stat().st_mtime
     runs = Path(sweep_dir) / RUNS_DIR
@@ -135,7 +135,7 @@ def load(sweep_dir: Path, outcomes: tuple[Outcome, ...] = tuple(OUTCOMES.values(
     group_columns += varied
     results = results.copy()
     results["group"] = results.apply(_label, axis=1, columns=group_columns)
-    series = pd.read_parquet(sweep_dir / TIMESERIES_FILE)
+    series = pd.read_parquet(sweep_dir / SWEEP_TIMESERIES_FILE)
     series = series[series["config_hash"].isin(results["config_hash"])]
     values = horizon_values(series, outcomes)
     runs = results[["config_hash", "run", "group", "seed", *group_columns]].join(
@@ -370,7 +370,7 @@ def _about(tables: SweepTables) -> dict:
         rows = tables.runs[tables.runs["group"] == group]
         first = rows.sort_values("seed").iloc[0]
         summary = json.loads((tables.sweep_dir / RUNS_DIR / first["run"] /
-                              "summary.json").read_text())
+                              SUMMARY_FILE).read_text())
         levers = summary["config"]["scenario"]["interventions"]
         groups[group] = {
             "levers": ", ".join(f"{name} ({spec['coverage']:g}/yr)"
