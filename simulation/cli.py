@@ -3,7 +3,7 @@
     slsim ics=small_ics seed=7 weeks=52 model.bureaucracy_load=0.3 hydra.run.dir=OUT
     slsim -m scenario=baseline,recommended_package seed=range(0,20) hydra.sweep.dir=OUT
 
-Sweeps are resumable and fault-tolerant (simulation/sweep.py, docs/sweeps.md).
+Sweeps are resumable and fault-tolerant (simulation/sweeps/, docs/sweeps.md).
 """
 
 import logging
@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from .config import CONFIG_DIR, to_run_config
 from .params import ConfigError
 from .runner import run_one
-from .sweep import exit_code
+from .sweeps.engine import exit_code
 
 SUMMARY_OUTPUTS = ("sl_density", "sl_centralisation", "leadership_gini", "cross_profession_share",
                    "cross_org_share", "tasks_completed", "backlog", "mean_trust", "burnout_rate",

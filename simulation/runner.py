@@ -35,7 +35,7 @@ from .results_io import (
     write_json,
     write_parquet,
 )
-from .sweep import inject_fault, swept_values
+from .sweeps.engine import inject_fault, swept_values
 
 
 def simulate(config: RunConfig) -> tuple[SharedLeadershipModel, pd.DataFrame]:

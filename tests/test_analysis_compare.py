@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation.aggregate import aggregate
 from simulation.analysis import compare
 from simulation.analysis.batch import plan_jobs, run_jobs, run_values
 from simulation.analysis.outcomes import OUTCOMES
 from simulation.analysis.stats import paired_difference
-from simulation.sweep import FAULT_ENV
+from simulation.sweeps.aggregate import aggregate
+from simulation.sweeps.engine import FAULT_ENV
 
 BIN = Path(sys.executable).parent
 SCENARIOS = ("baseline", "protected_time", "recommended_package")

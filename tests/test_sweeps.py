@@ -18,12 +18,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from hydra.types import RunMode
 
-from simulation.aggregate import aggregate
 from simulation.config import CONFIG_DIR
 from simulation.layout import RUNS_DIR, SWEEP_STATUS_FILE, hash_of, run_dir_name, safe_name
 from simulation.params import ConfigError
 from simulation.results_io import config_hash
-from simulation.sweep import FAULT_ENV, JobComposer, parse_fault_spec, swept_values
+from simulation.sweeps.aggregate import aggregate
+from simulation.sweeps.engine import FAULT_ENV, JobComposer, parse_fault_spec, swept_values
 
 BIN = Path(sys.executable).parent
 TINY = ("ics=small_ics", "weeks=4")

@@ -1,7 +1,7 @@
 """The ``resumable`` sweeper: Hydra's basic sweep syntax, made fault-tolerant and resumable.
 
 It lives under ``hydra_plugins`` because Hydra only instantiates sweepers from there; the work is
-done by :mod:`simulation.sweep`. Compared with Hydra's ``basic`` sweeper it:
+done by :mod:`simulation.sweeps.engine`. Compared with Hydra's ``basic`` sweeper it:
 
 * composes and validates every job before any runs, and rejects the sweep naming the bad key;
 * names each run's folder by the hash of its resolved config and skips runs already succeeded;
@@ -19,8 +19,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from simulation import sweep as sweeps
 from simulation.hydra_compat import basic_sweeper
+from simulation.sweeps import engine
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,10 @@ class ResumableSweeper(basic_sweeper()):
         loader = self.hydra_context.config_loader
         log.info("Validating %d run configs", len(jobs))
         try:
-            plan = sweeps.plan_sweep(
-                jobs, sweeps.JobComposer(loader, self.config), sweep_dir,
+            plan = engine.plan_sweep(
+                jobs, engine.JobComposer(loader, self.config), sweep_dir,
                 retry_failed=self.retry_failed, progress_every=self.progress_interval)
-        except sweeps.SweepConfigError as exc:
+        except engine.SweepConfigError as exc:
             print(f"slsim: {exc}", file=sys.stderr)
             sys.exit(2)
 
@@ -80,13 +80,13 @@ class ResumableSweeper(basic_sweeper()):
 
         returns = []
 
-        def launch(runs: list[sweeps.PlannedRun], first_index: int) -> None:
-            job_overrides = [[*run.overrides, sweeps.subdir_override(run)] for run in runs]
+        def launch(runs: list[engine.PlannedRun], first_index: int) -> None:
+            job_overrides = [[*run.overrides, engine.subdir_override(run)] for run in runs]
             returns.append(self.launcher.launch(job_overrides, initial_job_idx=first_index))
 
-        outcome = sweeps.execute_plan(plan, launch, batch_size=self.max_batch_size,
+        outcome = engine.execute_plan(plan, launch, batch_size=self.max_batch_size,
                                       progress_interval=self.progress_interval)
-        sweeps.finish_sweep(outcome)
+        engine.finish_sweep(outcome)
         if outcome.interrupted:
             sys.exit(130)
         return returns

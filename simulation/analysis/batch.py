@@ -3,16 +3,17 @@
 ``slsim -m`` expands Hydra's sweep syntax into the cartesian product of its overrides. Sensitivity
 designs (SALib samples), policy trials and notebooks need an explicit list of runs instead, so
 this module runs a list of override lists with the sweep engine's own parts
-(:mod:`simulation.sweep`):
+(:mod:`simulation.sweeps.engine`):
 
-* every job is composed as ``slsim`` composes it (:class:`~simulation.sweep.JobComposer`) and
-  validated before anything runs; a bad job stops the batch with the key named;
+* every job is composed as ``slsim`` composes it
+  (:class:`~simulation.sweeps.engine.JobComposer`) and validated before anything runs; a bad job
+  stops the batch with the key named;
 * each run goes to ``<sweep dir>/runs/<overrides>-<config hash>/`` through
   :func:`simulation.runner.run_one` (``status.json``, ``summary.json``, ``timeseries.parquet``,
   ...), so a run done by ``slsim -m`` and the same run done here share one folder;
 * runs that already succeeded are skipped, failures are recorded and retried on the next call,
   and a worker that dies loses only its batch;
-* progress is logged by :class:`~simulation.sweep.SweepMonitor`.
+* progress is logged by :class:`~simulation.sweeps.engine.SweepMonitor`.
 
 The folder is an ordinary sweep folder: ``slsim-aggregate`` and ``slsim-compare`` read it.
 """
@@ -26,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import sweep as sweeps
 from ..config import CONFIG_DIR, RunConfig
 from ..hydra_compat import config_loader, isolated_hydra
 from ..layout import TIMESERIES_FILE
 from ..results_io import config_hash
 from ..runner import run_one
+from ..sweeps import engine
 from .outcomes import Outcome, column_name, horizon_values
 
 log = logging.getLogger(__name__)
@@ -39,16 +40,17 @@ DEFAULT_BATCH = 64
 
 
 @contextlib.contextmanager
-def job_composer() -> Iterator[sweeps.JobComposer]:
-    """A :class:`~simulation.sweep.JobComposer` for the ``slsim`` app's config, usable anywhere
-    (also inside another Hydra app: Hydra's global state is saved and restored around it)."""
+def job_composer() -> Iterator[engine.JobComposer]:
+    """A :class:`~simulation.sweeps.engine.JobComposer` for the ``slsim`` app's config, usable
+    anywhere (also inside another Hydra app: Hydra's global state is saved and restored around
+    it)."""
     from hydra.types import RunMode
 
     with isolated_hydra(CONFIG_DIR):
         loader = config_loader()
         master = loader.load_configuration("config", ["hydra.mode=MULTIRUN"],
                                            run_mode=RunMode.MULTIRUN)
-        yield sweeps.JobComposer(loader, master)
+        yield engine.JobComposer(loader, master)
 
 
 def override(path: str, value) -> str:
@@ -67,7 +69,7 @@ def override(path: str, value) -> str:
 class Batch:
     """A planned list of runs: the sweep plan, and each job's config in job order."""
 
-    plan: sweeps.SweepPlan
+    plan: engine.SweepPlan
     configs: list[RunConfig]  # one per job, duplicates included
     run_dirs: list[Path]  # one per job
 
@@ -80,7 +82,7 @@ def plan_jobs(jobs: Sequence[Sequence[str]], sweep_dir: Path, *,
               retry_failed: bool = True) -> Batch:
     """Compose and validate every job and find what earlier attempts left (nothing runs).
 
-    Raises :class:`simulation.sweep.SweepConfigError` naming every invalid job.
+    Raises :class:`simulation.sweeps.engine.SweepConfigError` naming every invalid job.
     """
     configs: dict[tuple[str, ...], RunConfig] = {}
     with job_composer() as composer:
@@ -88,7 +90,7 @@ def plan_jobs(jobs: Sequence[Sequence[str]], sweep_dir: Path, *,
             configs[tuple(job)] = composer(job)
             return configs[tuple(job)]
 
-        plan = sweeps.plan_sweep([list(j) for j in jobs], compose, Path(sweep_dir),
+        plan = engine.plan_sweep([list(j) for j in jobs], compose, Path(sweep_dir),
                                  retry_failed=retry_failed)
     by_hash = {run.config_hash: run.run_dir for run in plan.runs}
     ordered = [configs[tuple(job)] for job in jobs]
@@ -101,10 +103,10 @@ def _run(config: RunConfig, run_dir: Path, overrides: list[str], plot: bool) -> 
 
 def run_batch(batch: Batch, *, n_jobs: int = 2, batch_size: int = DEFAULT_BATCH,
               plot: bool = False, progress_interval: float = 10.0,
-              record: bool = True) -> sweeps.SweepOutcome:
+              record: bool = True) -> engine.SweepOutcome:
     """Run the batch's missing or failed runs on ``n_jobs`` local processes (1: in this process),
     ``batch_size`` runs per launch, with the sweep engine's loop
-    (:func:`simulation.sweep.execute_plan`).
+    (:func:`simulation.sweeps.engine.execute_plan`).
 
     ``record``: write ``sweep_status.json`` and print the sweep's final line, as ``slsim -m``
     does (off when several callers share one sweep folder at once, as policy trials do).
@@ -118,16 +120,16 @@ def run_batch(batch: Batch, *, n_jobs: int = 2, batch_size: int = DEFAULT_BATCH,
         log.info("%d runs into %s: %d to run, %d skipped (already succeeded)", len(plan.runs),
                  plan.sweep_dir, len(plan.to_run), len(plan.skipped))
 
-    def launch(runs: list[sweeps.PlannedRun], first_index: int) -> None:
+    def launch(runs: list[engine.PlannedRun], first_index: int) -> None:
         Parallel(n_jobs=n_jobs)(
             delayed(_run)(config_of[run.config_hash], run.run_dir,
                           [o for o in run.overrides if not o.startswith("hydra.")], plot)
             for run in runs)
 
-    outcome = sweeps.execute_plan(plan, launch, batch_size=batch_size,
+    outcome = engine.execute_plan(plan, launch, batch_size=batch_size,
                                   progress_interval=progress_interval)
     if record:
-        sweeps.finish_sweep(outcome)
+        engine.finish_sweep(outcome)
     if outcome.interrupted:
         raise KeyboardInterrupt
     return outcome
@@ -149,7 +151,7 @@ def run_values(batch: Batch, outcomes: Sequence[Outcome]) -> pd.DataFrame:
     columns = ["week", *dict.fromkeys(o.name for o in outcomes)]
     frames = []
     for run in batch.plan.runs:
-        if not sweeps.succeeded(sweeps.read_status(run.run_dir), run.config_hash):
+        if not engine.succeeded(engine.read_status(run.run_dir), run.config_hash):
             continue
         frame = pd.read_parquet(run.run_dir / TIMESERIES_FILE, columns=columns)
         frame["config_hash"] = run.config_hash
@@ -165,8 +167,8 @@ def load_results(batch: Batch) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``config_hash`` column)."""
     rows, series = [], []
     for run in batch.plan.runs:
-        status = sweeps.read_status(run.run_dir)
-        if not sweeps.succeeded(status, run.config_hash):
+        status = engine.read_status(run.run_dir)
+        if not engine.succeeded(status, run.config_hash):
             continue
         rows.append({"config_hash": run.config_hash, "seed": status["seed"],
                      "scenario": status["scenario"], **status.get("parameters", {})})

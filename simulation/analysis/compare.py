@@ -31,10 +31,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..aggregate import IDENTITY, aggregate
 from ..layout import FAILURES_FILE, RESULTS_FILE, RUNS_DIR, SUMMARY_FILE, SWEEP_TIMESERIES_FILE
 from ..metrics import OUTPUTS
 from ..results_io import write_figure, write_json, write_streamed
+from ..sweeps.aggregate import IDENTITY, aggregate
 from . import figures
 from .outcomes import (
     MAIN,

@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .layout import (
+from ..layout import (
     FAILURES_FILE,
     RESULTS_FILE,
     RUNS_DIR,
@@ -35,9 +35,9 @@ from .layout import (
     TIMESERIES_FILE,
     hash_of,
 )
-from .metrics import OUTPUTS
-from .results_io import write_streamed
-from .sweep import read_status
+from ..metrics import OUTPUTS
+from ..results_io import write_streamed
+from .engine import read_status
 
 IDENTITY = {
     "run": pa.string(),

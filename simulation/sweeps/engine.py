@@ -32,9 +32,9 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict, read_write
 
-from .config import RunConfig, to_run_config
-from .hydra_compat import apply_value_overrides
-from .layout import (
+from ..config import RunConfig, to_run_config
+from ..hydra_compat import apply_value_overrides
+from ..layout import (
     PREVIOUS_STATUS_FILE,
     RUNS_DIR,
     STATUS_FILE,
@@ -42,8 +42,8 @@ from .layout import (
     index_runs,
     run_dir_name,
 )
-from .params import ConfigError
-from .results_io import config_hash, write_json
+from ..params import ConfigError
+from ..results_io import config_hash, write_json
 
 log = logging.getLogger(__name__)
 
