@@ -11,8 +11,18 @@ Outputs in the run folder:
   and the run's identity (seed, config hash, overrides and the values they set); written last, so
   its presence with ``succeeded`` means every other file is complete. Sweeps and
   ``slsim-aggregate`` read it.
+
+A run depends on nothing of the sweep layer (:mod:`simulation.sweeps`): the values its overrides
+set (:func:`swept_values`) and the test-only fault hook (:func:`inject_fault`) live here, with the
+run that records and triggers them.
+
+Fault injection for tests (documented in docs/sweeps.md): ``SLSIM_FAULT_INJECT="raise=3,7;kill=5"``
+makes the runs with seed 3 or 7 raise inside the run, and the worker running seed 5 kill itself.
 """
 
+import json
+import os
+import signal
 import time
 import traceback
 from collections.abc import Sequence
@@ -35,7 +45,65 @@ from .results_io import (
     write_json,
     write_parquet,
 )
-from .sweeps.engine import inject_fault, swept_values
+
+FAULT_ENV = "SLSIM_FAULT_INJECT"
+
+
+class InjectedFault(RuntimeError):
+    """Raised inside a run chosen by ``SLSIM_FAULT_INJECT`` (tests only)."""
+
+
+def parse_fault_spec(text: str) -> dict[str, set[int]]:
+    """``"raise=3,7;kill=5"`` -> ``{"raise": {3, 7}, "kill": {5}}``."""
+    faults: dict[str, set[int]] = {"raise": set(), "kill": set()}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        action, _, seeds = part.partition("=")
+        action = action.strip()
+        if action not in faults or not seeds.strip():
+            raise ValueError(f"{FAULT_ENV}: {part!r} is not 'raise=SEEDS' or 'kill=SEEDS' "
+                             f"(e.g. 'raise=3,7;kill=5')")
+        try:
+            faults[action].update(int(s) for s in seeds.split(","))
+        except ValueError:
+            raise ValueError(f"{FAULT_ENV}: seeds in {part!r} must be integers") from None
+    return faults
+
+
+def inject_fault(seed: int) -> None:
+    """Test-only knob: raise, or kill this worker process, if ``SLSIM_FAULT_INJECT`` names seed."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    faults = parse_fault_spec(spec)
+    if seed in faults["kill"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if seed in faults["raise"]:
+        raise InjectedFault(f"fault injected by {FAULT_ENV} for seed {seed}")
+
+
+def swept_values(config_data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """The resolved value of each key a run's overrides set; a config group by its ``name``.
+
+    ``["scenario=baseline", "model.support=0.5"]`` -> ``{"scenario": "baseline",
+    "model.support": 0.5}``. Lists and other structures become JSON text.
+    """
+    values: dict[str, Any] = {}
+    for line in overrides:
+        key = line.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
+        value: Any = config_data
+        for part in key.split("."):
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = None
+        if isinstance(value, dict) and "name" in value:
+            value = value["name"]
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, sort_keys=True)
+        values[key] = value
+    return values
 
 
 def simulate(config: RunConfig) -> tuple[SharedLeadershipModel, pd.DataFrame]:

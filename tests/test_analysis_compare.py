@@ -15,8 +15,8 @@ from simulation.analysis import compare
 from simulation.analysis.batch import plan_jobs, run_jobs, run_values
 from simulation.analysis.outcomes import OUTCOMES
 from simulation.analysis.stats import paired_difference
+from simulation.runner import FAULT_ENV
 from simulation.sweeps.aggregate import aggregate
-from simulation.sweeps.engine import FAULT_ENV
 
 BIN = Path(sys.executable).parent
 SCENARIOS = ("baseline", "protected_time", "recommended_package")

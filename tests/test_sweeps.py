@@ -22,8 +22,9 @@ from simulation.config import CONFIG_DIR
 from simulation.layout import RUNS_DIR, SWEEP_STATUS_FILE, hash_of, run_dir_name, safe_name
 from simulation.params import ConfigError
 from simulation.results_io import config_hash
+from simulation.runner import FAULT_ENV, parse_fault_spec, swept_values
 from simulation.sweeps.aggregate import aggregate
-from simulation.sweeps.engine import FAULT_ENV, JobComposer, parse_fault_spec, swept_values
+from simulation.sweeps.engine import JobComposer
 
 BIN = Path(sys.executable).parent
 TINY = ("ics=small_ics", "weeks=4")
@@ -82,6 +83,16 @@ def test_run_folder_names_are_found_by_hash():
     assert name == "scenario=_x,seed=3-0123456789abcdef"
     assert hash_of(Path(name)) == "0123456789abcdef"
     assert hash_of(Path("not-a-run")) is None
+
+
+def test_one_run_does_not_depend_on_the_sweep_layer():
+    """Model core <- one run (runner) <- sweeps <- analysis: importing the runner loads no sweep
+    or analysis module."""
+    probe = ("import sys, simulation.runner; print(' '.join(m for m in sys.modules "
+             "if m.startswith(('simulation.sweeps', 'simulation.analysis', 'hydra_plugins'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == ""
 
 
 def test_fault_spec():

@@ -12,16 +12,12 @@ drives these steps; any Hydra launcher runs the jobs:
    logs runs done, failed, skipped and the ETA;
 4. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded)
    or 1 (some failed or did not finish). ``slsim-aggregate`` then collects the results.
-
-Fault injection for tests (documented in docs/sweeps.md): ``SLSIM_FAULT_INJECT="raise=3,7;kill=5"``
-makes the runs with seed 3 or 7 raise inside the run, and the worker running seed 5 kill itself.
 """
 
 import copy
 import json
 import logging
 import os
-import signal
 import threading
 import time
 from collections import Counter
@@ -46,41 +42,6 @@ from ..params import ConfigError
 from ..results_io import config_hash, write_json
 
 log = logging.getLogger(__name__)
-
-FAULT_ENV = "SLSIM_FAULT_INJECT"
-
-
-class InjectedFault(RuntimeError):
-    """Raised inside a run chosen by ``SLSIM_FAULT_INJECT`` (tests only)."""
-
-
-def parse_fault_spec(text: str) -> dict[str, set[int]]:
-    """``"raise=3,7;kill=5"`` -> ``{"raise": {3, 7}, "kill": {5}}``."""
-    faults: dict[str, set[int]] = {"raise": set(), "kill": set()}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        action, _, seeds = part.partition("=")
-        action = action.strip()
-        if action not in faults or not seeds.strip():
-            raise ValueError(f"{FAULT_ENV}: {part!r} is not 'raise=SEEDS' or 'kill=SEEDS' "
-                             f"(e.g. 'raise=3,7;kill=5')")
-        try:
-            faults[action].update(int(s) for s in seeds.split(","))
-        except ValueError:
-            raise ValueError(f"{FAULT_ENV}: seeds in {part!r} must be integers") from None
-    return faults
-
-
-def inject_fault(seed: int) -> None:
-    """Test-only knob: raise, or kill this worker process, if ``SLSIM_FAULT_INJECT`` names seed."""
-    spec = os.environ.get(FAULT_ENV)
-    if not spec:
-        return
-    faults = parse_fault_spec(spec)
-    if seed in faults["kill"]:
-        os.kill(os.getpid(), signal.SIGKILL)
-    if seed in faults["raise"]:
-        raise InjectedFault(f"fault injected by {FAULT_ENV} for seed {seed}")
-
 
 # --- Run folders ---------------------------------------------------------------------------------
 
@@ -501,31 +462,6 @@ def finish_sweep(outcome: SweepOutcome) -> None:
 def exit_code() -> int:
     """Exit code of the last sweep run in this process (0 if none ran)."""
     return _last_outcome.exit_code if _last_outcome is not None else 0
-
-
-def swept_values(config_data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """The resolved value of each key a run's overrides set; a config group by its ``name``.
-
-    ``["scenario=baseline", "model.support=0.5"]`` -> ``{"scenario": "baseline",
-    "model.support": 0.5}``. Lists and other structures become JSON text.
-    """
-    values: dict[str, Any] = {}
-    for line in overrides:
-        key = line.split("=", 1)[0].lstrip("+~").split("@", 1)[0]
-        value: Any = config_data
-        for part in key.split("."):
-            if isinstance(value, dict):
-                value = value.get(part)
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                value = None
-        if isinstance(value, dict) and "name" in value:
-            value = value["name"]
-        elif isinstance(value, dict | list):
-            value = json.dumps(value, sort_keys=True)
-        values[key] = value
-    return values
 
 
 def subdir_override(run: PlannedRun) -> str:
