@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench viz clean venv
+.PHONY: demo test lint bench viz clean venv baseline
 
 $(PY):
 	@interpreter=$$(sh tools/find_python.sh) || exit 1; \
@@ -47,6 +47,11 @@ demo: $(ANALYSISSTAMP)
 test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
+
+# Rewrite the exact regression baseline, tests/baseline/*.json (issue 10). Only on purpose, in
+# the commit that changes results, saying so in its message.
+baseline: $(STAMP)
+	$(PY) -m simulation.baseline --regenerate
 
 # Speed and memory against the targets (issues 4 and 7); writes docs/benchmarks.md. Most of an
 # hour, the sweeps being most of it: `$(PY) -m benchmarks.run --only NAME` measures one again.
