@@ -57,6 +57,7 @@ def param(
 
     ``uncertain=True`` marks an assumption that sensitivity analysis must cover.
     List defaults (one value per category) have each element checked against the range.
+    A default of ``None`` makes the setting optional: ``None`` (not set) passes validation.
     """
     metadata = {
         "range": (low, high),
@@ -479,6 +480,8 @@ def validate(obj: Any, prefix: str = "") -> None:
     for f in dataclasses.fields(obj):
         value = plain_value(getattr(obj, f.name))
         path = f"{prefix}{f.name}"
+        if value is None and f.default is None:
+            continue  # an optional setting, not set
         if isinstance(value, list):
             value = [plain_value(item) for item in value]
         if value is not getattr(obj, f.name):
