@@ -41,8 +41,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 from mesa.visualization.solara_viz import UserInputs
 
 from .config import CONFIG_DIR, RunConfig, ScenarioConfig, build_config, group_options
-from .metrics import OUTPUTS, usable_ties
+from .metrics import usable_ties
 from .model import SharedLeadershipModel
+from .outputs import OUTPUTS, TRENDS, format_gbp
 from .params import ORG_TYPES, ConfigError, ModelParams, parameter_specs
 
 BASELINE = "baseline"
@@ -60,19 +61,8 @@ CROSS_PROFESSION_COLOUR = "#CC79A7"
 SAME_GROUP_TIE_COLOUR = "#7f7f7f"
 BASELINE_COLOUR = "#404040"
 POLICY_COLOUR = "#009E73"
-
-# (output, title, kind): the kind picks the number format.
-TRENDS = (
-    ("sl_density", "Shared-leadership density", "number"),
-    ("sl_centralisation", "Centralisation of leadership", "number"),
-    ("cross_profession_share", "Leadership across professions", "share"),
-    ("cross_org_share", "Leadership across organisations", "share"),
-    ("tasks_completed", "Tasks completed this week", "count"),
-    ("backlog", "Tasks waiting (backlog)", "count"),
-    ("burnout_rate", "Burnout rate", "share"),
-    ("cost", "Intervention cost to date", "money"),
-)
-
+TREND_COLUMNS = 4  # the trend panels (simulation.outputs.TRENDS) in rows of four
+TREND_TITLE_WIDTH = 28  # characters: longer labels wrap to a second line above their panel
 
 # ---------------------------------------------------------------------------------- controls
 def config_description(group: str, name: str) -> str:
@@ -367,37 +357,6 @@ def _rgba(colour: str, alpha: float = 1.0) -> np.ndarray:
     return np.array([*rgb, alpha])
 
 
-def _money(value: float) -> str:
-    for size, suffix in ((1e6, "m"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"£{value / size:.3g}{suffix}"
-    return f"£{value:.0f}"
-
-
-def format_value(value: float, kind: str) -> str:
-    """An output's value as shown in the table: shares in %, counts whole, money in GBP."""
-    return {"share": f"{value:.1%}", "count": f"{value:,.0f}", "money": f"£{value:,.0f}",
-            "number": f"{value:.3g}"}[kind]
-
-
-def format_difference(policy: float, baseline: float, kind: str) -> str:
-    """Scenario minus baseline, signed: shares in percentage points, counts and money in their
-    units, other numbers (density, centralisation) relative to the baseline in %."""
-    if kind == "number":
-        if baseline == 0:
-            return "–"
-        difference, text = policy / baseline - 1.0, "{:.1%}"
-    else:
-        difference = policy - baseline
-        text = {"share": "{:.1f} pp", "count": "{:,.0f}", "money": "£{:,.0f}"}[kind]
-        if kind == "share":
-            difference *= 100
-    shown = text.format(abs(difference))
-    if not any(digit in "123456789" for digit in shown):
-        return text.format(0.0)
-    return ("+" if difference > 0 else "−") + shown
-
-
 def nice_top(value: float) -> float:
     """The least of 1, 1.5, 2, 3, 4, 5, 6, 8 times a power of ten at or above ``value``: an axis
     top that moves only now and then, so the axes are redrawn only now and then."""
@@ -412,27 +371,31 @@ class TrendCanvas(BlitCanvas):
     """The headline outputs over the weeks, baseline dashed and scenario solid."""
 
     def __init__(self, weeks: int, scenario: str):
-        figure = Figure(figsize=(13.0, 5.6), dpi=100)
-        axes = figure.subplots(2, 4)
-        figure.subplots_adjust(left=0.06, right=0.99, top=0.87, bottom=0.09,
-                                    wspace=0.32, hspace=0.5)
+        rows = -(-len(TRENDS) // TREND_COLUMNS)
+        figure = Figure(figsize=(13.0, 2.8 * rows), dpi=100)
+        axes = figure.subplots(rows, TREND_COLUMNS, squeeze=False)
+        figure.subplots_adjust(left=0.06, right=0.99, top=1 - 0.15 * 2 / rows,
+                               bottom=0.09 * 2 / rows, wspace=0.32, hspace=0.5)
         axis_formats = {"share": FuncFormatter(lambda value, _: f"{100 * value:.3g}%"),
-                        "money": FuncFormatter(lambda value, _: _money(value))}
+                        "money": FuncFormatter(lambda value, _: format_gbp(value))}
+        for ax in axes.flat[len(TRENDS):]:
+            ax.set_visible(False)
         self.panels = []
-        for ax, (name, title, kind) in zip(axes.flat, TRENDS, strict=True):
-            ax.set_title(title, fontsize=12)
+        for ax, name in zip(axes.flat[:len(TRENDS)], TRENDS, strict=True):
+            output = OUTPUTS[name]
+            ax.set_title(textwrap.fill(output.label, TREND_TITLE_WIDTH), fontsize=12)
             ax.set_xlim(0, weeks)
             ax.xaxis.set_major_locator(MultipleLocator(52) if weeks >= 104
                                        else MaxNLocator(4, integer=True))
             ax.yaxis.set_major_locator(MaxNLocator(4))
             ax.tick_params(labelsize=9)
             ax.grid(axis="y", alpha=0.3)
-            if kind in axis_formats:
-                ax.yaxis.set_major_formatter(axis_formats[kind])
+            if output.kind in axis_formats:
+                ax.yaxis.set_major_formatter(axis_formats[output.kind])
             lines = (ax.plot([], [], color=BASELINE_COLOUR, ls="--", lw=1.8)[0],
                      ax.plot([], [], color=POLICY_COLOUR, lw=2.2)[0])
             self.panels.append((ax, name, lines))
-        for ax in axes[1]:
+        for ax, _, _ in self.panels[-TREND_COLUMNS:]:
             ax.set_xlabel("week", fontsize=10)
         figure.legend(handles=[
             Line2D([], [], color=BASELINE_COLOUR, ls="--", lw=1.8, label="baseline"),
@@ -491,11 +454,12 @@ def TrendView(comparison: ScenarioComparison, week: solara.Reactive[int]):
 def WeekTable(comparison: ScenarioComparison, week: solara.Reactive[int]):
     scenario = comparison.policy.config.scenario.name
     rows = [f"| | baseline | {scenario} | difference |", "|:--|--:|--:|--:|"]
-    for name, title, kind in TRENDS:
+    for name in TRENDS:
+        output = OUTPUTS[name]
         base, policy = (arm.latest[name] for arm in comparison.arms)
-        rows.append(f"| <span title=\"{OUTPUTS[name]}\">{title}</span> "
-                    f"| {format_value(base, kind)} | {format_value(policy, kind)} "
-                    f"| {format_difference(policy, base, kind)} |")
+        rows.append(f"| <span title=\"{output.description}\">{output.label}</span> "
+                    f"| {output.text(base)} | {output.text(policy)} "
+                    f"| {output.text_difference(policy, base)} |")
     with solara.Card(f"Week {week.value}: baseline and {scenario}"):
         solara.Markdown("\n".join(rows))
 

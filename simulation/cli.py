@@ -16,20 +16,18 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import CONFIG_DIR, to_run_config
+from .outputs import SUMMARY
 from .params import ConfigError
 from .runner import run_one
 from .sweeps.engine import exit_code
 
-SUMMARY_OUTPUTS = ("sl_density", "sl_centralisation", "leadership_gini", "cross_profession_share",
-                   "cross_org_share", "tasks_completed", "backlog", "mean_trust", "burnout_rate",
-                   "cost")
-
 
 def summary_table(final: dict[str, float]) -> str:
-    """The headline outputs of a run as an aligned two-column table."""
-    width = max(len(name) for name in SUMMARY_OUTPUTS)
+    """The outputs flagged ``summary`` in :mod:`simulation.outputs`, as an aligned two-column
+    table."""
+    width = max(len(name) for name in SUMMARY)
     lines = [f"{'output':<{width}}  final week", f"{'-' * width}  ----------"]
-    lines += [f"{name:<{width}}  {final[name]:.4g}" for name in SUMMARY_OUTPUTS]
+    lines += [f"{name:<{width}}  {final[name]:.4g}" for name in SUMMARY]
     return "\n".join(lines)
 
 

@@ -1,48 +1,20 @@
-"""Outputs of the model (docs/ODD.md, "Observation"): shared-leadership structure, collaboration,
-delivery, people, barriers and cost. Pure functions of the state arrays and the week's counts."""
+"""How the model's outputs are computed (docs/ODD.md, "Observation"): shared-leadership structure,
+collaboration, delivery, people, barriers and cost. Pure functions of the state arrays and the
+week's counts.
+
+The outputs themselves (names, meaning, units, display) are described once, in
+:mod:`simulation.outputs`; :func:`compute` returns one value for each of them.
+"""
 
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+# Re-exported: the model's reporters, the runner and the readers of results import it from here.
+from .outputs import OUTPUTS as OUTPUTS
 from .params import ORG_TYPES
 from .state import Managers, Organisations, Ties
-
-# Model-level outputs, in the order of the time series. Later issues rely on these names.
-OUTPUTS = {
-    "sl_density": "SL density: sum of granted leadership / (N(N-1)) over active managers",
-    "sl_centralisation": "Freeman in-degree centralisation of granted leadership",
-    "leadership_gini": "Gini coefficient of leadership received",
-    "top_leader_share": "Share of all leadership received that the top 5% of managers hold",
-    "cross_profession_share": "Share of granted leadership on clinical <-> non-clinical ties",
-    "cross_profession_density": "Granted leadership on clinical <-> non-clinical ties / (N(N-1))",
-    "cross_org_share": "Share of granted leadership on cross-organisation ties",
-    "grant_rate_cross_profession": "Share of clinical <-> non-clinical claims granted this week",
-    "grant_rate_same_profession": "Share of claims within the clinical or the non-clinical group "
-                                  "granted this week",
-    "collaboration_success_rate": "Share of granted claims whose joint work succeeded this week",
-    "claims": "Leadership claims made this week",
-    "refusals": "Claims refused this week",
-    "conflicts": "Claims refused across the clinical/non-clinical line this week",
-    "tasks_completed": "Integrated-care tasks completed this week",
-    "backlog": "Tasks waiting at the end of the week",
-    "backlog_age": "Mean age of waiting tasks (weeks)",
-    "mean_trust": "Mean trust over open ties between active managers",
-    "mean_understanding": "Mean understanding of the other group, active managers",
-    "burnout_rate": "Share of active managers with stress above the burnout threshold",
-    "exits": "Managers who left this week",
-    "vacancies": "Posts vacant at the end of the week",
-    "bureaucracy_hours": "Hours lost to bureaucracy this week, all managers",
-    "cost": "Cumulative intervention cost (GBP)",
-    "participants": "Cumulative participants enrolled, all interventions",
-    "leadership_received_clinical": "Mean leadership received by a clinical manager",
-    "leadership_received_nonclinical": "Mean leadership received by a non-clinical manager",
-    "claim_rate_clinical": "Claims per active clinical manager this week",
-    "claim_rate_nonclinical": "Claims per active non-clinical manager this week",
-    "burnout_rate_clinical": "Burnout prevalence among active clinical managers",
-    "burnout_rate_nonclinical": "Burnout prevalence among active non-clinical managers",
-}
 
 
 @dataclass
@@ -121,7 +93,8 @@ def _mean(x: np.ndarray) -> float:
 def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.ndarray,
             counts: WeekCounts, burnout_threshold: float, cost: float,
             participants: int) -> dict[str, float]:
-    """All model-level outputs of one week, as plain floats.
+    """Every output of the registry (:data:`simulation.outputs.OUTPUTS`) for one week, as plain
+    floats.
 
     ``usable`` and ``received`` come from :func:`usable_ties` and :func:`leadership_received`.
     """

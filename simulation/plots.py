@@ -6,34 +6,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-PANELS = (
-    ("Shared-leadership network", ("sl_density", "sl_centralisation"), "value (0-1)"),
-    ("Concentration of leadership", ("leadership_gini", "top_leader_share"), "value (0-1)"),
-    ("Leadership across boundaries", ("cross_profession_share", "cross_org_share"),
-     "share of granted leadership"),
-    ("Integrated-care delivery", ("tasks_completed", "backlog"), "tasks"),
-    ("Relationships", ("mean_trust", "mean_understanding"), "value (0-1)"),
-    ("Wellbeing", ("burnout_rate", "burnout_rate_clinical", "burnout_rate_nonclinical"),
-     "share of managers"),
-)
+from .outputs import OUTPUTS, RUN_PANELS
 
 
 def metrics_figure(timeseries: pd.DataFrame, title: str):
-    """A 2 x 3 grid of the main outputs over weeks; ``backlog`` on a second axis."""
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
-    for ax, (panel, columns, unit) in zip(axes.flat, PANELS, strict=True):
-        for column in columns:
-            if column == "backlog":
-                twin = ax.twinx()
-                twin.plot(timeseries["week"], timeseries[column], color="grey", ls="--",
-                          label=column)
-                twin.set_ylabel("backlog (tasks waiting)")
-                twin.legend(loc="upper right", fontsize=8)
-            else:
-                ax.plot(timeseries["week"], timeseries[column], label=column)
-        ax.set_title(panel)
+    """The run's outputs over weeks, laid out by :data:`simulation.outputs.RUN_PANELS` in rows
+    of three; a panel's second output (the backlog) on a second axis."""
+    rows = -(-len(RUN_PANELS) // 3)
+    fig, axes = plt.subplots(rows, 3, figsize=(14, 3.75 * rows), constrained_layout=True)
+    for ax in axes.flat[len(RUN_PANELS):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat[:len(RUN_PANELS)], RUN_PANELS, strict=True):
+        for column in panel.outputs:
+            ax.plot(timeseries["week"], timeseries[column], label=column)
+        if panel.second:
+            twin = ax.twinx()
+            twin.plot(timeseries["week"], timeseries[panel.second], color="grey", ls="--",
+                      label=panel.second)
+            twin.set_ylabel(f"{panel.second} ({OUTPUTS[panel.second].unit})")
+            twin.legend(loc="upper right", fontsize=8)
+        ax.set_title(panel.title)
         ax.set_xlabel("week")
-        ax.set_ylabel(unit)
+        ax.set_ylabel(panel.axis)
         ax.legend(loc="upper left", fontsize=8)
     fig.suptitle(title)
     return fig

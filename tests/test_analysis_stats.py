@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from simulation.analysis import stats
-from simulation.analysis.outcomes import OUTCOMES, TASKS_TOTAL, format_number, horizon_values
+from simulation.analysis.outcomes import OUTCOMES, TASKS_TOTAL, horizon_values
 from simulation.analysis.sensitivity import analyse_morris, analyse_sobol, problem_from_schema
+from simulation.outputs import format_number
 from simulation.params import ConfigError, uncertain_parameters
 
 

@@ -15,6 +15,7 @@ import solara
 from simulation import app, viz_cli
 from simulation.config import CONFIG_DIR, RunConfig
 from simulation.model import SharedLeadershipModel
+from simulation.outputs import TRENDS
 from simulation.params import ConfigError, ModelParams, parameter_specs
 
 SMALL = {"ics": "small_ics"}
@@ -153,7 +154,7 @@ def test_trends_plot_both_arms_up_to_this_week():
     for _ in range(5):
         comparison.step()
     assert canvas.render(comparison).startswith(b"\x89PNG")
-    assert [name for _, name, _ in canvas.panels] == [name for name, _, _ in app.TRENDS]
+    assert [name for _, name, _ in canvas.panels] == list(TRENDS)
     for ax, name, lines in canvas.panels:
         for line, arm in zip(lines, comparison.arms, strict=True):
             assert list(line.get_ydata()) == arm.datacollector.model_vars[name]
@@ -161,14 +162,7 @@ def test_trends_plot_both_arms_up_to_this_week():
         assert ax.get_ylim()[1] >= max(max(line.get_ydata()) for line in lines)
 
 
-def test_number_formats():
-    assert app.format_value(0.1234, "share") == "12.3%"
-    assert app.format_value(1234.4, "count") == "1,234"
-    assert app.format_difference(0.112, 0.1, "share") == "+1.2 pp"
-    assert app.format_difference(0.0, 1500.0, "money") == "−£1,500"
-    assert app.format_difference(0.00041, 0.0004, "number") == "+2.5%"
-    assert app.format_difference(59.8, 60.1, "count") == "0"  # no "−0"
-    assert app.format_difference(1.0, 0.0, "number") == "–"
+def test_axis_tops_move_only_now_and_then():
     assert [app.nice_top(x) for x in (0.0, 0.7, 1.0, 1.2, 3.5, 0.00042)] == pytest.approx(
         [1.0, 0.8, 1.0, 1.5, 4.0, 0.0005])
 

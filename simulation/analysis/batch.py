@@ -30,10 +30,11 @@ import pandas as pd
 from ..config import CONFIG_DIR, RunConfig
 from ..hydra_compat import config_loader, isolated_hydra
 from ..layout import TIMESERIES_FILE
+from ..outputs import Output
 from ..results_io import config_hash
 from ..runner import run_one
 from ..sweeps import engine
-from .outcomes import Outcome, column_name, horizon_values
+from .outcomes import column_name, horizon_values
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH = 64
@@ -145,7 +146,7 @@ def run_jobs(jobs: Sequence[Sequence[str]], sweep_dir: Path, **options) -> Batch
     return batch
 
 
-def run_values(batch: Batch, outcomes: Sequence[Outcome]) -> pd.DataFrame:
+def run_values(batch: Batch, outcomes: Sequence[Output]) -> pd.DataFrame:
     """Each succeeded run's outcomes at the horizon, indexed by config hash (runs that did not
     succeed are missing). Reads only the columns needed, one run at a time."""
     columns = ["week", *dict.fromkeys(o.name for o in outcomes)]

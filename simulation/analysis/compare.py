@@ -32,21 +32,11 @@ import numpy as np
 import pandas as pd
 
 from ..layout import FAILURES_FILE, RESULTS_FILE, RUNS_DIR, SUMMARY_FILE, SWEEP_TIMESERIES_FILE
-from ..metrics import OUTPUTS
+from ..outputs import OUTPUTS, Output, format_gbp, format_number
 from ..results_io import write_figure, write_json, write_streamed
 from ..sweeps.aggregate import IDENTITY, aggregate
 from . import figures
-from .outcomes import (
-    MAIN,
-    OUTCOMES,
-    TASKS_TOTAL,
-    Outcome,
-    column_name,
-    format_gbp,
-    format_number,
-    horizon_values,
-    outcome,
-)
+from .outcomes import OUTCOMES, TASKS_TOTAL, column_name, horizon_values, outcome
 from .stats import (
     cv_stability,
     effect_size_words,
@@ -56,6 +46,7 @@ from .stats import (
     seeds_for_precision,
     seeds_to_resolve,
 )
+from .tables import markdown_table, plain_table
 
 REPORT_DIR = "report"
 PRECISION = 0.05  # target CI half-width, as a share of the mean
@@ -114,7 +105,7 @@ def _label(row: pd.Series, columns: list[str]) -> str:
     return ", ".join(parts)
 
 
-def load(sweep_dir: Path, outcomes: tuple[Outcome, ...] = tuple(OUTCOMES.values())
+def load(sweep_dir: Path, outcomes: tuple[Output, ...] = tuple(OUTCOMES.values())
          ) -> SweepTables:
     """Read (aggregating first if needed) and group a sweep's runs, with each run's value of
     ``outcomes`` (and of the total tasks completed, for costs per task) at the horizon."""
@@ -192,8 +183,8 @@ def resolve_baseline(tables: SweepTables, name: str) -> str:
 class Comparison:
     tables: SweepTables
     baseline: str
-    primary: Outcome
-    outcomes: tuple[Outcome, ...]
+    primary: Output
+    outcomes: tuple[Output, ...]
     seeds: int
     levels: pd.DataFrame  # group x outcome: mean, CI, replication adequacy
     differences: pd.DataFrame  # group x outcome: paired difference vs baseline
@@ -278,7 +269,7 @@ def _per_unit(cost: float, gain: float, clear: bool) -> float:
     return cost / gain if clear and gain > 0 else math.nan
 
 
-def _costs(tables: SweepTables, baseline: str, primary: Outcome) -> pd.DataFrame:
+def _costs(tables: SweepTables, baseline: str, primary: Output) -> pd.DataFrame:
     rows = []
     tasks_week = OUTCOMES["tasks_completed"]
     for group in tables.groups:
@@ -312,7 +303,7 @@ def _costs(tables: SweepTables, baseline: str, primary: Outcome) -> pd.DataFrame
 
 
 def _ranking(tables: SweepTables, baseline: str, costs: pd.DataFrame,
-             differences: pd.DataFrame, primary: Outcome) -> pd.DataFrame:
+             differences: pd.DataFrame, primary: Output) -> pd.DataFrame:
     if costs.empty:
         return costs
     ranked = costs.sort_values("primary_gain", ascending=False).reset_index(drop=True)
@@ -338,10 +329,10 @@ def _ranking(tables: SweepTables, baseline: str, costs: pd.DataFrame,
 
 
 def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_density",
-            outcomes: tuple[Outcome, ...] | None = None, precision: float = PRECISION,
+            outcomes: tuple[Output, ...] | None = None, precision: float = PRECISION,
             cv_tolerance: float = CV_TOLERANCE) -> Comparison:
     """Every table of the report, from a loaded sweep."""
-    outcomes = outcomes or tuple(OUTCOMES[name] for name in MAIN)
+    outcomes = outcomes or tuple(OUTCOMES.values())
     primary_outcome = outcome(primary)
     if primary_outcome not in outcomes:
         outcomes = (primary_outcome, *outcomes)
@@ -411,22 +402,6 @@ def _join(names: list[str], most: int = 4) -> str:
     if len(names) > most:
         return ", ".join(names[:most - 1]) + f" and {len(names) - most + 1} others"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def plain_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A fixed-width text table (for the terminal)."""
-    cells = [headers, *rows]
-    widths = [max(len(str(r[i])) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _level(c: Comparison, group: str, name: str) -> pd.Series:
@@ -858,7 +833,7 @@ def main(argv: list[str] | None = None) -> None:
                              "(default: baseline)")
     parser.add_argument("--rank-by", default="sl_density", metavar="OUTCOME",
                         help=f"outcome that ranks the options (default sl_density); one of "
-                             f"{', '.join(MAIN)} or any model output")
+                             f"{', '.join(OUTCOMES)} or any model output")
     parser.add_argument("--precision", type=float, default=PRECISION,
                         help="target CI half-width as a share of the mean (default 0.05)")
     parser.add_argument("--out", type=Path, default=None,
@@ -868,7 +843,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--precision = {args.precision} is outside the allowed range (0, 1)")
     try:
         primary = outcome(args.rank_by)
-        outcomes = tuple(OUTCOMES[name] for name in MAIN)
+        outcomes = tuple(OUTCOMES.values())
         tables = load(args.sweep_dir, outcomes if primary in outcomes
                       else (primary, *outcomes))
         comparison = compare(tables, args.baseline, primary.name, precision=args.precision)

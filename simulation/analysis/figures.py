@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .outcomes import Outcome
+from ..outputs import Output
 from .stats import LEVEL, t_quantile
 
 
@@ -46,7 +46,7 @@ def _grid(panels: int, columns: int, width: float = 4.6, height: float = 3.4):
 
 
 def timeseries_figure(timeseries: pd.DataFrame, colours: dict[str, tuple],
-                      outcomes: Sequence[Outcome], title: str, group_column: str = "group"):
+                      outcomes: Sequence[Output], title: str, group_column: str = "group"):
     """Mean of each outcome per week and group (``colours``' keys, in order), with its 95% CI
     band across seeds."""
     fig, axes = _grid(len(outcomes), 4 if len(outcomes) > 4 else len(outcomes))
@@ -81,7 +81,7 @@ def timeseries_figure(timeseries: pd.DataFrame, colours: dict[str, tuple],
     return fig
 
 
-def forest_figure(differences: pd.DataFrame, outcomes: Sequence[Outcome], baseline: str,
+def forest_figure(differences: pd.DataFrame, outcomes: Sequence[Output], baseline: str,
                   seeds: int):
     """Paired differences against the baseline, in % of the baseline mean, with 95% CIs.
 
@@ -151,7 +151,7 @@ def cost_gain_figure(points: pd.DataFrame, gains: Sequence[tuple[str, str, str]]
     return fig
 
 
-def replication_figure(values: dict[str, np.ndarray], item: Outcome, precision: float,
+def replication_figure(values: dict[str, np.ndarray], item: Output, precision: float,
                        tolerance: float, colours: dict[str, tuple]):
     """Replication adequacy of one outcome: the running CV (CV stability method, a dot where it
     becomes stable) and the running CI half-width as a share of the mean, as seeds are added, per
@@ -189,7 +189,7 @@ def replication_figure(values: dict[str, np.ndarray], item: Outcome, precision: 
     return fig
 
 
-def grid_figure(table: pd.DataFrame, x: str, y: str, outcomes: Sequence[Outcome], title: str):
+def grid_figure(table: pd.DataFrame, x: str, y: str, outcomes: Sequence[Output], title: str):
     """Heat maps of the mean of each outcome over a two-parameter grid.
 
     ``table``: one row per grid cell with columns ``x``, ``y`` and each outcome's mean.

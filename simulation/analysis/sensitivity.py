@@ -33,11 +33,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..outputs import Output, format_number
 from ..params import ConfigError, uncertain_parameters
 from ..results_io import write_figure, write_json, write_parquet, write_streamed
 from .batch import override, plan_jobs, run_batch, run_values
-from .compare import markdown_table
-from .outcomes import Outcome, column_name, format_number, outcome
+from .outcomes import column_name, outcome
+from .tables import markdown_table
 
 log = logging.getLogger(__name__)
 METHODS = ("morris", "sobol")
@@ -127,7 +128,7 @@ class Sensitivity:
 
     method: str
     problem: dict
-    outcomes: list[Outcome]
+    outcomes: list[Output]
     indices: pd.DataFrame  # long: outcome, parameter, indices
     noise_share: dict[str, float]  # outcome -> share of the design's variance that is seed noise
     runs: int
@@ -244,7 +245,7 @@ def load_result(folder: Path) -> Sensitivity:
 
 # --- Reporting ----------------------------------------------------------------------------------
 
-def _ranked(result: Sensitivity, item: Outcome) -> pd.DataFrame:
+def _ranked(result: Sensitivity, item: Output) -> pd.DataFrame:
     rows = result.indices[result.indices["outcome"] == item.name].copy()
     if result.method == "sobol":
         rows["importance"] = rows["ST"]
@@ -254,7 +255,7 @@ def _ranked(result: Sensitivity, item: Outcome) -> pd.DataFrame:
     return rows.sort_values("importance", ascending=False)
 
 
-def drivers(result: Sensitivity, item: Outcome, share: float = DRIVER_SHARE,
+def drivers(result: Sensitivity, item: Output, share: float = DRIVER_SHARE,
             most: int = 5) -> pd.DataFrame:
     """The parameters that drive ``item``: ST at least ``share`` (Sobol), or mu* at least
     ``share`` of the largest mu* (Morris); at least the top one, at most ``most``."""
@@ -263,7 +264,7 @@ def drivers(result: Sensitivity, item: Outcome, share: float = DRIVER_SHARE,
     return chosen.head(most) if not chosen.empty else rows.head(1)
 
 
-def bar_figure(result: Sensitivity, item: Outcome, top: int = 15):
+def bar_figure(result: Sensitivity, item: Output, top: int = 15):
     """Bar chart of one outcome's indices (the ``top`` parameters), with 95% CIs."""
     rows = _ranked(result, item).head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(8.5, 0.9 + 0.34 * len(rows)))
