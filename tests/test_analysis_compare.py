@@ -11,9 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation.analysis import compare
 from simulation.analysis.batch import plan_jobs, run_jobs, run_values
+from simulation.analysis.compare import main as slsim_compare
+from simulation.analysis.comparison import compare
+from simulation.analysis.load import CompareError, load, resolve_baseline
 from simulation.analysis.outcomes import OUTCOMES
+from simulation.analysis.report import write_report
 from simulation.analysis.stats import paired_difference
 from simulation.runner import FAULT_ENV
 from simulation.sweeps.aggregate import aggregate
@@ -39,7 +42,7 @@ def sweep(tmp_path_factory) -> Path:
 
 
 def test_compare_writes_the_report_figures_and_tables(sweep, capsys):
-    compare.main([str(sweep)])
+    slsim_compare([str(sweep)])
     printed = capsys.readouterr().out
     assert "Ranking by SL density against baseline (5 seeds" in printed
     assert str(sweep / "report" / "report.md") in printed
@@ -71,8 +74,8 @@ def test_compare_writes_the_report_figures_and_tables(sweep, capsys):
 
 def test_paired_differences_match_a_direct_computation(sweep):
     outcomes = tuple(OUTCOMES.values())
-    tables = compare.load(sweep, outcomes)  # aggregates the sweep first
-    result = compare.compare(tables)
+    tables = load(sweep, outcomes)  # aggregates the sweep first
+    result = compare(tables)
     results = pd.read_parquet(sweep / "results.parquet").set_index(["scenario", "seed"])
     treated = results.loc["protected_time"].sort_index()["sl_density"].to_numpy()
     base = results.loc["baseline"].sort_index()["sl_density"].to_numpy()
@@ -90,13 +93,40 @@ def test_paired_differences_match_a_direct_computation(sweep):
 
 def test_unknown_baseline_and_missing_sweep_are_clear_errors(sweep, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        compare.main([str(sweep), "--baseline", "nothing_like_it"])
+        slsim_compare([str(sweep), "--baseline", "nothing_like_it"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "--baseline 'nothing_like_it' matches no group" in error and "protected_time" in error
     with pytest.raises(SystemExit):
-        compare.main([str(tmp_path / "no_sweep")])
+        slsim_compare([str(tmp_path / "no_sweep")])
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--precision", "2"], "precision = 2.0 is outside the allowed range [0.001, 0.5]"),
+    (["--rank-by", "happiness"], "rank_by = 'happiness' is not one of ['sl_density'"),
+])
+def test_bad_settings_fail_before_the_sweep_is_read(tmp_path, capsys, option, message):
+    """Checked by the schema first: not even the missing sweep folder is noticed."""
+    with pytest.raises(SystemExit) as exit_info:
+        slsim_compare([str(tmp_path / "no_sweep"), *option])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("slsim-compare: ") and message in error
+    assert not (tmp_path / "no_sweep").exists()
+
+
+def test_an_unreadable_table_is_one_line_not_a_traceback(tmp_path, capsys):
+    sweep = tmp_path / "damaged"
+    sweep.mkdir()
+    for name in ("results.parquet", "timeseries.parquet"):
+        (sweep / name).write_text("not a parquet file")
+    with pytest.raises(SystemExit) as exit_info:
+        slsim_compare([str(sweep)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("slsim-compare: ") and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1
 
 
 def test_python_batches_reuse_the_sweep_runs(sweep):
@@ -118,8 +148,8 @@ def test_a_python_batch_is_a_sweep_folder_compare_reads(tmp_path):
     assert len(batch.plan.runs) == 6 and (out / "sweep_status.json").exists()
     again = plan_jobs(jobs, out)
     assert len(again.plan.skipped) == 6
-    tables = compare.load(out, tuple(OUTCOMES.values()))
-    assert compare.resolve_baseline(tables, "baseline") == "baseline"
+    tables = load(out, tuple(OUTCOMES.values()))
+    assert resolve_baseline(tables, "baseline") == "baseline"
 
 
 def test_the_guide_quotes_a_real_report():
@@ -139,13 +169,13 @@ def test_a_grid_sweep_compares_against_a_cell(tmp_path):
     jobs = [["ics=small_ics", "weeks=4", f"seed={seed}", f"model.bureaucracy_load={b}",
              f"model.time_scale={t}"] for b in (0.2, 0.8) for t in (0.5, 1.0) for seed in range(3)]
     run_jobs(jobs, out, n_jobs=2)
-    tables = compare.load(out)
+    tables = load(out)
     assert sorted(tables.groups) == sorted(f"bureaucracy_load={b:g}, time_scale={t:g}"
                                            for b in (0.2, 0.8) for t in (0.5, 1.0))
-    base = compare.resolve_baseline(tables, "bureaucracy_load=0.2,time_scale=1")
+    base = resolve_baseline(tables, "bureaucracy_load=0.2,time_scale=1")
     assert base == "bureaucracy_load=0.2, time_scale=1"
-    with pytest.raises(compare.CompareError, match="matches several groups"):
-        compare.resolve_baseline(tables, "bureaucracy_load=0.2")
-    paths = compare.write_report(compare.compare(tables, baseline=base))
+    with pytest.raises(CompareError, match="matches several groups"):
+        resolve_baseline(tables, "bureaucracy_load=0.2")
+    paths = write_report(compare(tables, baseline=base))
     assert "grid.png" in paths and "cost_gain.png" not in paths
     assert "nothing to price" in paths["report.md"].read_text()

@@ -1,0 +1,460 @@
+"""Writing a scenario comparison: ``report.md`` and ``report.html`` (the same document; the HTML
+embeds its figures, so it can be forwarded as one file), the figures and the tables.
+
+The report holds a plain-language summary, what was run, the ranking, each outcome at the horizon
+with its 95% CI, paired differences against the baseline with CIs and effect sizes, cost and cost
+per unit of gain, whether there were enough seeds, the figures and method notes. Figures:
+``timeseries.png``, ``forest.png``, ``cost_gain.png``, ``replications.png`` (and ``grid.png`` when
+the sweep is a grid over two numeric parameters); ``tables/*.csv`` holds every table, unrounded.
+"""
+
+import base64
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..layout import FAILURES_FILE
+from ..outputs import format_gbp, format_number
+from ..results_io import write_figure, write_json, write_streamed
+from . import figures
+from .comparison import Comparison
+from .outcomes import outcome
+from .stats import effect_size_words
+from .tables import markdown_table
+
+REPORT_DIR = "report"
+
+
+def _signed(value: float, digits: int = 3, suffix: str = "") -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    text = format_number(abs(value), digits)
+    return f"{'+' if value > 0 else '-' if value < 0 else ''}{text}{suffix}"
+
+
+def _pct(value: float, digits: int = 2) -> str:
+    return _signed(value * 100, digits, "%")
+
+
+def _lower(label: str) -> str:
+    """A label inside a sentence: first letter lower case, unless it starts an acronym (SL)."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+def _join(names: list[str], most: int = 4) -> str:
+    """Names in italics as a list in words; past ``most``, the first few and a count."""
+    names = [f"*{n}*" for n in names]
+    if len(names) > most:
+        return ", ".join(names[:most - 1]) + f" and {len(names) - most + 1} others"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
+    p = c.primary
+    headers = ["rank", c.kind, f"{p.label} change vs {c.baseline} (95% CI)",
+               "tasks/week change", "burnout change", "incremental cost",
+               f"cost per 1% gain in {p.label}"]
+    rows = []
+    for _, r in c.ranking.iterrows():
+        tie = "" if r["rank"] == 1 else (" (tied with best)" if r["tied_with_best"] else "")
+        clear = "" if r["primary_clear"] else ", within noise"
+        rows.append([
+            str(r["rank"]), f"{r['group']}{tie}",
+            f"{_signed(r['primary_gain'], 2, '%')} ({_signed(r['primary_gain_low'], 2, '%')} "
+            f"to {_signed(r['primary_gain_high'], 2, '%')}{clear})",
+            f"{r['tasks_completed_change']:+.2f}" + ("" if r["tasks_completed_clear"]
+                                                     else " (noise)"),
+            f"{r['burnout_rate_change'] * 100:+.2f} pts"
+            + ("" if r["burnout_rate_clear"] else " (noise)"),
+            format_gbp(r["cost"]), format_gbp(r["cost_per_1pct"])])
+    if not c.costly:  # a parameter sweep: nothing is priced
+        headers, rows = headers[:-2], [row[:-2] for row in rows]
+    return headers, rows
+
+
+def summary_sentences(c: Comparison) -> list[str]:
+    """The plain-language summary: five to ten sentences, uncertainty stated."""
+    t, p, n = c.tables, c.primary, c.seeds
+    weeks = t.weeks[0] if len(t.weeks) == 1 else None
+    years = weeks // 52 if weeks else 0
+    horizon = (f"{weeks} weeks ({years} year{'s' if years > 1 else ''})"
+               if weeks and weeks % 52 == 0 else f"{weeks} weeks" if weeks else "their horizons")
+    managers = c.about["groups"][c.baseline]["managers"]
+    systems = ", ".join(t.ics)
+    sentences = [
+        f"We compared {len(c.others)} options against *{c.baseline}* on the {systems} system "
+        f"({managers:,} managers) over {horizon}, with {n} seeds (independent replications) "
+        "each; runs with the same seed share their random numbers, so every difference below "
+        "is paired by seed and its 95% confidence interval (CI) reflects only the model's "
+        "randomness."]
+    if c.ranking.empty:
+        return sentences
+    best = c.ranking.iloc[0]
+    per = (f", or {format_gbp(best['cost_per_1pct'])} per 1% gain" if np.isfinite(
+        best["cost_per_1pct"]) else "")
+    price = f", for an incremental cost of {format_gbp(best['cost'])}{per}" if best["cost"] else ""
+    if best["primary_clear"]:
+        sentences.append(
+            f"*{best['group']}* raised {p.label} the most: {_signed(best['primary_gain'], 2, '%')}"
+            f" (95% CI {_signed(best['primary_gain_low'], 2, '%')} to "
+            f"{_signed(best['primary_gain_high'], 2, '%')}) against *{c.baseline}*{price}.")
+    else:
+        sentences.append(
+            f"No option changed {p.label} clearly: the largest change, under *{best['group']}*,"
+            f" is {_signed(best['primary_gain'], 2, '%')} with a 95% CI from "
+            f"{_signed(best['primary_gain_low'], 2, '%')} to "
+            f"{_signed(best['primary_gain_high'], 2, '%')}, which includes no change.")
+    if len(c.ranking) > 1:
+        second = c.ranking.iloc[1]
+        if second["tied_with_best"]:
+            tied = list(c.ranking.loc[c.ranking["tied_with_best"], "group"])[1:]
+            sentences.append(
+                f"With {n} seeds the difference between *{best['group']}* and "
+                f"{_join(tied)} is within noise (paired 95% CI includes zero), so on this "
+                f"evidence they are equally effective for {p.label}.")
+        else:
+            sentences.append(
+                f"*{best['group']}* beats the next best, *{second['group']}* "
+                f"({_signed(second['primary_gain'], 2, '%')}), by "
+                f"{_signed(second['best_over'], 2, '%')} of that option's level (95% CI "
+                f"{_signed(second['best_over_low'], 2, '%')} to "
+                f"{_signed(second['best_over_high'], 2, '%')}), a difference that is clear with"
+                f" {n} seeds.")
+    clear = list(c.ranking.loc[c.ranking["primary_clear"] & (c.ranking["primary_gain"] > 0),
+                               "group"])
+    worse = list(c.ranking.loc[c.ranking["primary_clear"] & (c.ranking["primary_gain"] < 0),
+                               "group"])
+    noise = list(c.ranking.loc[~c.ranking["primary_clear"], "group"])
+    parts = [f"All {len(c.others)} options raised {p.label} clearly" if len(clear) == len(
+        c.others) else f"Of the {len(c.others)} options, {len(clear)} raised {p.label} clearly"]
+    small = list(c.ranking.loc[c.ranking["primary_clear"]
+                               & c.ranking["primary_gain"].between(0, 1, inclusive="neither"),
+                               "group"])
+    if small:
+        parts[0] += (f", though {_join(small)} gained less than 1%: clear is not the same as "
+                     "large")
+    if worse:
+        parts.append(f"{_join(worse)} lowered it")
+    if noise:
+        parts.append(f"for {_join(noise)} the change is within noise")
+    sentences.append("; ".join(parts) + ".")
+    sentences.append(_outcome_sentence(c, "tasks_completed", "delivery (tasks completed per "
+                                       "week, last quarter)"))
+    sentences.append(_outcome_sentence(c, "burnout_rate", "burnout"))
+    valued = c.costs[np.isfinite(c.costs["cost_per_1pct"]) & (c.costs["cost"] > 0)]
+    if len(valued) >= 2:
+        cheap = valued.sort_values("cost_per_1pct").iloc[0]
+        dear = valued.sort_values("cost_per_1pct").iloc[-1]
+        sentences.append(
+            f"Per 1% gain in {p.label}, the cheapest option with a clear gain is "
+            f"*{cheap['group']}* ({format_gbp(cheap['cost_per_1pct'])}) and the dearest is "
+            f"*{dear['group']}* ({format_gbp(dear['cost_per_1pct'])}).")
+    sentences.append(_replication_sentence(c))
+    sentences.append(
+        "These are results of a model whose behavioural parameters are mostly assumptions "
+        "(marked [A] in the model brief): read them as a comparison of options under the same "
+        "assumptions, not as forecasts, and see the sensitivity study for the assumptions that "
+        "drive them.")
+    return sentences
+
+
+def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
+    item = outcome(name)
+    rows = c.differences[c.differences["outcome"] == name]
+    better = rows[rows["clear"] & (np.sign(rows["difference"]) == item.sign())]
+    worse = rows[rows["clear"] & (np.sign(rows["difference"]) == -item.sign())]
+    if better.empty and worse.empty:
+        return (f"No option changed {words} clearly with {c.seeds} seeds (every 95% CI "
+                "includes no change).")
+    parts = []
+    for frame, verb in ((better, "improved"), (worse, "worsened")):
+        if frame.empty:
+            continue
+        words = "it" if parts else words
+        top = frame.loc[frame["difference"].abs().idxmax()]
+        change = (_signed(top["difference"] * item.scale, 2, " percentage points")
+                  if item.unit == "%" or "%" in item.unit else
+                  f"{_signed(top['difference'] * item.scale, 2)} {item.unit}")
+        which = f"largest under *{top['group']}*: " if len(frame) > 1 else ""
+        parts.append(f"{words} {verb} clearly under {_join(list(frame['group']))} ({which}"
+                     f"{change}, {_pct(top['relative'])} of the baseline level)")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def _replication_sentence(c: Comparison) -> str:
+    levels = c.levels[c.levels["outcome"].isin([o.name for o in c.outcomes if o.better])]
+    levels = levels[levels["mean"].abs() > 0]
+    within = int((levels["relative_half_width"] <= c.precision).sum())
+    widest = levels.loc[levels["relative_half_width"].idxmax()]
+    primary = c.levels[(c.levels["outcome"] == c.primary.name)
+                       & (c.levels["group"] == c.baseline)].iloc[0]
+    stable = (f"the running coefficient of variation of {c.primary.label} settles after "
+              f"{int(primary['cv_stable_from'])} seeds"
+              if pd.notna(primary["cv_stable_from"]) else
+              f"the running coefficient of variation of {c.primary.label} has not yet settled, "
+              "so more seeds would help")
+    sentence = (f"Are {c.seeds} seeds enough? The 95% CI of the mean is within "
+                f"±{c.precision:.0%} for {within} of {len(levels)} scenario-outcome pairs (the "
+                f"widest: {_lower(outcome(widest['outcome']).label)} "
+                f"under *{widest['group']}*, ±{widest['relative_half_width']:.0%}), and {stable}")
+    unresolved = c.differences[~c.differences["clear"]
+                               & c.differences["seeds_to_resolve"].notna()]
+    if not unresolved.empty:
+        needed = unresolved.sort_values("seeds_to_resolve")
+        needed = needed[needed["seeds_to_resolve"] > c.seeds]
+        if not needed.empty:
+            row = needed.iloc[0]
+            sentence += (f"; of the differences still within noise, the nearest to being "
+                         f"resolved (*{row['group']}* on {_lower(outcome(row['outcome']).label)}) "
+                         f"would need about {int(row['seeds_to_resolve'])} seeds, the others "
+                         "more")
+    return sentence + "."
+
+
+def write_report(c: Comparison, out_dir: Path | None = None) -> dict[str, Path]:
+    """Write the report, its figures and its tables; return their paths by name."""
+    out_dir = Path(out_dir or c.tables.sweep_dir / REPORT_DIR)
+    paths = _write_figures(c, out_dir)
+    for name in ("levels", "differences", "costs", "ranking"):
+        frame = getattr(c, name)
+        paths[f"{name}.csv"] = write_streamed(out_dir / "tables" / f"{name}.csv",
+                                              lambda tmp, f=frame: f.to_csv(tmp, index=False))
+    text = report_markdown(c, {k: v.name for k, v in paths.items() if k.endswith(".png")})
+    paths["report.md"] = write_streamed(out_dir / "report.md",
+                                        lambda tmp: Path(tmp).write_text(text))
+    html = to_html(text, out_dir, title=f"Scenario comparison: {', '.join(c.tables.ics)}")
+    paths["report.html"] = write_streamed(out_dir / "report.html",
+                                          lambda tmp: Path(tmp).write_text(html))
+    write_json(out_dir / "report.json", {
+        "sweep": str(c.tables.sweep_dir), "baseline": c.baseline, "primary": c.primary.name,
+        "seeds": c.seeds, "fingerprint": c.about["fingerprint"],
+        "summary": summary_sentences(c)})
+    return paths
+
+
+def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
+    paths = {}
+    t = c.tables
+    title = f"{', '.join(t.ics)}: outcomes over time ({c.seeds} seeds per scenario)"
+    colours = figures.palette(t.groups)
+    fig = figures.timeseries_figure(t.timeseries, colours, list(c.outcomes), title)
+    paths["timeseries.png"] = write_figure(out_dir / "timeseries.png", fig)
+    plt.close(fig)
+    if not c.differences.empty:
+        compared = [o for o in c.outcomes if o.better is not None]
+        fig = figures.forest_figure(c.differences, compared, c.baseline, c.seeds)
+        paths["forest.png"] = write_figure(out_dir / "forest.png", fig)
+        plt.close(fig)
+    if c.costly:
+        fig = figures.cost_gain_figure(c.costs, [
+            ("primary_gain", f"{c.primary.label}: change vs {c.baseline}, %",
+             f"{c.primary.label} ({c.primary.horizon})"),
+            ("tasks_total_gain", f"extra tasks completed over the run vs {c.baseline}",
+             "Integrated-care delivery (tasks, whole run)")], c.baseline, colours)
+        paths["cost_gain.png"] = write_figure(out_dir / "cost_gain.png", fig)
+        plt.close(fig)
+    values = {g: t.values(g, c.primary.name) for g in t.groups}
+    fig = figures.replication_figure(values, c.primary, c.precision, c.cv_tolerance, colours)
+    paths["replications.png"] = write_figure(out_dir / "replications.png", fig)
+    plt.close(fig)
+    numeric = [col for col in t.group_columns if col != "scenario"
+               and pd.api.types.is_numeric_dtype(t.runs[col])]
+    if len(numeric) == 2 and len(t.group_columns) == 2:
+        means = t.runs.groupby(numeric, as_index=False)[[o.name for o in c.outcomes]].mean()
+        grid = [o for o in c.outcomes if o.name in ("sl_density", "cross_profession_share",
+                                                   "tasks_completed")] or list(c.outcomes[:3])
+        fig = figures.grid_figure(means, numeric[0], numeric[1], grid,
+                                  f"Mean at the horizon over the grid ({c.seeds} seeds a cell)")
+        paths["grid.png"] = write_figure(out_dir / "grid.png", fig)
+        plt.close(fig)
+    return paths
+
+
+def report_markdown(c: Comparison, images: dict[str, str]) -> str:
+    t = c.tables
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = [f"# Scenario comparison: {', '.join(t.ics)}, {c.seeds} seeds",
+           "",
+           f"Generated by `slsim-compare` on {now} from `{t.sweep_dir}`. Baseline: "
+           f"*{c.baseline}*. Main outcome for ranking: {c.primary.label}.",
+           "", "## Summary", "", *(f"* {sentence}" for sentence in summary_sentences(c)), ""]
+    out += ["## What was run", "",
+            f"* System: {', '.join(t.ics)}; horizon: {', '.join(str(w) for w in t.weeks)} weeks;"
+            f" {len(t.runs)} runs succeeded"
+            + (f", {t.failed} failed (see `{FAILURES_FILE}`)" if t.failed else "") + ".",
+            f"* Sweep fingerprint (hash of every run's config hash): `{c.about['fingerprint']}`."
+            " Each run's folder is named after its own config hash, seed included.",
+            "* Outcomes at the horizon: the final week, except tasks completed per week (the "
+            "mean of the last 13 weeks, one quarter, because one week's count is noisy).", ""]
+    rows = [[g, a["levers"], str(a["runs"]), a["seeds"], f"`{a['first_hash']}`"]
+            for g, a in c.about["groups"].items()]
+    out += [markdown_table([c.kind, "interventions (coverage per year)", "runs", "seeds",
+                            "config hash (first seed)"], rows), ""]
+    headers, rows = ranking_rows(c)
+    out += ["## Ranking", "",
+            f"Options ranked by their gain in {c.primary.label} over *{c.baseline}* (relative, "
+            "paired by seed). *Tied with best*: the paired difference from the top option is "
+            "within noise. *(noise)*: the 95% CI includes no change. Burnout changes are in "
+            "percentage points of managers.", "", markdown_table(headers, rows), ""]
+    out += ["## Outcomes at the horizon", "",
+            "Mean over seeds with its 95% confidence interval.", ""]
+    headers = [c.kind, *[f"{o.label} ({o.unit})" for o in c.outcomes]]
+    rows = []
+    for g in t.groups:
+        row = [g]
+        for o in c.outcomes:
+            r = c.level(g, o.name)
+            row.append(f"{o.display(r['mean'])} ({o.display(r['low'])} to "
+                       f"{o.display(r['high'])})")
+        rows.append(row)
+    out += [markdown_table(headers, rows), ""]
+    if not c.differences.empty:
+        out += ["## Paired differences against the baseline", "",
+                f"Each option minus *{c.baseline}*, seed by seed: the mean difference with its "
+                "95% CI, the same as a share of the baseline mean, and Cohen's d (the "
+                "difference in units of the run-to-run standard deviation: 0.2 small, 0.5 "
+                "medium, 0.8 large). **Clear** marks a CI that excludes no change; the p-value is"
+                " Holm-adjusted for all the comparisons in this table.", ""]
+        for o in (o for o in c.outcomes if o.better is not None):
+            out += [f"### {o.label} ({o.unit}; {o.better} is better; {o.horizon})", ""]
+            rows = []
+            for g in c.others:
+                d = c.difference(g, o.name)
+                rows.append([
+                    g, f"{_signed(d['difference'] * o.scale)} ({_signed(d['low'] * o.scale)} to"
+                       f" {_signed(d['high'] * o.scale)})",
+                    f"{_pct(d['relative'])} ({_pct(d['relative_low'])} to "
+                    f"{_pct(d['relative_high'])})",
+                    f"{d['cohen_d']:+.2f} ({effect_size_words(d['cohen_d'])})"
+                    if np.isfinite(d["cohen_d"]) else "n/a",
+                    f"{d['p_holm']:.2g}" if np.isfinite(d["p_holm"]) else "n/a",
+                    "**clear**" if d["clear"] else "within noise"])
+            out += [markdown_table([c.kind, f"difference ({o.unit})", "relative",
+                                    "Cohen's d", "p (Holm)", "verdict"], rows), ""]
+    if not c.costs.empty and not c.costly:
+        out += ["## Cost and cost per unit of gain", "",
+                "No option has an intervention cost, so there is nothing to price.", ""]
+    elif not c.costs.empty:
+        out += ["## Cost and cost per unit of gain", "",
+                f"Incremental cost over the run against *{c.baseline}* (cumulative GBP at the "
+                f"horizon). SL density is small in absolute terms (a few granted-leadership "
+                "units per 10,000 possible pairs of managers, because most pairs never work "
+                "together), so its gain is priced per 1% of the baseline level. Delivery is "
+                "priced per extra task completed over the whole run, and per extra task a week "
+                "sustained in the last quarter. Costs per unit are shown only where the gain is"
+                " clear and positive.", ""]
+        rows = []
+        for _, r in c.costs.iterrows():
+            rows.append([
+                r["group"], f"{format_gbp(r['cost'])} ({format_gbp(r['cost_low'])} to "
+                            f"{format_gbp(r['cost_high'])})",
+                f"{_signed(r['primary_gain'], 2, '%')}", format_gbp(r["cost_per_1pct"]),
+                f"{_signed(r['tasks_total_gain'], 3)} ({_signed(r['tasks_total_gain_low'], 3)} "
+                f"to {_signed(r['tasks_total_gain_high'], 3)})",
+                format_gbp(r["cost_per_task"]), format_gbp(r["cost_per_task_week"])])
+        out += [markdown_table(
+            [c.kind, "incremental cost (95% CI)", f"{c.primary.label} gain",
+             "cost per 1% gain", "extra tasks over the run (95% CI)", "cost per extra task",
+             "cost per extra task/week"], rows), ""]
+    out += _replication_section(c)
+    captions = {
+        "timeseries.png": "Outcomes over time: mean of the seeds per week with its 95% CI band.",
+        "forest.png": "Paired differences against the baseline, as % of its mean (95% CI).",
+        "cost_gain.png": "Incremental cost against gain (95% CIs on both axes).",
+        "replications.png": "Replication adequacy: running CV and CI half-width as seeds grow.",
+        "grid.png": "Mean at the horizon over the two-parameter grid.",
+    }
+    out += ["## Figures", ""]
+    for name, file in images.items():
+        out += [f"### {captions.get(name, name)}", "", f"![{captions.get(name, name)}]({file})",
+                ""]
+    out += ["## Method", "",
+            "* Every scenario ran with the same seeds; each seed's runs share their random "
+            "streams (common random numbers), so a difference between two runs of one seed "
+            "comes from the scenario, not from chance alone. Differences are computed seed by "
+            "seed and summarised with a Student t interval.",
+            "* Relative changes are ratios of means minus one, with CIs from the linearised "
+            "ratio estimator (the baseline's own uncertainty included).",
+            "* Cohen's d standardises the mean paired difference by the root mean square of the"
+            " two scenarios' between-seed standard deviations.",
+            f"* Replications: the CI half-width as a share of the mean (target ±{c.precision:.0%}"
+            f"), the seeds that target needs (t-based), and the coefficient-of-variation "
+            f"stability method (Robinson 2014): the running CV is stable from the seed after "
+            f"which it stays within ±{c.cv_tolerance:.0%} of its final value for at least 5 "
+            "more seeds. *Seeds to resolve*: the seeds a paired difference of the size and "
+            "spread seen needs for its CI to exclude zero.",
+            "* The model's parameters are assumptions unless the parameter table in docs/ODD.md "
+            "names a source; the results compare options under those assumptions.", ""]
+    return "\n".join(out)
+
+
+def _replication_section(c: Comparison) -> list[str]:
+    out = ["## Replications: are there enough seeds?", "",
+           f"For each scenario and outcome: the 95% CI half-width as a share of the mean, the "
+           f"seeds needed for ±{c.precision:.0%}, and the seed count from which the running "
+           f"coefficient of variation is stable (within ±{c.cv_tolerance:.0%}; '-' means not "
+           f"yet stable with {c.seeds} seeds).", ""]
+    shown = [o for o in c.outcomes if o.better is not None]
+    headers = [c.kind, *[o.label for o in shown]]
+    rows = []
+    for g in c.tables.groups:
+        row = [g]
+        for o in shown:
+            r = c.level(g, o.name)
+            needed = (str(int(r["seeds_for_precision"]))
+                      if pd.notna(r["seeds_for_precision"]) else "n/a")
+            stable = str(int(r["cv_stable_from"])) if pd.notna(r["cv_stable_from"]) else "-"
+            half = (f"±{r['relative_half_width']:.1%}" if np.isfinite(r["relative_half_width"])
+                    else "n/a")
+            row.append(f"{half}; needs {needed}; CV stable {stable}")
+        rows.append(row)
+    out += [markdown_table(headers, rows), ""]
+    if not c.differences.empty:
+        noise = c.differences[~c.differences["clear"]]
+        if noise.empty:
+            out += [f"Every paired difference is clear with {c.seeds} seeds.", ""]
+        else:
+            rows = [[r["group"], outcome(r["outcome"]).label,
+                     _pct(r["relative"]),
+                     str(int(r["seeds_to_resolve"])) if pd.notna(r["seeds_to_resolve"])
+                     else "never (no difference)"]
+                    for _, r in noise.sort_values("seeds_to_resolve").iterrows()]
+            out += ["Differences still within noise, and the seeds a difference of that size "
+                    "and spread would need to be resolved:", "",
+                    markdown_table([c.kind, "outcome", "observed change", "seeds to resolve"],
+                                   rows), ""]
+    return out
+
+
+_HTML_STYLE = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; line-height: 1.45; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.88em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f1f3f5; }
+img { max-width: 100%; border: 1px solid #ddd; }
+code { background: #f6f8fa; padding: 0 0.2em; }
+"""
+
+
+def to_html(markdown_text: str, image_dir: Path, title: str) -> str:
+    """The report as one HTML file, with its PNG figures embedded (forwardable on its own)."""
+    import markdown
+
+    def embed(match: re.Match) -> str:
+        path = Path(image_dir) / match.group(2)
+        if not path.exists():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f"![{match.group(1)}](data:image/png;base64,{data})"
+
+    body = markdown.markdown(re.sub(r"!\[([^\]]*)\]\(([^)]+\.png)\)", embed, markdown_text),
+                             extensions=["tables"])
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{title}</title><style>{_HTML_STYLE}</style></head>\n<body>\n{body}\n"
+            "</body></html>\n")
