@@ -19,13 +19,15 @@ from typing import Any
 BAD_INPUT = 2  # exit code of a command stopped by its input (argparse's own, too)
 
 
-def sweep_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """A command's parser whose first argument is a sweep folder; its other options are left
-    out of the parsed namespace unless given (``argparse.SUPPRESS``), so a settings dataclass
-    keeps the one copy of their defaults."""
+def sweep_parser(prog: str, description: str,
+                 folder_help: str = "the sweep's folder (its hydra.sweep.dir)"
+                 ) -> argparse.ArgumentParser:
+    """A command's parser whose first argument is a sweep folder (``sweep_dir``); its other
+    options are left out of the parsed namespace unless given (``argparse.SUPPRESS``), so a
+    settings dataclass keeps the one copy of their defaults."""
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      argument_default=argparse.SUPPRESS)
-    parser.add_argument("sweep_dir", type=Path, help="the sweep's folder (its hydra.sweep.dir)")
+    parser.add_argument("sweep_dir", type=Path, help=folder_help)
     return parser
 
 
@@ -40,14 +42,15 @@ def setting_help(cls: type, name: str, words: str = "") -> str:
     spec = next(f for f in dataclasses.fields(cls) if f.name == name)
     text = words or spec.metadata.get("doc", "").rstrip(".")
     if "range" in spec.metadata:
-        low, high = spec.metadata["range"]
-        text += f"; {low:g} to {high:g} {spec.metadata['unit']}"
+        low, high = (f"{v:,}" if isinstance(v, int) else f"{v:g}"
+                     for v in spec.metadata["range"])
+        text += f"; {low} to {high} {spec.metadata['unit']}"
     elif "choices" in spec.metadata:
         text += f"; one of {', '.join(map(str, spec.metadata['choices']))}"
     default = (spec.default_factory() if spec.default is dataclasses.MISSING
                else spec.default)
     if isinstance(default, list):
-        default = ",".join(default) or "none"
+        default = ",".join(map(str, default)) or "none"
     text += "" if default is None else f" (default {default})"
     return text.replace("%", "%%")  # argparse expands %-formats in help
 

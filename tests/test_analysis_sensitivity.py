@@ -55,15 +55,32 @@ def test_screening_keeps_the_strongest_parameters(tmp_path):
         sensitivity.screen(tmp_path / "elsewhere", 2)
 
 
-def test_bad_options_are_rejected_before_any_run(tmp_path, capsys):
-    for extra, message in ((["--parameters", "model.nope"], "model.nope"),
-                           (["--method", "sobol", "--samples", "6"], "power of 2"),
-                           (["--seeds", "0"], "--seeds = 0")):
-        with pytest.raises(SystemExit) as exit_info:
-            sensitivity.main([str(tmp_path / "x"), *extra])
-        assert exit_info.value.code == 2
-        assert message in capsys.readouterr().err
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--parameters", "model.nope"], "parameters has ['model.nope']: allowed values are"),
+    (["--outcomes", "sl_density,happiness"], "outcomes has ['happiness']: allowed values are"),
+    (["--method", "sobol", "--samples", "6"], "samples = 6 must be a power of 2"),
+    (["--seeds", "0"], "seeds = 0 is outside the allowed range [1, 1000]"),
+    (["--samples", "0"], "samples = 0 is outside the allowed range [2, 65536]"),
+    (["--span", "0"], "span = 0.0 is outside the allowed range [0.001, 100.0]"),
+    (["--ics", "atlantis"], "ics = 'atlantis' is not one of ['default_ics'"),
+    (["--method", "fast"], "method = 'fast' is not one of ['morris', 'sobol']"),
+    (["--transform", "rank"], "transform = 'rank' applies to Sobol indices only"),
+    (["--parameters", "model.support", "--screen", "elsewhere"],
+     "give parameters or screen, not both"),
+])
+def test_bad_settings_are_rejected_before_any_run(tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_info:
+        sensitivity.main([str(tmp_path / "x"), *extra])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("slsim-sensitivity: ") and message in error
     assert not (tmp_path / "x" / "runs").exists()
+
+
+def test_settings_default_the_design_size_to_the_method():
+    assert sensitivity.SensitivitySettings().samples == 20
+    assert sensitivity.SensitivitySettings(method="sobol").samples == 256
+    assert sensitivity.SensitivitySettings(outcomes=("sl_density",)).outcomes == ["sl_density"]
 
 
 def test_sobol_ranks_and_unreliable_estimates(tmp_path):

@@ -20,11 +20,9 @@ assumptions that drive each outcome), one bar chart per outcome, ``problem.json`
 ``design.parquet`` (the design points with the config hash of each run).
 """
 
-import argparse
 import json
 import logging
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,21 +31,72 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..outputs import Output, format_number
-from ..params import ConfigError, uncertain_parameters
+from ..commands import comma_list, reported_errors, setting_help, settings_from, sweep_parser
+from ..config import RunConfig, group_options
+from ..outputs import OUTPUTS, Output, format_number
+from ..params import ConfigError, choice, param, parameter_specs, uncertain_parameters, validate
 from ..results_io import write_figure, write_json, write_parquet, write_streamed
 from .batch import override, plan_jobs, run_batch, run_values
 from .outcomes import column_name, outcome
 from .tables import markdown_table
 
 log = logging.getLogger(__name__)
+PROG = "slsim-sensitivity"
 METHODS = ("morris", "sobol")
+DEFAULT_SAMPLES = {"morris": 20, "sobol": 256}  # Morris trajectories r, Sobol base samples N
 DEFAULT_OUTCOMES = ("sl_density", "cross_profession_share", "tasks_completed", "burnout_rate")
 RESULTS_DIR = "sensitivity"
 DRIVER_SHARE = 0.1  # ST (or normalised mu*) from which a parameter counts as a driver
 # Outcomes can be analysed as they are, or as their ranks across the design: rank-based indices
 # are robust when a few extreme design points dominate the variance (heavy tails).
 TRANSFORMS = ("none", "rank")
+_WEEKS = parameter_specs(RunConfig)["weeks"]
+
+
+@dataclass
+class SensitivitySettings:
+    """What one analysis is asked: its design, its runs and its outcomes. Checked by the schema
+    machinery (:func:`simulation.params.validate`) when made, so a bad setting fails before any
+    run, naming the key and what it allows."""
+
+    method: str = choice("morris", METHODS, "Morris screening or Sobol indices")
+    ics: str = choice("small_ics", group_options("ics"), "ICS archetype of every run")
+    weeks: int = param(_WEEKS["default"], *_WEEKS["range"], _WEEKS["unit"],
+                       "horizon of every run", "-")
+    scenario: str = choice("baseline", group_options("scenario"), "scenario of every run")
+    parameters: list[str] = choice([], tuple(uncertain_parameters()),
+                                   "uncertain parameters analysed (none: all of them)")
+    screen: Path | None = None  # a Morris screening whose ``top`` parameters are analysed
+    top: int = param(10, 1, 1000, "parameters", "parameters kept from the Morris screening", "-")
+    outcomes: list[str] = choice(list(DEFAULT_OUTCOMES), tuple(OUTPUTS), "outputs analysed")
+    samples: int = param(None, 2, 65536, "points",
+                         f"Morris trajectories r (default {DEFAULT_SAMPLES['morris']}) or Sobol "
+                         f"base samples N, a power of 2 (default {DEFAULT_SAMPLES['sobol']})", "-")
+    levels: int = param(4, 2, 100, "levels", "Morris grid levels", "-")
+    seeds: int = param(1, 1, 1000, "seeds", "seeds per design point, averaged", "-")
+    sample_seed: int = param(0, 0, 2**32 - 1, "seed", "seed of the design and the bootstrap",
+                             "-")
+    n_jobs: int = param(2, 1, 1024, "processes", "worker processes", "-")
+    span: float = param(None, 0.001, 100.0, "share of each default",
+                        "bounds: each default +/- this share of it, within its declared range "
+                        "(not given: the whole declared range)", "-")
+    transform: str = choice("none", TRANSFORMS,
+                            "analyse each outcome as it is, or as its rank across the design "
+                            "(robust when a few extreme points dominate; Sobol only)")
+
+    def __post_init__(self) -> None:
+        self.parameters, self.outcomes = list(self.parameters or ()), list(self.outcomes)
+        validate(self)
+        if self.samples is None:
+            self.samples = DEFAULT_SAMPLES[self.method]
+        if self.screen is not None and self.parameters:
+            raise ConfigError("give parameters or screen, not both")
+        if self.transform != "none" and self.method != "sobol":
+            raise ConfigError(f"transform = {self.transform!r} applies to Sobol indices only "
+                              "(method = 'sobol')")
+        if self.method == "sobol" and self.samples & (self.samples - 1):
+            raise ConfigError(f"samples = {self.samples} must be a power of 2 for Sobol "
+                              "sampling")
 
 
 def problem_from_schema(parameters: list[str] | None = None,
@@ -79,14 +128,13 @@ def problem_from_schema(parameters: list[str] | None = None,
 def design(method: str, problem: dict, *, samples: int, levels: int = 4,
            seed: int = 0) -> np.ndarray:
     """The design points: Morris trajectories (``samples`` = r) or Saltelli's Sobol sequence
-    (``samples`` = N, a power of 2; first-order and total indices only)."""
+    (``samples`` = N, a power of 2, as :class:`SensitivitySettings` checks; first-order and total
+    indices only)."""
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
     if method == "morris":
         return morris_sample.sample(problem, samples, num_levels=levels, seed=seed)
-    if samples & (samples - 1):
-        raise ConfigError(f"--samples = {samples} must be a power of 2 for Sobol sampling")
     return sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
 
 
@@ -154,34 +202,36 @@ def screen(morris: Path, top: int) -> list[str]:
     return list(ranked.index[:top])
 
 
-def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_ics",
-                    weeks: int = 156, scenario: str = "baseline",
-                    parameters: list[str] | None = None, outcomes=DEFAULT_OUTCOMES,
-                    samples: int = 20, levels: int = 4, seeds: int = 1, sample_seed: int = 0,
-                    n_jobs: int = 2, progress_interval: float = 10.0,
-                    report_dir: Path | None = None, span: float | None = None,
-                    transform: str = "none") -> Sensitivity:
+def run_sensitivity(out_dir: Path, method: str = "morris", *, progress_interval: float = 10.0,
+                    report_dir: Path | None = None, **settings) -> Sensitivity:
+    """:func:`run_analysis` with the settings as keywords: ``method`` and the other fields of
+    :class:`SensitivitySettings` (``ics``, ``weeks``, ``parameters``, ``samples``, ...)."""
+    return run_analysis(out_dir, SensitivitySettings(method=method, **settings),
+                        progress_interval=progress_interval, report_dir=report_dir)
+
+
+def run_analysis(out_dir: Path, s: SensitivitySettings, *, progress_interval: float = 10.0,
+                 report_dir: Path | None = None) -> Sensitivity:
     """Design, run (resumably) and analyse; write the results to ``report_dir`` (default
     ``out_dir/sensitivity/<method>``)."""
-    if method not in METHODS:
-        raise ConfigError(f"method = {method!r} is not one of {list(METHODS)}")
-    if transform not in TRANSFORMS:
-        raise ConfigError(f"transform = {transform!r} is not one of {list(TRANSFORMS)}")
-    if transform != "none" and method != "sobol":
-        raise ConfigError(f"--transform {transform} applies to Sobol indices only")
-    if seeds < 1:
-        raise ConfigError(f"seeds = {seeds} must be at least 1")
+    method = s.method
     out_dir = Path(out_dir)
-    items = [outcome(name) for name in outcomes]
-    problem = problem_from_schema(parameters, span)
-    X = design(method, problem, samples=samples, levels=levels, seed=sample_seed)
-    base = [f"ics={ics}", f"weeks={weeks}", f"scenario={scenario}"]
-    jobs = design_jobs(problem, X, seeds, base)
-    log.info("%s design: %d points x %d seeds = %d runs of %s", method, len(X), seeds, len(jobs),
-             ics)
+    items = [outcome(name) for name in s.outcomes]
+    parameters = s.parameters
+    if s.screen is not None:
+        parameters = screen(s.screen, s.top)
+        log.info("screened parameters (top %d of the Morris run in %s): %s", s.top, s.screen,
+                 ", ".join(parameters))
+    problem = problem_from_schema(parameters, s.span)
+    X = design(method, problem, samples=s.samples, levels=s.levels, seed=s.sample_seed)
+    base = [f"ics={s.ics}", f"weeks={s.weeks}", f"scenario={s.scenario}"]
+    jobs = design_jobs(problem, X, s.seeds, base)
+    log.info("%s design: %d points x %d seeds = %d runs of %s", method, len(X), s.seeds,
+             len(jobs), s.ics)
     batch = plan_jobs(jobs, out_dir)
-    outcome_of_sweep = run_batch(batch, n_jobs=n_jobs, progress_interval=progress_interval)
+    outcome_of_sweep = run_batch(batch, n_jobs=s.n_jobs, progress_interval=progress_interval)
     values = run_values(batch, items)
+    seeds = s.seeds
     hashes = np.array(batch.hashes).reshape(len(X), seeds)
     missing = [h for h in hashes.ravel() if h not in values.index]
     if missing:
@@ -197,19 +247,20 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
         Y = per_seed.mean(axis=1)
         noise[item.name] = (float(per_seed.var(axis=1, ddof=1).mean() / seeds / Y.var(ddof=1))
                             if seeds > 1 and Y.var(ddof=1) > 0 else math.nan)
-        if transform == "rank":
+        if s.transform == "rank":
             Y = stats.rankdata(Y)
         if method == "morris":
-            frame = analyse_morris(problem, X, Y, levels=levels, seed=sample_seed)
+            frame = analyse_morris(problem, X, Y, levels=s.levels, seed=s.sample_seed)
         else:
-            frame = analyse_sobol(problem, Y, seed=sample_seed)
+            frame = analyse_sobol(problem, Y, seed=s.sample_seed)
         frame.insert(0, "outcome", item.name)
         frames.append(frame)
     result = Sensitivity(method, problem, items, pd.concat(frames, ignore_index=True), noise,
                          len(batch.plan.runs), seeds,
-                         {"ics": ics, "weeks": weeks, "scenario": scenario, "samples": samples,
-                          "levels": levels, "sample_seed": sample_seed, "design_points": len(X),
-                          "span": span, "transform": transform},
+                         {"ics": s.ics, "weeks": s.weeks, "scenario": s.scenario,
+                          "samples": s.samples, "levels": s.levels,
+                          "sample_seed": s.sample_seed, "design_points": len(X), "span": s.span,
+                          "transform": s.transform},
                          out_dir)
     folder = Path(report_dir) if report_dir else out_dir / RESULTS_DIR / method
     design_table = pd.DataFrame(X, columns=problem["names"])
@@ -217,7 +268,7 @@ def run_sensitivity(out_dir: Path, method: str = "morris", *, ics: str = "small_
         design_table[f"config_hash_seed{seed}"] = hashes[:, seed]
     write_parquet(folder / "design.parquet", design_table)
     write_json(folder / "problem.json", {**problem, "method": method, **result.settings,
-                                        "seeds": seeds, "outcomes": list(outcomes),
+                                        "seeds": seeds, "outcomes": s.outcomes,
                                         "runs": result.runs, "noise_share": noise})
     write_report(result, folder)
     return result
@@ -413,79 +464,46 @@ def write_report(result: Sensitivity, folder: Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="slsim-sensitivity",
-        description="Global sensitivity analysis of the schema's uncertain parameters (SALib): "
-                    "Morris screening or Sobol indices, run through the resumable sweep engine.")
-    parser.add_argument("out_dir", type=Path, help="folder of the runs and results (a sweep "
-                        "folder; re-running resumes)")
-    parser.add_argument("--method", choices=METHODS, default="morris")
-    parser.add_argument("--ics", default="small_ics", help="ICS archetype (default small_ics)")
-    parser.add_argument("--weeks", type=int, default=156, help="horizon in weeks (default 156)")
-    parser.add_argument("--scenario", default="baseline", help="scenario (default baseline)")
-    parser.add_argument("--parameters", default=None,
-                        help="comma-separated uncertain parameters (default: all of them)")
-    parser.add_argument("--screen", type=Path, default=None, metavar="MORRIS",
+    parser = sweep_parser(
+        PROG, "Global sensitivity analysis of the schema's uncertain parameters (SALib): Morris "
+              "screening or Sobol indices, run through the resumable sweep engine.",
+        folder_help="folder of the runs and results (a sweep folder; re-running resumes)")
+
+    def option(flag: str, name: str, **kwargs) -> None:
+        parser.add_argument(flag, help=setting_help(SensitivitySettings, name), **kwargs)
+
+    option("--method", "method")
+    option("--ics", "ics")
+    option("--weeks", "weeks", type=int)
+    option("--scenario", "scenario")
+    option("--parameters", "parameters", type=comma_list, metavar="A,B,...")
+    parser.add_argument("--screen", type=Path, metavar="MORRIS",
                         help="take the --top parameters of a Morris screening: its report "
-                             "folder, indices.csv, or the OUT_DIR it ran in")
-    parser.add_argument("--top", type=int, default=10, help="parameters kept by --screen")
-    parser.add_argument("--outcomes", default=",".join(DEFAULT_OUTCOMES),
-                        help=f"comma-separated outputs (default {','.join(DEFAULT_OUTCOMES)})")
-    parser.add_argument("--samples", type=int, default=None,
-                        help="Morris trajectories r (default 20) or Sobol base samples N, a "
-                             "power of 2 (default 256)")
-    parser.add_argument("--levels", type=int, default=4, help="Morris grid levels (default 4)")
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="seeds per design point, averaged (default 1)")
-    parser.add_argument("--sample-seed", type=int, default=0,
-                        help="seed of the design and the bootstrap (default 0)")
-    parser.add_argument("--n-jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--span", type=float, default=None, metavar="SHARE",
-                        help="bounds: each default +/- SHARE of it, within its declared range "
-                             "(default: the whole declared range)")
-    parser.add_argument("--transform", choices=TRANSFORMS, default="none",
-                        help="analyse each outcome as it is, or as its rank across the design "
-                             "(robust when a few extreme points dominate; default none)")
+                             "folder, indices.csv, or the folder it ran in")
+    option("--top", "top", type=int)
+    option("--outcomes", "outcomes", type=comma_list, metavar="A,B,...")
+    option("--samples", "samples", type=int)
+    option("--levels", "levels", type=int)
+    option("--seeds", "seeds", type=int)
+    option("--sample-seed", "sample_seed", type=int)
+    option("--n-jobs", "n_jobs", type=int)
+    option("--span", "span", type=float, metavar="SHARE")
+    option("--transform", "transform")
     parser.add_argument("--report-dir", type=Path, default=None,
-                        help="where the results go (default OUT_DIR/sensitivity/METHOD)")
-    parser.add_argument("--report-only", action="store_true",
+                        help="where the results go (default SWEEP_DIR/sensitivity/METHOD)")
+    parser.add_argument("--report-only", action="store_true", default=False,
                         help="write the report of the finished analysis in the report folder "
                              "again (its figures and text), without planning any run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
-    if args.report_only:
-        folder = args.report_dir or args.out_dir / RESULTS_DIR / args.method
-        try:
+    with reported_errors(PROG, ValueError, OSError, RuntimeError):
+        settings = settings_from(SensitivitySettings, args)
+        folder = args.report_dir or args.sweep_dir / RESULTS_DIR / settings.method
+        if args.report_only:
             result = load_result(folder)
-        except FileNotFoundError as exc:
-            print(f"slsim-sensitivity: {exc}", file=sys.stderr)
-            sys.exit(2)
-        write_report(result, folder)
-        print("\n".join(summary_text(result)))
-        print(f"\nReport: {folder / 'report.md'}")
-        return
-    samples = args.samples or (20 if args.method == "morris" else 256)
-    try:
-        parameters = args.parameters.split(",") if args.parameters else None
-        if args.screen is not None:
-            if parameters:
-                parser.error("give --parameters or --screen, not both")
-            parameters = screen(args.screen, args.top)
-            log.info("screened parameters (top %d of the Morris run in %s): %s", args.top,
-                     args.screen, ", ".join(parameters))
-        for name, value, low in (("--samples", samples, 2), ("--seeds", args.seeds, 1),
-                                 ("--n-jobs", args.n_jobs, 1), ("--weeks", args.weeks, 1)):
-            if value < low:
-                raise ConfigError(f"{name} = {value} must be at least {low}")
-        result = run_sensitivity(
-            args.out_dir, args.method, ics=args.ics, weeks=args.weeks, scenario=args.scenario,
-            parameters=parameters, outcomes=args.outcomes.split(","), samples=samples,
-            levels=args.levels, seeds=args.seeds, sample_seed=args.sample_seed,
-            n_jobs=args.n_jobs, report_dir=args.report_dir, span=args.span,
-            transform=args.transform)
-    except (ConfigError, FileNotFoundError, RuntimeError, ValueError) as exc:
-        print(f"slsim-sensitivity: {exc}", file=sys.stderr)
-        sys.exit(2)
-    folder = args.report_dir or args.out_dir / RESULTS_DIR / args.method
+            write_report(result, folder)
+        else:
+            result = run_analysis(args.sweep_dir, settings, report_dir=args.report_dir)
     print("\n".join(summary_text(result)))
-    print(f"\nReport: {folder / 'report.md'} (indices in {folder / 'indices.csv'})")
+    print(f"\nReport: {folder / 'report.md'}"
+          + ("" if args.report_only else f" (indices in {folder / 'indices.csv'})"))
