@@ -181,6 +181,7 @@ def resolve_settings(given: Mapping[str, Any], stored: Mapping[str, Any] | None)
 # --- Evaluating a mix ---------------------------------------------------------------------------
 
 def baseline_jobs(settings: PolicySettings, seeds: range) -> list[list[str]]:
+    """The baseline's runs on ``seeds``, as ``slsim`` overrides."""
     return [[*settings.base, f"seed={s}", "scenario=baseline"] for s in seeds]
 
 
@@ -263,6 +264,7 @@ def lever_param(lever: str) -> str:
 
 
 def search_space(settings: PolicySettings) -> dict[str, CategoricalDistribution]:
+    """Each lever's coverage, one of ``settings.levels``."""
     return {lever_param(lever): CategoricalDistribution(settings.levels)
             for lever in settings.levers}
 
@@ -283,14 +285,13 @@ def stored_settings(study_dir: Path) -> dict[str, Any] | None:
     return study.user_attrs.get(SETTINGS_ATTR)
 
 
-def load_study(study_dir: Path, sampler: optuna.samplers.BaseSampler | None = None) \
-        -> tuple[optuna.Study, PolicySettings]:
+def load_study(study_dir: Path) -> tuple[optuna.Study, PolicySettings]:
     """The study in ``study_dir`` and its settings; FileNotFoundError if there is none."""
     stored = stored_settings(study_dir)
     if stored is None:
         raise FileNotFoundError(f"no policy search in {study_dir} (no {STUDY_FILE} with a "
                                 f"study): run `{PROG} search {study_dir}` first")
-    study = optuna.load_study(study_name=STUDY_NAME, storage=journal(study_dir), sampler=sampler)
+    study = optuna.load_study(study_name=STUDY_NAME, storage=journal(study_dir))
     return study, PolicySettings(**stored)
 
 
@@ -363,7 +364,7 @@ def claim_and_run(study_dir: Path, settings: PolicySettings, worker: int,
     take more trials than that. ``parent``: stop before claiming another trial once the process
     that started this worker has gone (the search was killed).
     """
-    sampler = TPESampler(seed=settings.sampler_seed + worker,
+    sampler = TPESampler(seed=(settings.sampler_seed + worker) % 2**32,
                          n_startup_trials=settings.startup_trials)
     study = optuna.load_study(study_name=STUDY_NAME, storage=journal(study_dir), sampler=sampler)
     space = search_space(settings)
