@@ -46,6 +46,7 @@ demo: $(ANALYSISSTAMP)
 
 test: $(DEVSTAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
 
 # Rewrite the exact regression baseline, tests/baseline/*.json (issue 10). Only on purpose, in
