@@ -6,18 +6,28 @@ A run folder (one ``slsim`` run, or one run of a sweep under ``<sweep dir>/runs/
   package versions, wall time;
 * ``timeseries.parquet``: one row per week (``weeks + 1`` rows: week 0 is the start);
 * ``breakdown.parquet``: the final week by organisation type and clinical/non-clinical group;
-* ``metrics.png``: the main outputs over time (optional in sweeps);
+* ``metrics.png``: the main outputs over time (optional in sweeps: ``status.json`` records
+  whether it was drawn);
 * ``status.json``: ``succeeded`` or ``failed``, written last;
-* ``status.previous.json``: the failure record of an earlier attempt, kept when it is re-run.
+* ``status.previous.json``: the record of an earlier attempt, kept when it is re-run.
 
 A sweep folder holds ``runs/``, ``multirun.yaml``, ``sweep_status.json`` and, once aggregated,
 ``results.parquet``, ``timeseries.parquet`` and ``failures.csv``.
+
+:func:`check_run` says whether a run folder holds a complete result; resuming sweeps and
+``slsim-aggregate`` trust a run only through it.
 """
 
+import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 # --- One run -------------------------------------------------------------------------------------
 SUMMARY_FILE = "summary.json"
@@ -26,6 +36,14 @@ BREAKDOWN_FILE = "breakdown.parquet"
 METRICS_FIGURE = "metrics.png"
 STATUS_FILE = "status.json"
 PREVIOUS_STATUS_FILE = "status.previous.json"
+# Every file is first written as ``.<name>.<random>.tmp`` in its folder, then renamed into place.
+TEMPORARY_SUFFIX = ".tmp"
+TEMPORARY_FILES = f".*{TEMPORARY_SUFFIX}"  # glob of what a killed write leaves
+
+
+def temporary_prefix(name: str) -> str:
+    """The start of the temporary name ``name`` is written under (hidden, so never mistaken)."""
+    return f".{name}."
 
 # --- A sweep -------------------------------------------------------------------------------------
 RUNS_DIR = "runs"
@@ -70,3 +88,113 @@ def index_runs(runs_dir: Path) -> dict[str, Path]:
             if run_hash and entry.is_dir():
                 found[run_hash] = Path(entry.path)
     return found
+
+
+# --- Is a run folder complete? -------------------------------------------------------------------
+UNFINISHED = "unfinished"  # no status.json: not started, running, or killed
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+DAMAGED = "damaged"  # a status.json, or the files it vouches for, that cannot be trusted
+
+
+def run_files(plot: bool) -> tuple[str, ...]:
+    """The files a succeeded run leaves besides ``status.json`` (``metrics.png`` if plotted)."""
+    return (SUMMARY_FILE, TIMESERIES_FILE, BREAKDOWN_FILE, *((METRICS_FIGURE,) if plot else ()))
+
+
+# The identity every status.json carries (simulation.runner writes it), as the tables need it.
+STATUS_IDENTITY = {"seed": (int, "an integer"), "weeks": (int, "an integer"),
+                   "scenario": (str, "a string"), "ics": (str, "a string"),
+                   "parameters": (dict, "an object")}
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    """What a run folder holds: one of the four states above, with what shows it."""
+
+    state: str
+    status: dict[str, Any] | None = None  # status.json, when it is a readable record
+    summary: dict[str, Any] | None = None  # summary.json, for a run that succeeded
+    problem: str = ""  # what is wrong, for a damaged folder
+
+
+def _json_object(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """A JSON file that must hold an object: (the object, "") or (None, what is wrong)."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        return None, f"{path.name} cannot be read ({exc.strerror or exc})"
+    if not text.strip():
+        return None, f"{path.name} is empty"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # truncated, edited, not text
+        return None, f"{path.name} is not valid JSON ({exc})"
+    if not isinstance(data, dict):
+        return None, f"{path.name} holds a JSON {type(data).__name__}, not an object"
+    return data, ""
+
+
+def _parquet_rows(path: Path) -> tuple[int | None, str]:
+    """Rows of a Parquet file from its footer alone (no data read): (rows, "") or (None, why)."""
+    try:
+        return pq.read_metadata(path).num_rows, ""
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return None, f"{path.name} is not a readable Parquet file ({exc})"
+
+
+def check_run(run_dir: Path, run_hash: str | None = None) -> RunCheck:
+    """Whether ``run_dir`` holds a finished run, and for a success whether its files are complete.
+
+    ``run_hash`` is the config hash the folder must hold (default: the one in its name). A
+    success is complete when every file of :func:`run_files` is present, ``summary.json`` is an
+    object carrying the run's config hash and its final-week outputs, and the time series has
+    ``weeks + 1`` rows. Cheap enough for plans of thousands of runs: two small JSON files, a few
+    ``stat`` calls and one Parquet footer. A folder that fails any check is :data:`DAMAGED`,
+    with the first problem found.
+    """
+    run_dir = Path(run_dir)
+    expected = run_hash or hash_of(run_dir)
+    if not (run_dir / STATUS_FILE).exists():
+        return RunCheck(UNFINISHED)
+    status, problem = _json_object(run_dir / STATUS_FILE)
+    if status is None:
+        return RunCheck(DAMAGED, problem=problem)
+
+    def damaged(problem: str) -> RunCheck:
+        return RunCheck(DAMAGED, status, problem=problem)
+
+    state = status.get("status")
+    if state not in (SUCCEEDED, FAILED):
+        return damaged(f"{STATUS_FILE} gives the status {state!r}, not {SUCCEEDED!r} or "
+                       f"{FAILED!r}")
+    recorded = status.get("config_hash")
+    if expected is not None and recorded != expected:
+        return damaged(f"{STATUS_FILE} is for config hash {recorded}, not {expected}")
+    for key, (kind, description) in STATUS_IDENTITY.items():
+        value = status.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return damaged(f"{STATUS_FILE} gives {key!r} as {json.dumps(value)[:60]}, not "
+                           f"{description}")
+    if state == FAILED:
+        return RunCheck(FAILED, status)
+
+    missing = [name for name in run_files(bool(status.get("plot")))
+               if not (run_dir / name).is_file()]
+    if missing:
+        return damaged(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    summary, problem = _json_object(run_dir / SUMMARY_FILE)
+    if summary is None:
+        return damaged(problem)
+    if summary.get("config_hash") != recorded:
+        return damaged(f"{SUMMARY_FILE} is for config hash {summary.get('config_hash')}, not "
+                       f"{recorded}")
+    if not isinstance(summary.get("final"), dict):
+        return damaged(f"{SUMMARY_FILE} has no final-week outputs ('final')")
+    rows, problem = _parquet_rows(run_dir / TIMESERIES_FILE)
+    if rows is None:
+        return damaged(problem)
+    weeks = status["weeks"]
+    if rows != weeks + 1:
+        return damaged(f"{TIMESERIES_FILE} has {rows} rows, not weeks + 1 = {weeks + 1}")
+    return RunCheck(SUCCEEDED, status, summary)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from .layout import TEMPORARY_SUFFIX, temporary_prefix
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 PACKAGES = ("slsim", "mesa", "numpy", "networkx", "hydra-core", "pandas", "pyarrow")
@@ -24,7 +26,8 @@ PACKAGES = ("slsim", "mesa", "numpy", "networkx", "hydra-core", "pandas", "pyarr
 def _atomic(path: Path, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name),
+                               suffix=TEMPORARY_SUFFIX)
     os.close(fd)
     try:
         write(tmp)

@@ -7,10 +7,11 @@ Outputs in the run folder:
 * ``timeseries.parquet``: one row per week, one column per output;
 * ``breakdown.parquet``: the final week by organisation type and clinical/non-clinical group;
 * ``metrics.png``: the main outputs over time;
-* ``status.json``: ``succeeded`` or ``failed`` (with the exception type, message and traceback),
-  and the run's identity (seed, config hash, overrides and the values they set); written last, so
-  its presence with ``succeeded`` means every other file is complete. Sweeps and
-  ``slsim-aggregate`` read it.
+* ``status.json``: ``succeeded`` (and whether ``metrics.png`` was drawn) or ``failed`` (with the
+  exception type, message and traceback), and the run's identity (seed, config hash, overrides
+  and the values they set); written last, so its presence with ``succeeded`` means every other
+  file was complete when it was written. Sweeps and ``slsim-aggregate`` trust it only through
+  :func:`simulation.layout.check_run`, which checks that those files are still complete.
 
 A run depends on nothing of the sweep layer (:mod:`simulation.sweeps`): the values its overrides
 set (:func:`swept_values`) and the test-only fault hook (:func:`inject_fault`) live here, with the
@@ -33,7 +34,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from .config import RunConfig
-from .layout import BREAKDOWN_FILE, METRICS_FIGURE, STATUS_FILE, SUMMARY_FILE, TIMESERIES_FILE
+from .layout import (
+    BREAKDOWN_FILE,
+    FAILED,
+    METRICS_FIGURE,
+    STATUS_FILE,
+    SUCCEEDED,
+    SUMMARY_FILE,
+    TIMESERIES_FILE,
+)
 from .metrics import OUTPUTS
 from .model import SharedLeadershipModel
 from .plots import metrics_figure
@@ -142,7 +151,7 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
             plt.close(figure)
         summary = {
             **identity,
-            "status": "succeeded",
+            "status": SUCCEEDED,
             "final": {name: model.latest[name] for name in OUTPUTS},
             "participants": model.participants(),
             "managers": len(model.managers),
@@ -152,10 +161,10 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
             "config": settings,
         }
         write_json(out_dir / SUMMARY_FILE, summary)
-        write_json(out_dir / STATUS_FILE, {**identity, "status": "succeeded"})
+        write_json(out_dir / STATUS_FILE, {**identity, "status": SUCCEEDED, "plot": plot})
         return summary
     except Exception as exc:  # a failed run is recorded, never fatal to its caller
-        failure = {**identity, "status": "failed", "error_type": type(exc).__name__,
+        failure = {**identity, "status": FAILED, "error_type": type(exc).__name__,
                    "message": str(exc), "traceback": traceback.format_exc(),
                    "config": settings}
         write_json(out_dir / STATUS_FILE, failure)

@@ -4,7 +4,8 @@ It lives under ``hydra_plugins`` because Hydra only instantiates sweepers from t
 done by :mod:`simulation.sweeps.engine`. Compared with Hydra's ``basic`` sweeper it:
 
 * composes and validates every job before any runs, and rejects the sweep naming the bad key;
-* names each run's folder by the hash of its resolved config and skips runs already succeeded;
+* names each run's folder by the hash of its resolved config and skips runs already succeeded
+  (with their files intact: a damaged run folder runs again);
 * keeps going when a run fails or a batch loses its worker, and logs progress with an ETA;
 * ends with one line of counts, ``sweep_status.json`` and a non-zero exit code if anything failed.
 """
@@ -20,6 +21,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from simulation.hydra_compat import basic_sweeper
+from simulation.layout import SWEEP_CONFIG_FILE
 from simulation.sweeps import engine
 
 log = logging.getLogger(__name__)
@@ -72,10 +74,11 @@ class ResumableSweeper(basic_sweeper()):
             sys.exit(2)
 
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        OmegaConf.save(self.config, sweep_dir / SWEEP_CONFIG_FILE)
+        damaged = f" ({len(plan.damaged)} of them damaged)" if plan.damaged else ""
         duplicates = f", {plan.duplicates} duplicate jobs merged" if plan.duplicates else ""
-        log.info("Sweep of %d runs into %s: %d to run, %d skipped (already %s)%s",
-                 len(plan.runs), sweep_dir, len(plan.to_run), len(plan.skipped),
+        log.info("Sweep of %d runs into %s: %d to run%s, %d skipped (already %s)%s",
+                 len(plan.runs), sweep_dir, len(plan.to_run), damaged, len(plan.skipped),
                  "succeeded" if self.retry_failed else "done", duplicates)
 
         returns = []

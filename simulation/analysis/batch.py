@@ -11,8 +11,9 @@ this module runs a list of override lists with the sweep engine's own parts
 * each run goes to ``<sweep dir>/runs/<overrides>-<config hash>/`` through
   :func:`simulation.runner.run_one` (``status.json``, ``summary.json``, ``timeseries.parquet``,
   ...), so a run done by ``slsim -m`` and the same run done here share one folder;
-* runs that already succeeded are skipped, failures are recorded and retried on the next call,
-  and a worker that dies loses only its batch;
+* runs that already succeeded (with their files intact) are skipped, failures are recorded and
+  retried on the next call, damaged run folders are run again, and a worker that dies loses only
+  its batch;
 * progress is logged by :class:`~simulation.sweeps.engine.SweepMonitor`.
 
 The folder is an ordinary sweep folder: ``slsim-aggregate`` and ``slsim-compare`` read it.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from ..config import CONFIG_DIR, RunConfig
 from ..hydra_compat import config_loader, isolated_hydra
-from ..layout import TIMESERIES_FILE
+from ..layout import SUCCEEDED, TIMESERIES_FILE, check_run
 from ..outputs import Output
 from ..results_io import config_hash
 from ..runner import run_one
@@ -148,11 +149,12 @@ def run_jobs(jobs: Sequence[Sequence[str]], sweep_dir: Path, **options) -> Batch
 
 def run_values(batch: Batch, outcomes: Sequence[Output]) -> pd.DataFrame:
     """Each succeeded run's outcomes at the horizon, indexed by config hash (runs that did not
-    succeed are missing). Reads only the columns needed, one run at a time."""
+    succeed, or whose folder is damaged, are missing). Reads only the columns needed, one run at a
+    time."""
     columns = ["week", *dict.fromkeys(o.name for o in outcomes)]
     frames = []
     for run in batch.plan.runs:
-        if not engine.succeeded(engine.read_status(run.run_dir), run.config_hash):
+        if check_run(run.run_dir, run.config_hash).state != SUCCEEDED:
             continue
         frame = pd.read_parquet(run.run_dir / TIMESERIES_FILE, columns=columns)
         frame["config_hash"] = run.config_hash
@@ -168,9 +170,10 @@ def load_results(batch: Batch) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``config_hash`` column)."""
     rows, series = [], []
     for run in batch.plan.runs:
-        status = engine.read_status(run.run_dir)
-        if not engine.succeeded(status, run.config_hash):
+        check = check_run(run.run_dir, run.config_hash)
+        if check.state != SUCCEEDED:
             continue
+        status = check.status
         rows.append({"config_hash": run.config_hash, "seed": status["seed"],
                      "scenario": status["scenario"], **status.get("parameters", {})})
         frame = pd.read_parquet(run.run_dir / TIMESERIES_FILE)

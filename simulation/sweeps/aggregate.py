@@ -4,11 +4,15 @@
   weeks, every parameter the sweep varied, the final-week outputs, and the error type of a failure;
 * ``OUT/timeseries.parquet``: one row per run and week (succeeded runs), with the same identity
   and varied-parameter columns, so ``groupby(["scenario", "week"])`` needs no join;
-* ``OUT/failures.csv``: one row per failed run, with the exception type, message and traceback.
+* ``OUT/failures.csv``: one row per failed run, with the exception type, message and traceback,
+  and one per damaged run folder (error type ``DamagedRun``, the message saying what is wrong).
 
 A separate, re-runnable step: it reads only the run folders (``OUT/runs/*/status.json`` and the
 files it vouches for), so it can run while a sweep is still going (unfinished runs are counted,
 not included) and gives the same tables for the same finished runs however they were launched.
+A run folder is trusted only through :func:`simulation.layout.check_run`: one whose files are
+damaged (truncated, empty, edited, for another config) is named in a warning, left out of the two
+Parquet tables and listed in ``failures.csv``; it never stops the aggregation.
 Memory stays flat as runs grow: run folders are read one at a time in two passes (the first finds
 the columns) and the tables are written in row groups. No timings go in, so the tables of a sweep
 are identical whether or not it was interrupted and resumed.
@@ -17,6 +21,7 @@ are identical whether or not it was interrupted and resumed.
 import argparse
 import csv
 import json
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,17 +32,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..layout import (
+    DAMAGED,
     FAILURES_FILE,
     RESULTS_FILE,
     RUNS_DIR,
-    SUMMARY_FILE,
+    STATUS_FILE,
+    SUCCEEDED,
     SWEEP_TIMESERIES_FILE,
     TIMESERIES_FILE,
+    UNFINISHED,
+    check_run,
     hash_of,
 )
 from ..metrics import OUTPUTS
 from ..results_io import write_streamed
-from .engine import read_status
+
+log = logging.getLogger(__name__)
 
 IDENTITY = {
     "run": pa.string(),
@@ -50,6 +60,8 @@ IDENTITY = {
 }
 RESULT_ROWS_PER_GROUP = 1000
 TIMESERIES_ROWS_PER_GROUP = 10_000
+DAMAGED_ERROR = "DamagedRun"  # error_type of a damaged run folder in failures.csv
+DAMAGED_NAMED = 20  # damaged run folders named one by one in the warnings; the rest are counted
 
 
 def _arrow_type(value: Any) -> pa.DataType | None:
@@ -80,6 +92,15 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
 
 
 @dataclass
+class Damage:
+    """A run folder left out of the tables, and what is wrong with it."""
+
+    run_dir: Path
+    problem: str
+    status: dict[str, Any] | None = None  # its status.json, when that is readable
+
+
+@dataclass
 class Survey:
     """What the first pass learns: which runs to read and which columns the tables have."""
 
@@ -88,6 +109,7 @@ class Survey:
     outputs: list[str] = field(default_factory=list)
     unfinished: list[Path] = field(default_factory=list)
     duplicates: list[Path] = field(default_factory=list)
+    damaged: list[Damage] = field(default_factory=list)
 
 
 def run_folders(sweep_dir: Path) -> list[Path]:
@@ -99,15 +121,13 @@ def run_folders(sweep_dir: Path) -> list[Path]:
     return sorted(p for p in runs_dir.iterdir() if p.is_dir() and hash_of(p))
 
 
-def _final(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / SUMMARY_FILE).read_text())["final"]
-
-
 def survey(sweep_dir: Path) -> Survey:
     """First pass: finished runs (one per config hash), the varied parameters and the outputs.
 
     A parameter counts as varied when it takes two or more values across the runs; keys that
     only some runs set but with one value (an intervention only some scenarios have) do not.
+    Damaged run folders are listed in ``damaged`` (or, when another folder holds the same run
+    intact, in ``duplicates``) and shape no column.
     """
     found = Survey()
     first: dict[str, str] = {}
@@ -115,13 +135,18 @@ def survey(sweep_dir: Path) -> Survey:
     varied: set[str] = set()
     outputs: dict[str, None] = {}
     kept: dict[str, tuple[int, bool]] = {}  # config hash -> (index in runs, succeeded)
+    damaged: list[Damage] = []
     for run_dir in run_folders(sweep_dir):
-        status = read_status(run_dir)
-        if status is None:
+        check = check_run(run_dir)
+        if check.state == UNFINISHED:
             found.unfinished.append(run_dir)
             continue
-        ok = status.get("status") == "succeeded"
-        run_hash = status.get("config_hash", hash_of(run_dir))
+        if check.state == DAMAGED:
+            damaged.append(Damage(run_dir, check.problem, check.status))
+            continue
+        status = check.status
+        ok = check.state == SUCCEEDED
+        run_hash = status["config_hash"]  # the folder's own: check_run made sure of it
         if run_hash in kept:  # copies of a run folder: keep one, a success over a failure
             index, kept_ok = kept[run_hash]
             if kept_ok or not ok:
@@ -141,7 +166,12 @@ def survey(sweep_dir: Path) -> Survey:
                 varied.add(key)
             kinds[key] = _wider(kinds.get(key), _arrow_type(value))
         if ok:
-            outputs.update(dict.fromkeys(_final(run_dir)))
+            outputs.update(dict.fromkeys(check.summary["final"]))
+    for damage in damaged:  # a damaged copy of a run kept intact elsewhere is only a duplicate
+        if hash_of(damage.run_dir) in kept:
+            found.duplicates.append(damage.run_dir)
+        else:
+            found.damaged.append(damage)
     found.varied = {key: kinds[key] or pa.string() for key in first if key in varied}
     ordered = [*(name for name in OUTPUTS if name in outputs), *outputs]  # the model's order
     found.outputs = [name for name in dict.fromkeys(ordered)
@@ -212,8 +242,21 @@ class Totals:
     timeseries_rows: int = 0
 
 
+def _damage_row(damage: Damage, found: Survey) -> dict[str, Any]:
+    """A damaged run folder's row of ``failures.csv``: what its status.json still tells, if
+    anything, and what is wrong."""
+    row = _identity(damage.run_dir, damage.status or {}, found)
+    row.update({"config_hash": hash_of(damage.run_dir), "status": DAMAGED,
+                "error_type": DAMAGED_ERROR, "message": damage.problem})
+    return row
+
+
 def _stream(found: Survey, results_path: str, timeseries_path: str, failures_path: str) -> Totals:
-    """Second pass: read each run once and append it to the three tables."""
+    """Second pass: read each run once and append it to the three tables.
+
+    A run that turns out damaged now (changed since the survey, or a time series whose data, not
+    only its footer, is broken) joins ``found.damaged``; the damaged runs go to failures.csv.
+    """
     id_fields = [pa.field(k, t) for k, t in IDENTITY.items()]
     varied_fields = [pa.field(k, t) for k, t in found.varied.items()]
     output_fields = [pa.field(name, pa.float64()) for name in found.outputs]
@@ -228,28 +271,40 @@ def _stream(found: Survey, results_path: str, timeseries_path: str, failures_pat
         failures.writeheader()
         try:
             for run_dir in found.runs:
-                status = read_status(run_dir)
-                if status is None:  # removed since the survey
+                check = check_run(run_dir)
+                if check.state == UNFINISHED:  # its status.json was removed since the survey
                     continue
+                if check.state == DAMAGED:
+                    found.damaged.append(Damage(run_dir, check.problem, check.status))
+                    continue
+                status = check.status
                 row = _identity(run_dir, status, found)
-                totals.runs += 1
-                if status.get("status") == "succeeded":
-                    totals.succeeded += 1
-                    final = _final(run_dir)
+                if check.state == SUCCEEDED:
+                    final = check.summary["final"]
                     row.update({name: final.get(name) for name in found.outputs})
-                    # One small file: pyarrow's thread pool costs 20 times the read itself.
-                    series = pq.read_table(run_dir / TIMESERIES_FILE, use_threads=False)
-                    if timeseries is None:
-                        timeseries = _RowGroups(timeseries_path,
-                                                _timeseries_schema(series, found),
-                                                TIMESERIES_ROWS_PER_GROUP)
-                    timeseries.add(_with_identity(series, row, timeseries.schema))
+                    try:
+                        # One small file: pyarrow's thread pool costs 20 times the read itself.
+                        series = pq.read_table(run_dir / TIMESERIES_FILE, use_threads=False)
+                        if timeseries is None:
+                            timeseries = _RowGroups(timeseries_path,
+                                                    _timeseries_schema(series, found),
+                                                    TIMESERIES_ROWS_PER_GROUP)
+                        rows = _with_identity(series, row, timeseries.schema)
+                    except (OSError, ValueError, pa.ArrowException) as exc:
+                        found.damaged.append(Damage(
+                            run_dir, f"{TIMESERIES_FILE} cannot be read ({exc})", status))
+                        continue
+                    timeseries.add(rows)
+                    totals.succeeded += 1
                 else:
                     totals.failed += 1
                     row["error_type"] = status.get("error_type")
                     failures.writerow({**row, "message": status.get("message"),
                                        "traceback": status.get("traceback")})
+                totals.runs += 1
                 results.add_record(row)
+            for damage in found.damaged:
+                failures.writerow(_damage_row(damage, found))
         finally:
             results.close()
             if timeseries is None:  # no run succeeded: an empty table with the identity columns
@@ -291,25 +346,41 @@ def _write_together(paths: list[Path], write: Callable[..., Totals]) -> Totals:
 
 
 def aggregate(sweep_dir: Path) -> tuple[Survey, Totals]:
-    """Write ``results.parquet``, ``timeseries.parquet`` and ``failures.csv`` in ``sweep_dir``."""
+    """Write ``results.parquet``, ``timeseries.parquet`` and ``failures.csv`` in ``sweep_dir``.
+
+    Each damaged run folder is named in a warning (the first few one by one), left out of the
+    Parquet tables and listed in ``failures.csv``.
+    """
     sweep_dir = Path(sweep_dir)
     found = survey(sweep_dir)
     totals = _write_together(
         [sweep_dir / RESULTS_FILE, sweep_dir / SWEEP_TIMESERIES_FILE, sweep_dir / FAILURES_FILE],
         lambda results, series, failures: _stream(found, results, series, failures))
+    for damage in found.damaged[:DAMAGED_NAMED]:
+        log.warning("damaged run folder left out of the tables: %s: %s", damage.run_dir,
+                    damage.problem)
+    if len(found.damaged) > DAMAGED_NAMED:
+        log.warning("... and %d more damaged run folders", len(found.damaged) - DAMAGED_NAMED)
+    if found.damaged:
+        log.warning("%d damaged run folders are listed in %s (error type %s); re-run the sweep "
+                    "command into %s to run them again", len(found.damaged),
+                    sweep_dir / FAILURES_FILE, DAMAGED_ERROR, sweep_dir)
     return found, totals
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="slsim-aggregate",
-        description="Collect the runs of an `slsim -m` sweep into results.parquet (one row per "
-                    "run), timeseries.parquet (one row per run and week) and failures.csv.")
+        description=f"Collect the runs of an `slsim -m` sweep into {RESULTS_FILE} (one row per "
+                    f"run), {SWEEP_TIMESERIES_FILE} (one row per run and week) and "
+                    f"{FAILURES_FILE}. Exits with 1 if run folders are damaged and no run is "
+                    "left to tabulate.")
     parser.add_argument("sweep_dir", type=Path, help="the sweep's folder (its hydra.sweep.dir)")
     args = parser.parse_args(argv)
+    logging.basicConfig(format="slsim-aggregate: %(message)s")  # the damaged-folder warnings
     try:
         found, totals = aggregate(args.sweep_dir)
-    except FileNotFoundError as exc:
+    except OSError as exc:  # no such sweep folder, or one that cannot be written
         print(f"slsim-aggregate: {exc}", file=sys.stderr)
         sys.exit(2)
     out = args.sweep_dir
@@ -317,10 +388,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{out / RESULTS_FILE}: {totals.runs} runs ({totals.succeeded} succeeded, "
           f"{totals.failed} failed); varied parameters: {varied}")
     print(f"{out / SWEEP_TIMESERIES_FILE}: {totals.timeseries_rows} rows (run x week)")
-    print(f"{out / FAILURES_FILE}: {totals.failed} failures")
+    damaged = f" and {len(found.damaged)} damaged run folders" if found.damaged else ""
+    print(f"{out / FAILURES_FILE}: {totals.failed} failures{damaged}")
     if found.unfinished:
-        print(f"{len(found.unfinished)} run folders have no status.json yet (running, or "
+        print(f"{len(found.unfinished)} run folders have no {STATUS_FILE} yet (running, or "
               "killed: re-run the sweep to finish them); they are not included")
     if found.duplicates:
         print(f"{len(found.duplicates)} run folders repeat a config hash already included; "
               "skipped: " + ", ".join(p.name for p in found.duplicates[:5]))
+    if found.damaged and totals.runs == 0:
+        print(f"slsim-aggregate: nothing usable in {out}: every finished run folder is damaged "
+              f"(see {out / FAILURES_FILE})", file=sys.stderr)
+        sys.exit(1)

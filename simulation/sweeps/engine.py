@@ -6,16 +6,16 @@ drives these steps; any Hydra launcher runs the jobs:
 1. every job of the sweep is composed and validated before anything runs (a bad override anywhere
    stops the sweep with the key named, exit code 2);
 2. each run gets the folder ``<sweep dir>/runs/<overrides>-<config hash>``; runs whose folder holds
-   a ``status.json`` that says ``succeeded`` are skipped, so re-running a sweep command into the
-   same ``hydra.sweep.dir`` runs only what is missing or failed;
-3. while the launcher works, a monitor thread reads each run's ``status.json`` as it appears and
-   logs runs done, failed, skipped and the ETA;
+   a complete success (:func:`simulation.layout.check_run`: ``status.json`` says ``succeeded``
+   and the files it vouches for are intact) are skipped, so re-running a sweep command into the
+   same ``hydra.sweep.dir`` runs only what is missing, failed or damaged;
+3. while the launcher works, a monitor thread checks each run's folder as its ``status.json``
+   appears and logs runs done, failed, skipped and the ETA;
 4. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded)
    or 1 (some failed or did not finish). ``slsim-aggregate`` then collects the results.
 """
 
 import copy
-import json
 import logging
 import os
 import threading
@@ -31,10 +31,16 @@ from omegaconf import DictConfig, open_dict, read_write
 from ..config import RunConfig, to_run_config
 from ..hydra_compat import apply_value_overrides
 from ..layout import (
+    DAMAGED,
+    FAILED,
     PREVIOUS_STATUS_FILE,
     RUNS_DIR,
     STATUS_FILE,
+    SUCCEEDED,
     SWEEP_STATUS_FILE,
+    TEMPORARY_FILES,
+    UNFINISHED,
+    check_run,
     index_runs,
     run_dir_name,
 )
@@ -42,37 +48,22 @@ from ..params import ConfigError
 from ..results_io import config_hash, write_json
 
 log = logging.getLogger(__name__)
+DAMAGED_NAMED = 20  # damaged run folders named one by one in the log; the rest are counted
 
 # --- Run folders ---------------------------------------------------------------------------------
-
-def read_status(run_dir: Path) -> dict[str, Any] | None:
-    """A run's ``status.json``, or None while it has none (not started, running, or killed)."""
-    try:
-        return json.loads((Path(run_dir) / STATUS_FILE).read_text())
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, ValueError) as exc:  # unreadable: treat as unfinished so the run is redone
-        log.warning("ignoring unreadable %s: %s", Path(run_dir) / STATUS_FILE, exc)
-        return None
-
-
-def succeeded(status: dict[str, Any] | None, run_hash: str) -> bool:
-    """Whether a status record is a success of the run with this config hash."""
-    return bool(status) and status.get("status") == "succeeded" \
-        and status.get("config_hash") == run_hash
-
 
 def prepare_rerun(run_dir: Path) -> None:
     """Clear what a previous attempt left, so the new attempt's ``status.json`` is its own.
 
-    A failure record is kept as ``status.previous.json``; temporary files of a killed write go.
+    The earlier record (a failure, or the success of a damaged folder) is kept as
+    ``status.previous.json``; temporary files of a killed write go.
     """
     if not run_dir.is_dir():
         return
     status = run_dir / STATUS_FILE
     if status.exists():
         os.replace(status, run_dir / PREVIOUS_STATUS_FILE)
-    for leftover in run_dir.glob(".*.tmp"):
+    for leftover in run_dir.glob(TEMPORARY_FILES):
         leftover.unlink(missing_ok=True)
 
 
@@ -85,7 +76,9 @@ class PlannedRun:
     overrides: list[str]
     config_hash: str
     run_dir: Path
-    previous: str | None = None  # status of an earlier attempt: succeeded, failed or None
+    # What an earlier attempt left (simulation.layout's states): succeeded, failed, damaged (a
+    # success whose files are not complete, or an unreadable status.json), or None (nothing).
+    previous: str | None = None
 
     @property
     def label(self) -> str:
@@ -102,7 +95,8 @@ class SweepPlan:
     retry_failed: bool = True
 
     def needs_running(self, run: PlannedRun) -> bool:
-        return run.previous is None or (run.previous == "failed" and self.retry_failed)
+        """Missing and damaged runs always run; failed ones unless ``retry_failed`` is off."""
+        return run.previous in (None, DAMAGED) or (run.previous == FAILED and self.retry_failed)
 
     @property
     def to_run(self) -> list[PlannedRun]:
@@ -111,6 +105,10 @@ class SweepPlan:
     @property
     def skipped(self) -> list[PlannedRun]:
         return [r for r in self.runs if not self.needs_running(r)]
+
+    @property
+    def damaged(self) -> list[PlannedRun]:
+        return [r for r in self.runs if r.previous == DAMAGED]
 
     @property
     def duplicates(self) -> int:
@@ -226,7 +224,9 @@ def plan_sweep(
     """Compose and validate every job, key it by config hash, and find what earlier attempts left.
 
     ``compose(overrides)`` returns a job's validated run config (:class:`JobComposer`). Raises
-    :class:`SweepConfigError` listing every invalid job, before anything runs.
+    :class:`SweepConfigError` listing every invalid job, before anything runs. A run folder whose
+    success is not complete (:func:`simulation.layout.check_run`) is logged, naming what is
+    wrong, and planned to run again.
     """
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -235,6 +235,7 @@ def plan_sweep(
     existing = index_runs(sweep_dir / RUNS_DIR)
     problems: list[tuple[list[str], str]] = []
     runs: dict[str, PlannedRun] = {}
+    damaged = 0
     started = last_note = time.monotonic()
     for number, job in enumerate(jobs, 1):
         overrides = [o for o in job if not o.startswith("hydra.")]
@@ -247,15 +248,21 @@ def plan_sweep(
         if run_hash not in runs:
             run_dir = existing.get(run_hash, sweep_dir / RUNS_DIR / run_dir_name(overrides,
                                                                                 run_hash))
-            status = read_status(run_dir)
-            previous = None
-            if status is not None:
-                previous = "succeeded" if succeeded(status, run_hash) else "failed"
+            check = check_run(run_dir, run_hash)
+            previous = None if check.state == UNFINISHED else check.state
+            if previous == DAMAGED:
+                damaged += 1
+                if damaged <= DAMAGED_NAMED:
+                    log.warning("run folder %s is damaged (%s): it will run again", run_dir,
+                                check.problem)
             runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, previous)
         if time.monotonic() - last_note >= progress_every:
             last_note = time.monotonic()
             log.info("validated %d/%d run configs (%.0f s)", number, len(jobs),
                      last_note - started)
+    if damaged > DAMAGED_NAMED:
+        log.warning("... and %d more damaged run folders, which will run again",
+                    damaged - DAMAGED_NAMED)
     if problems:
         raise SweepConfigError(problems, len(jobs))
     return SweepPlan(sweep_dir, list(runs.values()), len(jobs), retry_failed)
@@ -355,22 +362,22 @@ class SweepMonitor:
             self.report()
 
     def check(self) -> None:
-        """Record every pending run whose ``status.json`` has appeared."""
+        """Record every pending run whose ``status.json`` has appeared (checked once, in full:
+        a success whose files are not complete counts as failed)."""
         with self._lock:
             for run_hash, run in list(self.pending.items()):
-                status = read_status(run.run_dir)
-                if status is None:
+                check = check_run(run.run_dir, run_hash)
+                if check.state == UNFINISHED:
                     continue
                 del self.pending[run_hash]
-                if succeeded(status, run_hash):
+                if check.state == SUCCEEDED:
                     self.succeeded += 1
                     continue
                 self.failed.append(run.run_dir.name)
-                if status.get("config_hash") != run_hash:
-                    reason = (f"its config hash {status.get('config_hash')} is not the "
-                              f"planned {run_hash}")
+                if check.state == DAMAGED:
+                    reason = f"its run folder is damaged: {check.problem}"
                 else:
-                    reason = f"{status.get('error_type')}: {status.get('message')}"
+                    reason = f"{check.status.get('error_type')}: {check.status.get('message')}"
                 log.warning("run failed: %s: %s (%s)", run.label, reason,
                             run.run_dir / STATUS_FILE)
 
