@@ -31,19 +31,28 @@ TINY = ("ics=small_ics", "weeks=4")
 
 
 def slsim_sweep(out: Path, *overrides: str, launcher: str = "joblib",
-                faults: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``slsim -m OVERRIDES`` into ``out``; returns the finished process (text output)."""
-    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+                faults: str | None = None, timeout: float = 600,
+                env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
+    """Run ``slsim -m OVERRIDES`` into ``out``; returns the finished process (text output).
+
+    ``env`` sets environment variables of the sweep (a value of None removes one)."""
+    environment = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
     if faults:
-        env[FAULT_ENV] = faults
+        environment[FAULT_ENV] = faults
+    for key, value in (env or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
     command = [str(BIN / "slsim"), "-m", *overrides, f"hydra.sweep.dir={out}",
                f"hydra/launcher={launcher}"]
     if launcher == "joblib":
         command.append("hydra.launcher.n_jobs=2")
-    if launcher == "ray":
+    joins_cluster = any(o.startswith("hydra.launcher.ray.init.address=") for o in overrides)
+    if launcher == "ray" and not joins_cluster:  # a local instance of two CPUs
         command.append("hydra.launcher.ray.init.num_cpus=2")
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=out.parent,
-                          timeout=timeout, check=False)
+    return subprocess.run(command, capture_output=True, text=True, env=environment,
+                          cwd=out.parent, timeout=timeout, check=False)
 
 
 def final_line(process: subprocess.CompletedProcess) -> str:

@@ -7,6 +7,7 @@ done by :mod:`simulation.sweeps.engine`. Compared with Hydra's ``basic`` sweeper
 * names each run's folder by the hash of its resolved config and skips runs already succeeded
   (with their files intact: a damaged run folder runs again);
 * keeps going when a run fails or a batch loses its worker, and logs progress with an ETA;
+* says in one line why, when the launcher cannot run anything (a Ray cluster it cannot join);
 * ends with one line of counts, ``sweep_status.json`` and a non-zero exit code if anything failed.
 """
 
@@ -22,7 +23,7 @@ from omegaconf import OmegaConf
 
 from simulation.hydra_compat import basic_sweeper
 from simulation.layout import SWEEP_CONFIG_FILE
-from simulation.sweeps import engine
+from simulation.sweeps import engine, ray_cluster
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,15 @@ class ResumableSweeper(basic_sweeper()):
 
         returns = []
 
+        launcher_config = self.config.hydra.launcher
+
         def launch(runs: list[engine.PlannedRun], first_index: int) -> None:
             job_overrides = [[*run.overrides, engine.subdir_override(run)] for run in runs]
-            returns.append(self.launcher.launch(job_overrides, initial_job_idx=first_index))
+            if ray_cluster.is_ray(launcher_config):  # a cluster it cannot join is said so clearly
+                returns.append(ray_cluster.guarded_launch(launcher_config, self.launcher.launch,
+                                                          job_overrides, first_index))
+            else:
+                returns.append(self.launcher.launch(job_overrides, initial_job_idx=first_index))
 
         outcome = engine.execute_plan(plan, launch, batch_size=self.max_batch_size,
                                       progress_interval=self.progress_interval)

@@ -11,8 +11,9 @@ drives these steps; any Hydra launcher runs the jobs:
    same ``hydra.sweep.dir`` runs only what is missing, failed or damaged;
 3. while the launcher works, a monitor thread checks each run's folder as its ``status.json``
    appears and logs runs done, failed, skipped and the ETA;
-4. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded)
-   or 1 (some failed or did not finish). ``slsim-aggregate`` then collects the results.
+4. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded),
+   1 (some failed or did not finish) or 3 (the launcher could not run anything, e.g. it cannot
+   reach its cluster: the line says why). ``slsim-aggregate`` then collects the results.
 """
 
 import copy
@@ -270,6 +271,11 @@ def plan_sweep(
 
 # --- Watching and summarising ---------------------------------------------------------------------
 
+class LauncherUnavailable(RuntimeError):
+    """The launcher cannot run any job (it cannot reach or start its cluster): retrying the next
+    batch would fail the same way, so the sweep stops and says why, in one line."""
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -287,6 +293,7 @@ class SweepOutcome:
     unfinished: int = 0
     duplicates: int = 0
     interrupted: bool = False
+    unavailable: str = ""  # why the launcher could not run anything (LauncherUnavailable)
     elapsed_s: float = 0.0
     failed_runs: list[str] = field(default_factory=list)
     unfinished_runs: list[str] = field(default_factory=list)
@@ -296,14 +303,22 @@ class SweepOutcome:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
+        if self.unavailable:
+            return 3
         return 0 if self.failed == 0 and self.unfinished == 0 else 1
 
     def final_line(self) -> str:
         done = self.succeeded + self.skipped
+        counts = (f"{done} of {self.runs} runs succeeded ({self.succeeded} run now, "
+                  f"{self.skipped} skipped as already done), {self.failed} failed")
+        if self.unavailable:  # the cause first: the counts only say that nothing more ran
+            return (f"slsim sweep could not launch its runs: {self.unavailable.rstrip('.')}. "
+                    f"{counts}, {self.unfinished} not run, in {format_duration(self.elapsed_s)}; "
+                    f"once that is fixed, re-run the same command with hydra.sweep.dir="
+                    f"{self.sweep_dir}. Results in {self.sweep_dir}")
         head = "slsim sweep interrupted" if self.interrupted else "slsim sweep finished"
-        line = (f"{head}: {done} of {self.runs} runs succeeded ({self.succeeded} run now, "
-                f"{self.skipped} skipped as already done), {self.failed} failed, "
-                f"{self.unfinished} did not finish, in {format_duration(self.elapsed_s)}")
+        line = (f"{head}: {counts}, {self.unfinished} did not finish, in "
+                f"{format_duration(self.elapsed_s)}")
         if self.failed or self.unfinished:
             line += f"; re-run the same command with hydra.sweep.dir={self.sweep_dir} to retry them"
         return f"{line}. Results in {self.sweep_dir}"
@@ -313,6 +328,7 @@ class SweepOutcome:
             "runs": self.runs, "skipped": self.skipped, "succeeded": self.succeeded,
             "failed": self.failed, "unfinished": self.unfinished,
             "duplicate_jobs": self.duplicates, "interrupted": self.interrupted,
+            "launcher_unavailable": self.unavailable,
             "elapsed_s": round(self.elapsed_s, 3), "exit_code": self.exit_code,
             "failed_runs": self.failed_runs, "unfinished_runs": self.unfinished_runs,
             "launcher_errors": self.launcher_errors,
@@ -405,15 +421,16 @@ class SweepMonitor:
             self._reported, self._last_line = counts, now
             log.info(self.progress_line())
 
-    def outcome(self, interrupted: bool = False,
-                launcher_errors: Iterable[str] = ()) -> SweepOutcome:
+    def outcome(self, interrupted: bool = False, launcher_errors: Iterable[str] = (),
+                unavailable: str = "") -> SweepOutcome:
         ok, bad = self.counts()
         unfinished = sorted(run.run_dir.name for run in self.pending.values())
         return SweepOutcome(
             sweep_dir=self.plan.sweep_dir, runs=len(self.plan.runs),
             skipped=self.skipped, succeeded=ok, failed=bad,
             unfinished=len(unfinished), duplicates=self.plan.duplicates,
-            interrupted=interrupted, elapsed_s=time.monotonic() - self.started,
+            interrupted=interrupted, unavailable=unavailable,
+            elapsed_s=time.monotonic() - self.started,
             failed_runs=sorted(self.failed), unfinished_runs=unfinished,
             launcher_errors=list(launcher_errors))
 
@@ -424,7 +441,8 @@ def execute_plan(plan: SweepPlan, launch: Callable[[list[PlannedRun], int], Any]
 
     ``launch(runs, first_index)`` runs a batch (``batch_size`` runs; None: all at once) and
     returns when it is done. A batch whose launch raises (a worker died) ends there: its finished
-    runs are kept and the next batch goes on. Ctrl-C stops the sweep, with the outcome marked
+    runs are kept and the next batch goes on; a :class:`LauncherUnavailable` stops the sweep
+    there, with its reason in the outcome. Ctrl-C stops the sweep, with the outcome marked
     ``interrupted``.
     """
     to_run = plan.to_run
@@ -433,6 +451,7 @@ def execute_plan(plan: SweepPlan, launch: Callable[[list[PlannedRun], int], Any]
     monitor = SweepMonitor(plan, interval=progress_interval)
     errors: list[str] = []
     interrupted = False
+    unavailable = ""
     monitor.start()
     try:
         size = batch_size or max(len(to_run), 1)
@@ -440,6 +459,10 @@ def execute_plan(plan: SweepPlan, launch: Callable[[list[PlannedRun], int], Any]
             batch = to_run[start:start + size]
             try:
                 launch(batch, start)
+            except LauncherUnavailable as exc:  # every further batch would fail the same way
+                unavailable = str(exc)
+                errors.append(f"{type(exc).__name__}: {unavailable}")
+                break
             except Exception as exc:  # a dead worker ends its batch, never the sweep
                 text = str(exc).strip()
                 errors.append(f"{type(exc).__name__}: {text.splitlines()[0]}" if text
@@ -450,7 +473,7 @@ def execute_plan(plan: SweepPlan, launch: Callable[[list[PlannedRun], int], Any]
         interrupted = True
     finally:
         monitor.stop()
-    return monitor.outcome(interrupted, errors)
+    return monitor.outcome(interrupted, errors, unavailable)
 
 
 _last_outcome: SweepOutcome | None = None
