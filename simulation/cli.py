@@ -16,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import CONFIG_DIR, to_run_config
+from .layout import run_files
 from .outputs import SUMMARY
 from .params import ConfigError
 from .runner import run_one
@@ -57,8 +58,7 @@ def app(cfg: DictConfig) -> str:
           f"scenario {config.scenario.name}, seed {config.seed} "
           f"({result['wall_time_s']:.2f} s)")
     print(summary_table(result["final"]))
-    print(f"Outputs in {out_dir}: summary.json, timeseries.parquet, breakdown.parquet, "
-          "metrics.png")
+    print(f"Outputs in {out_dir}: {', '.join(run_files(plot=True))}")
     return result["status"]
 
 

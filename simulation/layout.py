@@ -77,6 +77,11 @@ def hash_of(run_dir: Path) -> str | None:
     return match.group(1) if match else None
 
 
+def status_files(sweep_dir: Path) -> Path:
+    """Every run's ``status.json`` in a sweep folder, as a glob pattern (for messages)."""
+    return Path(sweep_dir) / RUNS_DIR / "*" / STATUS_FILE
+
+
 def index_runs(runs_dir: Path) -> dict[str, Path]:
     """Existing run folders under ``runs_dir``, by config hash."""
     if not runs_dir.is_dir():

@@ -74,6 +74,7 @@ from optuna.trial import TrialState
 
 from ..commands import comma_list, reported_errors, setting_help
 from ..config import group_options
+from ..layout import status_files
 from ..outputs import format_gbp
 from ..params import ConfigError, choice, param, validate
 from ..results_io import write_figure, write_json, write_streamed
@@ -200,7 +201,7 @@ def evaluate_mix(settings: PolicySettings, coverage: Mapping[str, float], out_di
     missing = [h for h in hashes if h not in values.index]
     if missing:
         raise RuntimeError(f"{len(missing)} runs of the mix did not succeed (see "
-                           f"{out_dir}/runs/*/status.json); the mix cannot be scored")
+                           f"{status_files(out_dir)}); the mix cannot be scored")
     n = len(seeds)
     mix_values, base_values = values.loc[hashes[:n]], values.loc[hashes[n:]]
     gain = paired_difference(mix_values[item.name].to_numpy(), base_values[item.name].to_numpy())

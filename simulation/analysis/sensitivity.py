@@ -33,6 +33,7 @@ from scipy import stats
 
 from ..commands import comma_list, reported_errors, setting_help, settings_from, sweep_parser
 from ..config import RunConfig, group_options
+from ..layout import status_files
 from ..outputs import OUTPUTS, Output, format_number
 from ..params import ConfigError, choice, param, parameter_specs, uncertain_parameters, validate
 from ..results_io import write_figure, write_json, write_parquet, write_streamed
@@ -239,7 +240,7 @@ def run_analysis(out_dir: Path, s: SensitivitySettings, *, progress_interval: fl
             f"{len(set(missing))} of {len(batch.plan.runs)} runs did not succeed "
             f"({outcome_of_sweep.failed} failed, {outcome_of_sweep.unfinished} unfinished); "
             f"the analysis needs every design point. Re-run the same command to retry them, or "
-            f"see {out_dir}/runs/*/status.json")
+            f"see {status_files(out_dir)}")
     frames, noise = [], {}
     for item in items:
         per_seed = values.loc[hashes.ravel(), column_name(item)].to_numpy(float).reshape(
