@@ -24,7 +24,7 @@ def isolated_hydra(config_dir: Path) -> Iterator[None]:
     """Initialise Hydra on ``config_dir`` for the ``with`` block, from anywhere.
 
     Hydra's global state (that of a running Hydra app, if any) is saved first and restored
-    after, so this works inside ``slsim-policy``'s trials and in tests alike.
+    after, so this works inside another Hydra app (such as a running ``slsim`` job) and in tests.
     """
     backup = get_gh_backup()
     GlobalHydra.instance().clear()
