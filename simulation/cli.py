@@ -54,7 +54,8 @@ def app(cfg: DictConfig) -> str:
         print(f"slsim: run failed: {result['error_type']}: {result['message']}",
               file=sys.stderr)
         sys.exit(1)
-    print(f"{config.ics.name}: {result['managers']} managers, {config.weeks} weeks, "
+    print(f"{config.ics.name}: {result['managers']} managers and {result['trainees']} doctors in "
+          f"training, {config.weeks} weeks, "
           f"scenario {config.scenario.name}, seed {config.seed} "
           f"({result['wall_time_s']:.2f} s)")
     print(summary_table(result["final"]))

@@ -17,19 +17,21 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from .hydra_compat import isolated_hydra
 from .interventions import intervention_params
 from .params import (
+    CareerParams,
     ConfigError,
     ICSConfig,
+    MeasurementParams,
     ModelParams,
     NetworkParams,
     PopulationParams,
     param,
+    parameter_groups,
     parameter_specs,
     plain_value,
     validate,
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-GROUPS = {"model": ModelParams, "population": PopulationParams, "network": NetworkParams}
 
 
 @dataclass
@@ -48,9 +50,12 @@ class RunConfig:
     model: ModelParams = field(default_factory=ModelParams)
     population: PopulationParams = field(default_factory=PopulationParams)
     network: NetworkParams = field(default_factory=NetworkParams)
+    careers: CareerParams = field(default_factory=CareerParams)
+    measurement: MeasurementParams = field(default_factory=MeasurementParams)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     seed: int = param(0, 0, 2**32 - 1, "seed", "Seed of every random stream of the run.", "-")
-    weeks: int = param(156, 1, 2080, "weeks", "Horizon: weeks to simulate (3 years).", "A")
+    weeks: int = param(156, 1, 2080, "weeks",
+                       "Horizon: weeks to simulate (3 years; 520 for 10).", "A")
     collect_agents: bool = False
 
     def __post_init__(self) -> None:
@@ -109,7 +114,7 @@ def build_config(
         if "." in key:
             updates[key] = value
             continue
-        owners = [g for g, cls in GROUPS.items() if key in parameter_specs(cls)]
+        owners = [g for g, cls in parameter_groups().items() if key in parameter_specs(cls)]
         if not owners:
             raise ConfigError(f"{key} is not a parameter of the model")
         updates[f"{owners[0]}.{key}"] = value

@@ -107,6 +107,17 @@ class Intervention:
         given = self.given.setdefault((owner, state), np.zeros(len(values)))
         given[units] += values[units] - before
 
+    def move_people(self, origin: np.ndarray, destination: np.ndarray) -> None:
+        """People at posts ``origin`` took posts ``destination``: what this lever gave them, and
+        their enrolment, go with them; the posts they left hold nothing of it."""
+        if self.per_organisation:
+            return
+        for records in (self.enrolled_week, *(given for (owner, _), given in self.given.items()
+                                              if owner == "managers")):
+            moved = records[origin].copy()
+            records[origin] = -1 if records is self.enrolled_week else 0.0
+            records[destination] = moved
+
     # ---------------------------------------------------------------- helpers
     def _weekly_chance(self) -> float:
         return 1.0 - (1.0 - self.params.coverage) ** (1.0 / WEEKS_PER_YEAR)
@@ -119,7 +130,7 @@ class Intervention:
         """Units whose current holder has enrolled (a new manager in a post may enrol again)."""
         if self.per_organisation:
             return self.enrolled_week >= 0
-        return self.enrolled_week >= model.managers.hired_week
+        return (self.enrolled_week >= 0) & (self.enrolled_week >= model.managers.hired_week)
 
     def _eligible(self, model: Any) -> np.ndarray:
         p = self.params
@@ -127,8 +138,10 @@ class Intervention:
         org_ok = np.isin(orgs.type_code, [ORG_TYPES.index(t) for t in p.target_org_types])
         if self.per_organisation:
             return org_ok
-        group_ok = {"all": np.ones(len(m), bool), "clinical": m.is_clinical,
-                    "non_clinical": ~m.is_clinical}[p.target_group]
+        managers = ~m.is_trainee
+        group_ok = {"all": managers, "clinical": managers & m.is_clinical,
+                    "non_clinical": managers & ~m.is_clinical,
+                    "trainees": m.is_trainee}[p.target_group]
         return (m.active & group_ok & org_ok[m.org]
                 & np.isin(m.career_stage, [CAREER_STAGES.index(s) for s in p.target_stages])
                 & np.isin(m.profession, [PROFESSIONS.index(s) for s in p.target_professions]))
@@ -196,11 +209,10 @@ class TrainingIntervention(Intervention):
 
 @dataclass
 class PostgradTrainingParams(TrainingParams):
-    """Shared-leadership training for doctors in postgraduate training."""
+    """Shared-leadership training for doctors in postgraduate training: it reaches today's
+    managers only through the trainees who later take clinical leadership posts."""
 
-    target_group: str = choice("clinical", GROUPS, "Clinical managers, non-clinical, or all.")
-    target_stages: list[str] = choice(["aspiring"], CAREER_STAGES, "Career stages targeted.")
-    target_professions: list[str] = choice(["doctor"], PROFESSIONS, "Professions targeted.")
+    target_group: str = choice("trainees", GROUPS, "Doctors in postgraduate training.")
     coverage: float = param(
         0.5, 0.0, 1.0, "share per year", "Share of eligible trainees reached each year.",
         "A: part of the postgraduate curriculum (the paper's first recommendation)")
@@ -264,7 +276,7 @@ class LeadershipProgramme(TrainingIntervention):
 class ProtectedTimeParams(InterventionParams):
     """Funded hours a week for leadership, e.g. one extra programmed activity for clinicians."""
 
-    target_group: str = choice("clinical", GROUPS, "Clinical managers, non-clinical, or all.")
+    target_group: str = choice("clinical", GROUPS, "Clinical managers.")
     coverage: float = param(
         0.3, 0.0, 1.0, "share per year", "Share of eligible managers given protected time a year.",
         "A")
@@ -359,7 +371,8 @@ class ClearCommunication(Intervention):
         ties = model.ties
         joined = np.zeros(len(model.managers), bool)
         joined[units] = True
-        ties.open |= joined[ties.source] | joined[ties.target]  # forum ties are latent ties
+        # Forum ties are latent role ties (carried-tie slots are not forums).
+        ties.open |= ~ties.personal & (joined[ties.source] | joined[ties.target])
         org = model.managers.org
         share = (np.bincount(org[units], minlength=len(model.organisations))
                  / np.bincount(org, minlength=len(model.organisations)))

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 # Re-exported: the model's reporters, the runner and the readers of results import it from here.
+from .measurement import leaver_category, often_share
 from .outputs import OUTPUTS as OUTPUTS
 from .params import ORG_TYPES
 from .state import Managers, Organisations, Ties
@@ -29,8 +30,11 @@ class WeekCounts:
     conflicts: int = 0
     successes: int = 0
     tasks_completed: float = 0.0
-    exits: int = 0
+    exits: int = 0  # managers (not trainees) who left the system
     bureaucracy_hours: float = 0.0
+    leavers: np.ndarray | None = None  # managers who left the system, per leaver category
+    promotions: int = 0
+    carried_ties_evicted: int = 0  # carried ties closed early because the pool was full
 
 
 def gini(x: np.ndarray) -> float:
@@ -91,22 +95,22 @@ def _mean(x: np.ndarray) -> float:
 
 
 def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.ndarray,
-            counts: WeekCounts, burnout_threshold: float, cost: float,
-            participants: int) -> dict[str, float]:
-    """Every output of the registry (:data:`simulation.outputs.OUTPUTS`) for one week, as plain
-    floats.
+            counts: WeekCounts, cost: float, participants: int) -> dict[str, float]:
+    """The outputs of the model's state this week, over managers (doctors in training are not
+    managers), as plain floats; :func:`simulation.measurement.measured_outputs` gives the rest
+    of the registry (:data:`simulation.outputs.OUTPUTS`).
 
     ``usable`` and ``received`` come from :func:`usable_ties` and :func:`leadership_received`.
     """
-    n = len(managers)
-    active = managers.active
+    posts = ~managers.is_trainee
+    active = managers.active & posts
     n_active = int(active.sum())
+    usable = usable & np.take(active, ties.source) & np.take(active, ties.target)
     granted = ties.granted * usable
     clinical = active & managers.is_clinical
     nonclinical = active & ~managers.is_clinical
-    burnt = managers.stress > burnout_threshold
     pairs = n_active * (n_active - 1)
-    waiting = managers.backlog.sum()
+    waiting = managers.backlog[posts].sum()
     return {
         "sl_density": float(granted.sum() / pairs) if pairs else 0.0,
         "sl_centralisation": freeman_centralisation(received[active]),
@@ -125,12 +129,12 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
         "conflicts": float(counts.conflicts),
         "tasks_completed": float(counts.tasks_completed),
         "backlog": float(waiting),
-        "backlog_age": float(managers.backlog_age.sum() / waiting) if waiting > 0 else 0.0,
+        "backlog_age": (float(managers.backlog_age[posts].sum() / waiting) if waiting > 0
+                        else 0.0),
         "mean_trust": _mean(ties.trust[usable]),
         "mean_understanding": _mean(managers.understanding[active]),
-        "burnout_rate": _mean(burnt[active].astype(float)),
         "exits": float(counts.exits),
-        "vacancies": float(n - n_active),
+        "vacancies": float(np.count_nonzero(posts) - n_active),
         "bureaucracy_hours": float(counts.bureaucracy_hours),
         "cost": float(cost),
         "participants": float(participants),
@@ -138,19 +142,21 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
         "leadership_received_nonclinical": _mean(received[nonclinical]),
         "claim_rate_clinical": _mean(counts.claims[clinical].astype(float)),
         "claim_rate_nonclinical": _mean(counts.claims[nonclinical].astype(float)),
-        "burnout_rate_clinical": _mean(burnt[clinical].astype(float)),
-        "burnout_rate_nonclinical": _mean(burnt[nonclinical].astype(float)),
     }
 
 
 def group_breakdown(managers: Managers, orgs: Organisations, received: np.ndarray,
-                    counts: WeekCounts, burnout_threshold: float) -> pd.DataFrame:
-    """One row per organisation type x clinical/non-clinical group: the state of its managers."""
+                    counts: WeekCounts, leaver_rates: np.ndarray, weeks_observed: int
+                    ) -> pd.DataFrame:
+    """One row per organisation type x clinical/non-clinical group: the state of its managers
+    (not doctors in training), with the group's annual leaver rate (``leaver_rates``, by
+    :func:`simulation.measurement.leaver_category`)."""
     org_type = orgs.type_code[managers.org]
     rows = []
     for code, type_name in enumerate(ORG_TYPES):
         for clinical, group in ((True, "clinical"), (False, "non_clinical")):
-            members = managers.active & (org_type == code) & (managers.is_clinical == clinical)
+            members = (managers.active & ~managers.is_trainee & (org_type == code)
+                       & (managers.is_clinical == clinical))
             if not members.any():
                 continue
             rows.append({
@@ -163,7 +169,9 @@ def group_breakdown(managers: Managers, orgs: Organisations, received: np.ndarra
                 "sl_skill": float(managers.sl_skill[members].mean()),
                 "understanding": float(managers.understanding[members].mean()),
                 "stress": float(managers.stress[members].mean()),
-                "burnout_rate": float((managers.stress[members] > burnout_threshold).mean()),
+                "burnout_share": often_share(managers.burnt_weeks, members, weeks_observed),
+                "leaver_rate": float(leaver_rates[leaver_category(np.array(code),
+                                                                  np.array(clinical))]),
                 "backlog_per_manager": float(managers.backlog[members].mean()),
             })
     return pd.DataFrame(rows)

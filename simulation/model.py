@@ -8,9 +8,10 @@ One step is one week. Each week runs these phases, in this order (docs/ODD.md, s
 4. ``claim``                managers claim leadership, stepping up where work is unled
 5. ``grant``                partners grant claims, damped by value conflict and misalignment
 6. ``collaborate``          granted claims become joint work that succeeds or fails
-7. ``wellbeing``            stress, motivation, exits and replacements
-8. ``decay``                granted leadership and trust fade toward their baselines
-9. ``observe``              outputs and the DataCollector
+7. ``wellbeing``            stress, motivation and exits from the system
+8. ``careers``              trainees rotate and complete; vacancies filled by promotion or hire
+9. ``decay``                granted leadership and trust fade; unexercised carried ties close
+10. ``observe``             outputs and the DataCollector
 
 Every rule is a pure function in ``rules.py``; the phases below only gather its inputs from the
 state arrays, call it, and store its result. Every draw comes from the run's seeded streams.
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from . import rules
+from . import careers, measurement, relationships, rules
 from .agents import Manager
 from .config import RunConfig, build_config
 from .interventions import build_interventions
@@ -33,9 +34,10 @@ from .metrics import (
     leadership_received,
     usable_ties,
 )
-from .network import build_ties
+from .network import build_ties, role_tie_count
 from .params import ConfigError
-from .population import build_managers, build_organisations, draw_people
+from .population import DOCTOR, build_managers, build_organisations, draw_people
+from .state import PERSON_FIELDS, POST_FIELDS
 from .streams import RandomStreams, poisson_from_uniform
 
 
@@ -54,6 +56,9 @@ class Week:
     refused: np.ndarray | None = None
     conflict_events: np.ndarray | None = None
     used_hours: np.ndarray | None = None
+    contact: np.ndarray | None = None
+    load: np.ndarray | None = None
+    done: np.ndarray | None = None
 
 
 class SharedLeadershipModel(mesa.Model):
@@ -76,16 +81,31 @@ class SharedLeadershipModel(mesa.Model):
         self.params = config.model
         self.streams = RandomStreams(config.seed)
 
-        self.organisations, sizes, clinical_share = build_organisations(
+        self.careers_params = config.careers
+        self.organisations, roster = build_organisations(
             config.ics, self.params.communication_clarity)
         self.managers = build_managers(
-            self.streams.population, sizes, clinical_share, config.population, self.params)
-        self.ties = build_ties(
-            self.streams.network, self.managers, self.organisations, config.network, self.params)
-        # Trust's resting level per tie (the parameters are fixed for the run).
+            self.streams.population, self.organisations, roster, config.population, self.params,
+            config.network, config.careers, config.measurement)
+        self.ties = build_ties(self.streams.network, self.managers, self.organisations,
+                               config.network, self.params, config.careers)
+        self.n_role_ties = role_tie_count(self.ties)
+        self.role_ties = relationships.RoleTieIndex.build(self.ties, self.n_role_ties,
+                                                          len(self.managers))
+        # Trust's resting level per tie (the parameters are fixed for the run; a carried tie's
+        # is set when it opens).
         self.resting_trust = rules.boundary_trust(
             self.params.trust_baseline, self.params.boundary_trust_gap, self.ties.cross_group,
             self.ties.cross_org)
+        self.trainee_posts = np.flatnonzero(self.managers.is_trainee)
+        self.n_teams = int(self.managers.team.max()) + 1
+        # Posts keep their organisation and group, so each post's leaver category is fixed.
+        self.leaver_category = measurement.leaver_category(
+            self.organisations.type_code[self.managers.org], self.managers.is_clinical)
+        self.leavers = measurement.RollingWindow(measurement.WEEKS_PER_YEAR,
+                                                 measurement.LEAVER_CATEGORIES)
+        self.in_post = measurement.RollingWindow(measurement.WEEKS_PER_YEAR,
+                                                 measurement.LEAVER_CATEGORIES)
         self.interventions = build_interventions(config.scenario, self)
         self.cost = 0.0
         self.received = np.zeros(len(self.managers))
@@ -114,7 +134,8 @@ class SharedLeadershipModel(mesa.Model):
         self.collaborate(week, current)
         self.current_week = current
         self.wellbeing(week, current)
-        self.decay()
+        self.careers(week)
+        self.decay(week)
         self.observe()
         if week >= self.config.weeks:
             self.running = False
@@ -138,7 +159,9 @@ class SharedLeadershipModel(mesa.Model):
         m.backlog_age += m.backlog
         m.backlog += new_tasks
         layers = self.organisations.layers[m.org]
-        bureaucracy = rules.bureaucracy_hours(p.bureaucracy_load, layers, p.governance_hours,
+        # Trainees' governance and data work is clinical, outside the leadership time modelled.
+        governance = np.where(m.is_trainee, 0.0, p.governance_hours)
+        bureaucracy = rules.bureaucracy_hours(p.bureaucracy_load, layers, governance,
                                               p.signoff_hours_per_layer, new_tasks) * m.active
         return Week(hours=hours, new_tasks=new_tasks, bureaucracy=bureaucracy)
 
@@ -147,7 +170,10 @@ class SharedLeadershipModel(mesa.Model):
         """Hours left for leadership, and the share of expected interactions they cover."""
         m, p, t = self.managers, self.params, self.ties
         current.usable = usable_ties(t, m)
-        degree = np.bincount(t.source, weights=current.usable, minlength=len(m))
+        current.contact = relationships.carried_contact(t.personal,
+                                                        self.careers_params.carried_tie_contact)
+        degree = np.bincount(t.source, weights=current.usable * current.contact,
+                             minlength=len(m))
         available = rules.available_hours(current.hours, m.stress, p.stress_time_penalty,
                                           current.bureaucracy, m.backlog, p.carry_hours_per_task)
         expected = 2.0 * p.interaction_rate * degree
@@ -161,12 +187,13 @@ class SharedLeadershipModel(mesa.Model):
         perceived = np.bincount(t.source, weights=t.granted * current.usable, minlength=len(m))
         unled = rules.duty_gap(perceived, np.maximum(m.expected_leadership, p.leadership_need))
         m.expected_leadership = rules.toward(m.expected_leadership, perceived, p.expectation_rate)
-        p_meet = rules.interaction_probability(p.interaction_rate, current.time[t.source],
-                                               current.time[t.target])
+        p_meet = current.contact * rules.interaction_probability(
+            p.interaction_rate, current.time[t.source], current.time[t.target])
         n_ties = len(t)
         # Only usable ties meet (the same as drawing against p_meet * usable).
         current.interacting = (self.streams.weekly("interaction", week).random(n_ties) < p_meet)
         current.interacting &= current.usable
+        t.last_contact[current.interacting] = week
         # Claims need only be weighed on the ties that meet; the draws cover every tie.
         meeting = np.flatnonzero(current.interacting)
         claimant, partner = t.target[meeting], t.source[meeting]
@@ -245,6 +272,7 @@ class SharedLeadershipModel(mesa.Model):
         m.backlog_age -= done * mean_age
         m.backlog -= done
         m.completed += done
+        current.done = done
 
         current.conflict_events = per_manager(refused) + per_manager(lost, both)
         current.used_hours = per_manager(interacting, both) * p.collaboration_hours
@@ -262,87 +290,187 @@ class SharedLeadershipModel(mesa.Model):
 
     # 7
     def wellbeing(self, week: int, current: Week) -> None:
-        """Stress follows pressure; burnout erodes motivation; leavers' posts fall vacant and are
-        filled by aspiring managers after the recruitment lag."""
+        """Stress follows pressure; burnout erodes motivation; leavers' posts fall vacant."""
         m, p = self.managers, self.params
         demand = current.bureaucracy + p.carry_hours_per_task * m.backlog + current.used_hours
-        load = np.divide(demand, current.hours, out=np.zeros(len(m)), where=current.hours > 0)
-        pressure = rules.workload_pressure(load) + p.conflict_stress * current.conflict_events
+        current.load = np.divide(demand, current.hours, out=np.zeros(len(m)),
+                                 where=current.hours > 0)
+        pressure = (rules.workload_pressure(current.load)
+                    + p.conflict_stress * current.conflict_events)
         m.stress = np.where(m.active, rules.stress_update(m.stress, pressure, m.support,
                                                           p.stress_rate), 0.0)
+        # The survey-style measures record each person's own week now, before anyone moves.
+        measure = self.config.measurement
+        column = (week - 1) % measure.survey_window_weeks
+        m.burnt_weeks[:, column] = m.active & (m.stress > measure.burnout_report_threshold)
+        m.pressed_weeks[:, column] = m.active & (current.load > 1.0)
         m.motivation = rules.motivation_update(m.motivation, m.duty, m.stress,
                                                p.burnout_threshold, p.motivation_erosion,
                                                p.motivation_recovery)
         p_exit = rules.exit_probability(m.stress, p.burnout_threshold, p.burnout_exit_rate,
                                         p.turnover_rate)
         leaving = m.active & (self.streams.weekly("exit", week).random(len(m)) < p_exit)
+        leavers = leaving & ~m.is_trainee
+        self.counts.exits = int(np.count_nonzero(leavers))
+        self.counts.leavers = np.bincount(self.leaver_category[leavers],
+                                          minlength=measurement.LEAVER_CATEGORIES)
         self.vacate(np.flatnonzero(leaving))
-        self.counts.exits = int(leaving.sum())
-
-        m.vacant_weeks[~m.active] -= 1
-        self.recruit(week, np.flatnonzero(~m.active & (m.vacant_weeks <= 0)))
 
     def vacate(self, posts: np.ndarray) -> None:
-        """Managers at ``posts`` leave: their posts fall vacant and the leadership granted to or
-        by them is lost. Their waiting work stays with the post."""
+        """The people at ``posts`` leave the system: their posts fall vacant and the leadership
+        granted to or by them is lost. Their waiting work stays with the post."""
         if len(posts) == 0:
             return
-        m, t = self.managers, self.ties
+        m = self.managers
         m.active[posts] = False
         m.stress[posts] = 0.0
         m.vacant_weeks[posts] = self.params.recruitment_lag
-        leaving = np.zeros(len(m), dtype=bool)
-        leaving[posts] = True
-        touched = np.flatnonzero(np.take(leaving, t.source) | np.take(leaving, t.target))
-        t.granted[touched] = 0.0
-        t.trust[touched] = self.resting_trust[touched]
+        relationships.close_posts(self.ties, self.n_role_ties, len(m), posts, self.resting_trust)
         for post in posts:
             self.agent_at[post].remove()
             self.agent_at[post] = None
 
-    def recruit(self, week: int, posts: np.ndarray) -> None:
-        """Fill vacant ``posts`` with new aspiring managers of the same role.
+    # 8
+    def careers(self, week: int) -> None:
+        """Trainees rotate and complete on changeover days; vacant posts whose recruitment lag
+        has passed are filled by promotion or by outside hires (``careers.py``)."""
+        m, c = self.managers, self.careers_params
+        rng = self.streams.weekly("careers", week)
+        u_route, u_merit, u_order = rng.random((3, len(m)))
+        m.training_week[m.is_trainee & m.active] += 1
+        m.vacant_weeks[~m.active] -= 1
+        if careers.is_changeover(week, c.rotation_weeks):
+            self.changeover(week, u_order)
 
-        Candidates are drawn for every post each week from that week's own stream, so who fills
-        a post does not depend on which other posts happen to be vacant (common random numbers).
-        """
-        if len(posts) == 0:
+        due = np.flatnonzero(~m.active & ~m.is_trainee & (m.vacant_weeks <= 0))
+        filled = careers.fill_vacancies(
+            due[np.argsort(u_order[due], kind="stable")], u_route, u_merit, m.active,
+            m.career_stage, m.is_clinical, m.is_trainee, m.org,
+            self.organisations.system[m.org], week - m.post_since, m.leader_identity,
+            c.internal_promotion_share, c.min_weeks_in_post, c.merit_noise)
+        self.counts.promotions = len(filled.promoted_to)
+        self.move(week, np.array(filled.promoted_from, dtype=np.int64),
+                  np.array(filled.promoted_to, dtype=np.int64))
+        self.recruit(np.array(filled.hired, dtype=np.int64),
+                     self.streams.weekly("recruitment", week), week)
+
+    def changeover(self, week: int, u_order: np.ndarray) -> None:
+        """Completing trainees take vacant aspiring doctor posts or leave; the others rotate to
+        the next trainee post of a random cycle in their system; new trainees fill the trainee
+        posts left empty."""
+        m, c = self.managers, self.careers_params
+        done = careers.completing(m.training_week, m.is_trainee, m.active, c.training_weeks)
+        vacant_doctor_posts = np.flatnonzero(
+            ~m.active & ~m.is_trainee & (m.career_stage == careers.ASPIRING)
+            & (m.profession == DOCTOR) & m.is_clinical)
+        origin, destination = careers.match_completers(
+            done, vacant_doctor_posts, self.organisations.system[m.org])
+        self.move(week, origin, destination)
+        self.vacate(np.setdiff1d(done, origin))  # completers with no post here leave
+
+        posts = self.trainee_posts
+        next_post = careers.rotation_destinations(
+            posts, self.organisations.system[m.org[posts]], u_order[posts])
+        held = m.active[posts]
+        self.move(week, posts[held], next_post[held])
+        self.recruit(posts[~m.active[posts]], self.streams.weekly("recruitment", week, 1), week)
+
+    def move(self, week: int, origin: np.ndarray, destination: np.ndarray) -> None:
+        """The people at posts ``origin`` take posts ``destination`` (vacant, or left by another
+        mover in the same move), with their traits, their interventions and their relationships.
+        The posts they leave fall vacant, to be refilled in their turn."""
+        if len(origin) == 0:
             return
         m = self.managers
-        rng = self.streams.weekly("recruitment", week)
-        aspiring = np.zeros(len(m), dtype=np.int64)
-        candidates = draw_people(rng, m.org, m.is_clinical, aspiring, self.config.population,
-                                 self.params).take(posts)
-        candidates.profession = m.profession[posts]
+        people = m.take(origin)
+        left = np.setdiff1d(origin, destination)
+        m.active[left] = False
+        m.stress[left] = 0.0
+        m.vacant_weeks[left] = self.params.recruitment_lag
+        for name in PERSON_FIELDS:
+            getattr(m, name)[destination] = getattr(people, name)
+        m.active[destination] = True
+        m.vacant_weeks[destination] = 0
+        m.post_since[destination] = week
+        self.counts.carried_ties_evicted += relationships.move_people(
+            self.ties, self.role_ties, self.n_role_ties, origin, destination, m.active,
+            m.is_clinical, m.org, self.resting_trust, self.params.trust_baseline,
+            self.params.boundary_trust_gap, week)
+        for intervention in self.interventions:
+            intervention.move_people(origin, destination)
+        for post in left:
+            self.agent_at[post].remove()
+            self.agent_at[post] = None
+        for post in np.setdiff1d(destination, origin):
+            self.agent_at[post] = Manager(self, int(post))
+
+    def recruit(self, posts: np.ndarray, rng: np.random.Generator, week: int) -> None:
+        """Fill vacant ``posts`` with new people from outside the system, drawn for the post's
+        stage (new trainees at the start of their training).
+
+        Candidates are drawn for every post from this week's stream, so who fills a post does
+        not depend on which other posts happen to be vacant (common random numbers).
+        """
+        m = self.managers
+        candidates = draw_people(rng, m.org, m.is_clinical, m.is_trainee, m.career_stage,
+                                 self.config.population, self.params, self.careers_params,
+                                 self.config.measurement.survey_window_weeks).take(posts)
+        if len(posts) == 0:
+            return
+        candidates.profession = np.where(m.is_trainee[posts], DOCTOR, m.profession[posts])
         candidates.hired_week[:] = week
-        for post_state in ("backlog", "backlog_age", "completed"):  # these belong to the post
+        candidates.post_since[:] = week
+        for post_state in POST_FIELDS:  # these belong to the post
             setattr(candidates, post_state, getattr(m, post_state)[posts])
+        candidates.active[:] = True
+        candidates.vacant_weeks[:] = 0
         m.assign(posts, candidates)
         for post in posts:
             self.agent_at[post] = Manager(self, int(post))
 
-    # 8
-    def decay(self) -> None:
-        """Granted leadership fades and trust drifts back to its resting level."""
+    # 9
+    def decay(self, week: int) -> None:
+        """Granted leadership fades and trust drifts back to its resting level; carried ties
+        that no longer carry interactions close."""
         p, t = self.params, self.ties
         t.granted = rules.decay(t.granted, p.granted_decay)
         t.trust = rules.toward(t.trust, self.resting_trust, p.trust_decay)
+        last = np.maximum(t.last_contact, t.last_contact[t.reverse])
+        t.open[relationships.dormant(t.personal, t.open, last, week,
+                                     self.careers_params.tie_dormancy_weeks)] = False
 
     # 9
     def observe(self) -> None:
-        """Compute this week's outputs and hand them to the DataCollector."""
+        """Record the week's tasks and leavers for the measured outputs, compute the week's
+        outputs and hand them to the DataCollector."""
+        m, measure = self.managers, self.config.measurement
+        week = self.steps
+        bureaucracy = np.zeros(len(m))
+        if week > 0:
+            current = self.current_week
+            m.completed_weeks[:, (week - 1) % measure.survey_window_weeks] = current.done
+            members = m.active & ~m.is_trainee
+            self.leavers.push(self.counts.leavers)
+            self.in_post.push(np.bincount(self.leaver_category[members],
+                                          minlength=measurement.LEAVER_CATEGORIES))
+            bureaucracy = current.bureaucracy
         usable = usable_ties(self.ties, self.managers)
         self.received = leadership_received(self.ties, usable, len(self.managers))
         self.latest = compute(self.managers, self.ties, usable, self.received, self.counts,
-                              self.params.burnout_threshold, self.cost,
-                              sum(self.participants().values()))
+                              self.cost, sum(self.participants().values()))
+        self.latest.update(measurement.measured_outputs(
+            m, self.ties, usable, bureaucracy, week, measure.rating_threshold,
+            measure.contracted_hours, self.leavers, self.in_post, self.counts.promotions,
+            self.n_teams))
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
     def breakdown(self):
         """The current state by organisation type and clinical/non-clinical group (a DataFrame)."""
+        rates = measurement.leaver_rate(self.leavers.filled(), self.in_post.filled())
+        weeks = min(self.steps, self.config.measurement.survey_window_weeks)
         return group_breakdown(self.managers, self.organisations, self.received, self.counts,
-                               self.params.burnout_threshold)
+                               rates, weeks)
 
     def participants(self) -> dict[str, int]:
         """Participants enrolled so far, per intervention."""

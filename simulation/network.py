@@ -1,18 +1,21 @@
 """The professional network, built with networkx from the run's seeded generator.
 
-Dense inside an organisation (a G(n, p) graph per organisation), sparse across organisations of
-the same system (a Chung-Lu expected-degree graph weighted toward boundary spanners: the ICB and
-established leaders). A second Chung-Lu draw gives latent *forum* ties, closed at the start,
-which the clear-communication intervention can open. The graph is turned into directed edge
-arrays: each undirected edge gives the ties i -> j and j -> i.
+Densest inside a team (``teams.py``), then inside an organisation (a G(n, p) graph per
+organisation), sparse across organisations of the same system (a Chung-Lu expected-degree graph
+weighted toward boundary spanners: the ICB and established leaders). A second Chung-Lu draw gives
+latent *forum* ties, closed at the start, which the clear-communication intervention can open.
+These are the *role ties*: they join posts. The graph is turned into directed edge arrays: each
+undirected edge gives the ties i -> j and j -> i. After them come free slots for the *carried
+ties* a person keeps when they change post (``relationships.py``).
 """
 
 import networkx as nx
 import numpy as np
 
-from .params import ORG_TYPES, ModelParams, NetworkParams
+from .params import ORG_TYPES, CareerParams, ModelParams, NetworkParams
 from .rules import boundary_trust
 from .state import Managers, Organisations, Ties
+from .teams import team_edges
 
 ICB = ORG_TYPES.index("icb")
 ESTABLISHED = 2
@@ -56,7 +59,7 @@ def _unique_undirected(edges: np.ndarray) -> np.ndarray:
 
 
 def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations,
-               net: NetworkParams, model: ModelParams) -> Ties:
+               net: NetworkParams, model: ModelParams, career: CareerParams) -> Ties:
     """Build the network and its directed tie arrays with their starting trust and leadership.
 
     Starting trust is ``trust_baseline`` less ``boundary_trust_gap`` for each boundary crossed
@@ -65,7 +68,7 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
     ``initial_hierarchy / 2`` (assumption); all other leadership emerges.
     """
     org = managers.org
-    open_edges, forum_edges = [], []
+    open_edges, forum_edges = [team_edges(managers.team, net.team_tie_density, rng)], []
     for o in range(len(orgs)):
         open_edges.append(within_org_edges(rng, np.flatnonzero(org == o), net.within_org_degree))
     for s in np.unique(orgs.system):
@@ -85,13 +88,19 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
     is_open = np.concatenate([np.ones(len(existing), bool), np.zeros(len(forum), bool)])
 
     m = len(undirected)
+    pairs = max(1, round(career.carried_tie_pool * m))  # carried-tie slots, in pairs
     # Native-width indices: numpy gathers by them without converting them every time.
-    source = np.concatenate([undirected[:, 0], undirected[:, 1]]).astype(np.intp)
-    target = np.concatenate([undirected[:, 1], undirected[:, 0]]).astype(np.intp)
-    reverse = np.concatenate([np.arange(m, 2 * m), np.arange(m)])
-    cross_group = managers.is_clinical[source] != managers.is_clinical[target]
-    cross_org = org[source] != org[target]
-    is_open = np.concatenate([is_open, is_open])
+    source = np.concatenate([undirected[:, 0], undirected[:, 1],
+                             np.zeros(2 * pairs, dtype=np.int64)]).astype(np.intp)
+    target = np.concatenate([undirected[:, 1], undirected[:, 0],
+                             np.zeros(2 * pairs, dtype=np.int64)]).astype(np.intp)
+    pool = 2 * m + np.arange(0, 2 * pairs, 2)
+    reverse = np.concatenate([np.arange(m, 2 * m), np.arange(m),
+                              np.column_stack([pool + 1, pool]).ravel()])
+    personal = np.arange(len(source)) >= 2 * m
+    cross_group = (managers.is_clinical[source] != managers.is_clinical[target]) & ~personal
+    cross_org = (org[source] != org[target]) & ~personal
+    is_open = np.concatenate([is_open, is_open, np.zeros(2 * pairs, dtype=bool)])
     trust = boundary_trust(model.trust_baseline, model.boundary_trust_gap, cross_group, cross_org)
     return Ties(
         source=source,
@@ -102,7 +111,14 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
         open=is_open,
         trust=trust,
         granted=0.5 * model.initial_hierarchy * (managers.formal_leader[target] & is_open),
+        personal=personal,
+        last_contact=np.zeros(len(source), dtype=np.int64),
     )
+
+
+def role_tie_count(ties: Ties) -> int:
+    """How many of the tie slots are role ties (the carried-tie slots follow them)."""
+    return int(np.count_nonzero(~ties.personal))
 
 
 def to_networkx(ties: Ties, n: int, only_open: bool = True) -> nx.Graph:

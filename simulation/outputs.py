@@ -168,9 +168,6 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
            "0-1 scale", better="higher", headline=True, summary=True),
     Output("mean_understanding", "Mean understanding of the other group, active managers",
            "Mean understanding of the other group", "0-1 scale"),
-    Output("burnout_rate", "Share of active managers with stress above the burnout threshold",
-           "Burnout", "% of managers", scale=100, better="lower", kind="share", headline=True,
-           summary=True, trend=True),
     Output("exits", "Managers who left this week", "Managers leaving per week",
            "managers/week", kind="count"),
     Output("vacancies", "Posts vacant at the end of the week", "Vacant posts", "posts",
@@ -190,10 +187,54 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
            "Claims per clinical manager per week", "claims/manager/week"),
     Output("claim_rate_nonclinical", "Claims per active non-clinical manager this week",
            "Claims per non-clinical manager per week", "claims/manager/week"),
-    Output("burnout_rate_clinical", "Burnout prevalence among active clinical managers",
+    # Measured as the evidence measures it (simulation/measurement.py; docs/ODD.md, 7.13).
+    Output("team_sl_density",
+           "SL density within teams: share of ordered pairs of team members with a leadership "
+           "tie (granted >= theta), averaged over teams weighted by size",
+           "SL density within teams", "%", scale=100, better="higher", kind="share",
+           headline=True, summary=True, trend=True),
+    Output("team_sl_centralisation",
+           "Freeman in-degree centralisation of the leadership ties within teams, averaged over "
+           "teams weighted by size", "Centralisation of leadership within teams", "0-1 scale"),
+    Output("team_sl_delivery_corr",
+           "Correlation across teams of SL density within the team and tasks completed per "
+           "member over the last 13 weeks", "Team SL-delivery correlation", "r"),
+    Output("clinical_leadership_share",
+           "Share of the leadership ties between managers whose receiver is a clinical manager",
+           "Clinical managers' share of leadership", "%", scale=100, better="higher",
+           kind="share", headline=True, summary=True, trend=True),
+    Output("burnout_share",
+           "Share of active managers whose stress was above the report threshold in at least "
+           "half of the last 13 weeks (would answer 'often' or 'always' to feeling burnt out)",
+           "Burnout", "% of managers", scale=100, better="lower", kind="share", headline=True,
+           summary=True, trend=True),
+    Output("burnout_share_clinical", "Burnout share among active clinical managers",
            "Burnout, clinical managers", "% of managers", scale=100, kind="share"),
-    Output("burnout_rate_nonclinical", "Burnout prevalence among active non-clinical managers",
+    Output("burnout_share_nonclinical", "Burnout share among active non-clinical managers",
            "Burnout, non-clinical managers", "% of managers", scale=100, kind="share"),
+    Output("time_pressure_share",
+           "Share of active managers whose demand exceeded their hours in at least half of the "
+           "last 13 weeks (unrealistic time pressures 'often' or 'always')",
+           "Unrealistic time pressure", "% of managers", scale=100, better="lower",
+           kind="share"),
+    Output("leaver_rate",
+           "Managers who left the system over the last 52 weeks (not promotions or rotations), "
+           "over the mean number of filled manager posts", "Leaver rate", "% a year",
+           scale=100, better="lower", kind="share", summary=True),
+    Output("bureaucracy_share",
+           "Share of active managers' contracted hours lost to bureaucracy and governance this "
+           "week", "Hours lost to bureaucracy", "% of hours", scale=100, better="lower",
+           kind="share"),
+    Output("bureaucracy_share_clinical", "Bureaucracy share of clinical managers' hours",
+           "Hours lost to bureaucracy, clinical managers", "% of hours", scale=100,
+           kind="share"),
+    Output("bureaucracy_share_nonclinical", "Bureaucracy share of non-clinical managers' hours",
+           "Hours lost to bureaucracy, non-clinical managers", "% of hours", scale=100,
+           kind="share"),
+    Output("promotions", "Managers promoted into a vacant post this week",
+           "Promotions per week", "managers/week", kind="count"),
+    Output("trainees", "Doctors in postgraduate training in post", "Doctors in training",
+           "doctors", kind="count"),
 )}
 
 
@@ -222,7 +263,7 @@ RUN_PANELS = (
           "share of granted leadership"),
     Panel("Integrated-care delivery", ("tasks_completed",), "tasks", second="backlog"),
     Panel("Relationships", ("mean_trust", "mean_understanding"), "value (0-1)"),
-    Panel("Wellbeing", ("burnout_rate", "burnout_rate_clinical", "burnout_rate_nonclinical"),
+    Panel("Wellbeing", ("burnout_share", "burnout_share_clinical", "burnout_share_nonclinical"),
           "share of managers"),
 )
 

@@ -36,7 +36,9 @@ CAREER_STAGES = ("aspiring", "emerging", "established")
 CLINICAL_PROFESSIONS = ("doctor", "nurse", "allied_health")
 NON_CLINICAL_PROFESSIONS = ("finance", "operations", "commissioning", "hr")
 PROFESSIONS = CLINICAL_PROFESSIONS + NON_CLINICAL_PROFESSIONS
-GROUPS = ("all", "clinical", "non_clinical")
+# Whom a lever targets: all managers, clinical or non-clinical managers, or the doctors in
+# postgraduate training (who are not managers).
+GROUPS = ("all", "clinical", "non_clinical", "trainees")
 
 
 class ConfigError(ValueError):
@@ -261,8 +263,9 @@ class ModelParams:
         "A: size; G: direction (T2 conflicts)", uncertain=True)
     burnout_threshold: float = param(
         0.35, 0.05, 1.0, "stress",
-        "Stress above which a manager counts as burnt out.",
-        "A: puts baseline burnout near the NHS staff survey's ~30% 'burnt out because of work'")
+        "Stress above which motivation erodes and the burnout exit rate applies.",
+        "A: the stress of a manager whose demand equals their hours, at the default support "
+        "(pressure 1/2 less 30% support)")
     burnout_exit_rate: float = param(
         0.005, 0.0, 1.0, "per week",
         "Weekly chance that a burnt-out manager leaves (about a quarter a year).",
@@ -361,9 +364,23 @@ class NetworkParams:
     """The professional network (docs/ODD.md, section 2)."""
 
     within_org_degree: float = param(
-        12.0, 0.0, 200.0, "ties",
-        "Mean professional ties of a manager inside their own organisation.",
-        "A: Dunbar-like working circle of a manager", uncertain=True)
+        4.0, 0.0, 200.0, "ties",
+        "Mean professional ties of a manager inside their organisation but outside their team.",
+        "A: with a team of about 9, a working circle of about 12 in the organisation",
+        uncertain=True)
+    team_size_min: int = param(
+        4, 2, 30, "managers", "Smallest team (an organisation with fewer posts is one team).",
+        "A: the teams the SL studies measured had about 4-15 members")
+    team_size_max: int = param(
+        15, 3, 60, "managers", "Largest team (at least 2 x team_size_min - 1).",
+        "A: the teams the SL studies measured had about 4-15 members")
+    team_tie_density: float = param(
+        0.9, 0.0, 1.0, "share of pairs", "Share of a team's pairs of members who are tied.",
+        "A: team members work together every week", uncertain=True)
+    cross_org_team_share: float = param(
+        0.1, 0.0, 1.0, "share of posts",
+        "Share of posts in cross-organisation (place-based or programme) teams.",
+        "A: ICSs work through places and programmes that span organisations", uncertain=True)
     cross_org_degree: float = param(
         1.5, 0.0, 50.0, "ties",
         "Mean professional ties of a manager to other organisations of the same system.",
@@ -383,6 +400,69 @@ class NetworkParams:
 
 
 @dataclass
+class CareerParams:
+    """Promotion into vacant posts and doctors in postgraduate training (docs/ODD.md, 7.12)."""
+
+    internal_promotion_share: float = param(
+        0.5, 0.0, 1.0, "share",
+        "Share of vacant emerging and established posts filled by promotion from within the "
+        "system (the rest by outside hires).",
+        "A: range 0.3-0.7", uncertain=True)
+    min_weeks_in_post: int = param(
+        52, 0, 520, "weeks", "Weeks a manager holds a post before they can be promoted.",
+        "A: range 26-156")
+    merit_noise: float = param(
+        0.3, 0.0, 5.0, "identity",
+        "Spread of the random part of a candidate's score (the rest is leader identity).",
+        "A: appointment panels weigh more than leadership identity", uncertain=True)
+    rotation_weeks: int = param(
+        26, 4, 104, "weeks", "Weeks between trainees' rotations (changeover days).",
+        "A: specialty rotations of 6-12 months, foundation posts of 4 months")
+    training_weeks: int = param(
+        156, 26, 780, "weeks",
+        "Weeks a trainee spends in the model before completing training (CCT): the model "
+        "follows doctors in their last years of specialty or GP training.",
+        "A: the last 3 of the 3-8 years of specialty or GP training (GP 3 years, others 5-8)")
+    trainee_leadership_hours: float = param(
+        1.0, 0.0, 10.0, "h/week", "Leadership hours of a doctor in training.",
+        "A: trainees' time is rostered clinical work", uncertain=True)
+    carried_tie_contact: float = param(
+        0.25, 0.0, 1.0, "share",
+        "Interaction rate of a carried tie (a former colleague), as a share of a role tie's.",
+        "A: range 0.05-0.5", uncertain=True)
+    tie_dormancy_weeks: int = param(
+        26, 1, 520, "weeks", "Weeks without an interaction after which a carried tie closes.",
+        "A: range 8-104")
+    carried_tie_pool: float = param(
+        0.5, 0.01, 10.0, "share of role ties",
+        "Spare tie slots kept for carried ties, as a share of the role ties (when full, the "
+        "longest-unexercised close first).", "-: a memory bound, not behaviour")
+
+
+@dataclass
+class MeasurementParams:
+    """How outputs are measured to match the evidence (docs/ODD.md, section 7.13). Nothing here
+    changes the simulated system."""
+
+    rating_threshold: float = param(
+        0.25, 0.0, 1.0, "granted",
+        "Granted leadership at or above which a tie counts as a leadership tie (theta): the "
+        "dichotomised rating of the SL network studies.",
+        "A: set from its meaning before comparison; the ODD compares two values")
+    burnout_report_threshold: float = param(
+        0.35, 0.0, 1.0, "stress",
+        "Stress above which a manager would feel burnt out in a week.",
+        "A: the stress at which demand equals available hours at the default support")
+    survey_window_weeks: int = param(
+        13, 1, 52, "weeks",
+        "Weeks the survey items look back over; 'often' means in at least half of them.",
+        "A: a quarter; NHS Staff Survey items ask how often")
+    contracted_hours: float = param(
+        37.5, 1.0, 60.0, "h/week", "Contracted hours of a full-time manager.",
+        "G: Agenda for Change standard week of 37.5 h")
+
+
+@dataclass
 class OrgSpec:
     """A kind of partner organisation in an ICS archetype."""
 
@@ -395,6 +475,9 @@ class OrgSpec:
     bureaucracy_layers: float = param(
         3.0, 0.0, 10.0, "layers",
         "Sign-off layers for a cross-boundary decision.", "A: size; G: direction (T4)")
+    trainees: int = param(
+        0, 0, 100000, "doctors",
+        "Doctors in postgraduate training based in each such organisation.", "G: derived in ODD")
 
 
 @dataclass
@@ -417,7 +500,8 @@ class InterventionParams:
     start_week: int = param(1, 1, 2080, "week", "First week participants are enrolled.", "A")
     end_week: int = param(
         0, 0, 2080, "week", "Last week participants are enrolled (0: no end).", "A")
-    target_group: str = choice("all", GROUPS, "Clinical managers, non-clinical, or all.")
+    target_group: str = choice("all", GROUPS, "All managers, clinical, non-clinical, or "
+                                              "doctors in postgraduate training.")
     target_stages: list[str] = choice(CAREER_STAGES, CAREER_STAGES, "Career stages targeted.")
     target_org_types: list[str] = choice(ORG_TYPES, ORG_TYPES, "Organisation types targeted.")
     target_professions: list[str] = choice(PROFESSIONS, PROFESSIONS, "Professions targeted.")
@@ -509,6 +593,9 @@ def _check_spanning(obj: Any, prefix: str) -> None:
     """Checks that span fields: list lengths, shares that sum to one, week order."""
     if isinstance(obj, ICSConfig) and not obj.organisations:
         raise ConfigError(f"{prefix}organisations is empty: an ICS needs at least one organisation")
+    if isinstance(obj, NetworkParams) and obj.team_size_max < 2 * obj.team_size_min - 1:
+        raise ConfigError(f"{prefix}team_size_max = {obj.team_size_max} must be at least "
+                          f"2 x team_size_min - 1 = {2 * obj.team_size_min - 1}")
     if isinstance(obj, InterventionParams) and obj.end_week and obj.end_week < obj.start_week:
         raise ConfigError(f"{prefix}end_week = {obj.end_week} is before start_week = "
                           f"{obj.start_week}")
@@ -529,6 +616,12 @@ def _check_spanning(obj: Any, prefix: str) -> None:
                 raise ConfigError(f"{prefix}{name} = {values} must sum to 1")
 
 
+def parameter_groups() -> dict[str, type]:
+    """The config groups of behavioural and measurement parameters, by their config key."""
+    return {"model": ModelParams, "population": PopulationParams, "network": NetworkParams,
+            "careers": CareerParams, "measurement": MeasurementParams}
+
+
 def parameter_specs(cls: type = ModelParams) -> dict[str, dict[str, Any]]:
     """Name -> metadata (default, range, unit, doc, source, uncertain) of a schema dataclass."""
     specs = {}
@@ -542,8 +635,7 @@ def parameter_specs(cls: type = ModelParams) -> dict[str, dict[str, Any]]:
 def uncertain_parameters() -> dict[str, dict[str, Any]]:
     """The [A] parameters that sensitivity analysis varies, keyed by their config path."""
     out = {}
-    for group, cls in (("model", ModelParams), ("population", PopulationParams),
-                       ("network", NetworkParams)):
+    for group, cls in parameter_groups().items():
         for name, spec in parameter_specs(cls).items():
             if spec["uncertain"] and not isinstance(spec["default"], list):
                 out[f"{group}.{name}"] = spec

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from .config import RunConfig
@@ -154,7 +155,8 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
             "status": SUCCEEDED,
             "final": {name: model.latest[name] for name in OUTPUTS},
             "participants": model.participants(),
-            "managers": len(model.managers),
+            "managers": int(np.count_nonzero(~model.managers.is_trainee)),
+            "trainees": int(np.count_nonzero(model.managers.is_trainee)),
             "ties": int(model.ties.open.sum()),
             "versions": package_versions(),
             "wall_time_s": round(time.perf_counter() - started, 3),

@@ -1,8 +1,10 @@
 """Agent, organisation and tie state as numpy arrays (struct of arrays).
 
-One index per manager *post*: when a manager leaves, the post is vacant for a while and then a
-new manager takes the same index, so array shapes never change during a run. Ties are parallel
-edge arrays; every tie i -> j has its reverse j -> i at ``reverse``.
+One index per *post* (a manager's post, or a doctor in training's): when its holder leaves, the
+post is vacant for a while and then someone else takes the same index, so array shapes never
+change during a run. A person who is promoted or rotates moves to another index, taking the
+person's fields (:data:`PERSON_FIELDS`) with them; the post keeps its own (:data:`POST_FIELDS`).
+Ties are parallel edge arrays; every tie i -> j has its reverse j -> i at ``reverse``.
 """
 
 from dataclasses import dataclass, fields
@@ -47,7 +49,14 @@ class Managers:
     completed: np.ndarray  # float, tasks the post has completed since the start
     formal_leader: np.ndarray  # bool, held a formal leadership role at the start
     expected_leadership: np.ndarray  # float, leadership the manager is used to recognising
-    hired_week: np.ndarray  # int, week the current holder of the post started (0 at the start)
+    hired_week: np.ndarray  # int, week the holder joined the system (<= 0 at the start)
+    team: np.ndarray  # int, the post's home team
+    is_trainee: np.ndarray  # bool, a doctor in postgraduate training's post
+    post_since: np.ndarray  # int, week the holder took this post (<= 0 at the start)
+    training_week: np.ndarray  # int, weeks of training a trainee has done
+    completed_weeks: np.ndarray  # float (posts x survey window), tasks completed each week
+    burnt_weeks: np.ndarray  # bool (posts x survey window), weeks with stress above threshold
+    pressed_weeks: np.ndarray  # bool (posts x survey window), weeks with demand above hours
 
     def __len__(self) -> int:
         return len(self.org)
@@ -62,6 +71,13 @@ class Managers:
             getattr(self, f.name)[index] = getattr(other, f.name)
 
 
+# What belongs to the post, not to the person holding it: its place in the system, its role,
+# whether it is held, and the work waiting at it. Everything else moves with the person.
+POST_FIELDS = ("org", "is_clinical", "career_stage", "base_hours", "team", "is_trainee", "active",
+               "vacant_weeks", "backlog", "backlog_age", "completed", "completed_weeks")
+PERSON_FIELDS = tuple(f.name for f in fields(Managers) if f.name not in POST_FIELDS)
+
+
 @dataclass
 class Ties:
     """Directed ties of the professional network; ``granted`` forms the SL network."""
@@ -71,9 +87,11 @@ class Ties:
     reverse: np.ndarray  # int64, index of the tie j -> i
     cross_group: np.ndarray  # bool, clinical <-> non-clinical
     cross_org: np.ndarray  # bool, between organisations
-    open: np.ndarray  # bool, False for latent forum ties not yet opened
+    open: np.ndarray  # bool, False for latent forum ties and free carried-tie slots
     trust: np.ndarray  # float [0, 1], i's trust in j
     granted: np.ndarray  # float [0, 1], leadership i recognises in j
+    personal: np.ndarray  # bool, a carried tie (after the role ties: relationships.py)
+    last_contact: np.ndarray  # int, the last week the tie carried an interaction
 
     def __len__(self) -> int:
         return len(self.source)

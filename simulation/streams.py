@@ -19,6 +19,7 @@ STREAM_NAMES = (
     "exit",
     "recruitment",
     "interventions",
+    "careers",
 )
 
 

@@ -157,7 +157,7 @@ def test_the_guide_quotes_a_real_report():
     root = Path(__file__).resolve().parent.parent
     guide = (root / "docs" / "analysis.md").read_text()
     excerpt = guide.split("<!-- excerpt:start -->")[1].split("<!-- excerpt:end -->")[0]
-    report = (root / "experiments" / "interventions" / "report" / "report.md").read_text()
+    report = (root / "experiments" / "interventions" / "report-3y" / "report.md").read_text()
     lines = [line.removeprefix("> ").removeprefix("#") for line in excerpt.strip().splitlines()]
     assert len(lines) > 20
     for line in filter(None, lines):

@@ -13,7 +13,7 @@ PARAMETERS = ["model.bureaucracy_load", "model.support", "network.cross_org_degr
 def test_morris_end_to_end_and_resume(tmp_path, capsys):
     out = tmp_path / "gsa"
     arguments = [str(out), "--method", "morris", "--weeks", "6", "--samples", "2",
-                 "--parameters", ",".join(PARAMETERS), "--outcomes", "sl_density,burnout_rate",
+                 "--parameters", ",".join(PARAMETERS), "--outcomes", "sl_density,burnout_share",
                  "--seeds", "2", "--n-jobs", "2"]
     sensitivity.main(arguments)
     printed = capsys.readouterr().out
@@ -22,9 +22,9 @@ def test_morris_end_to_end_and_resume(tmp_path, capsys):
     folder = out / "sensitivity" / "morris"
     indices = pd.read_csv(folder / "indices.csv")
     assert set(indices["parameter"]) == set(PARAMETERS)
-    assert set(indices["outcome"]) == {"sl_density", "burnout_rate"}
+    assert set(indices["outcome"]) == {"sl_density", "burnout_share"}
     assert (indices["mu_star"] >= 0).all()
-    for outcome in ("sl_density", "burnout_rate"):
+    for outcome in ("sl_density", "burnout_share"):
         assert (folder / f"morris_{outcome}.png").read_bytes().startswith(b"\x89PNG")
     report = (folder / "report.md").read_text()
     assert "## What drives the results" in report and "Seed noise is" in report

@@ -75,7 +75,10 @@ def test_both_arms_step_in_lock_step_from_the_same_seed():
         alone = SharedLeadershipModel(scenario=name, seed=5, weeks=6, **SMALL)
         for _ in range(3):
             alone.step()
-        assert arm.datacollector.model_vars == alone.datacollector.model_vars
+        # Exactly equal, NaN where both are NaN (the team SL-delivery correlation at the start).
+        assert arm.datacollector.model_vars.keys() == alone.datacollector.model_vars.keys()
+        for name, values in arm.datacollector.model_vars.items():
+            np.testing.assert_array_equal(values, alone.datacollector.model_vars[name])
     for _ in range(3):
         comparison.step()
     assert not comparison.running

@@ -18,7 +18,9 @@ def small(**kwargs):
 
 def test_builds_from_keywords_and_agents_are_views_onto_arrays():
     model = small(seed=3, weeks=4)
-    assert len(model.agents) == len(model.managers) == 240
+    # small_ics: 240 manager posts, then 94 posts of doctors in postgraduate training.
+    assert len(model.agents) == len(model.managers) == 240 + 94
+    assert model.managers.is_trainee.tolist() == [False] * 240 + [True] * 94
     agent = model.agents_by_type[Manager].to_list()[5]
     index = agent.index
     assert agent.leader_identity == model.managers.leader_identity[index]
@@ -49,7 +51,10 @@ def test_datacollector_collects_every_output_weekly():
     assert list(frame.columns) == list(OUTPUTS)
     assert len(frame) == 6  # week 0 plus five weeks
     assert model.steps == 5 and not model.running
-    assert np.isfinite(frame.to_numpy(dtype=float)).all()
+    # The team SL-delivery correlation is undefined (NaN) at the start, when no team has
+    # delivered anything yet.
+    assert frame["team_sl_delivery_corr"].isna().tolist() == [True] + [False] * 5
+    assert np.isfinite(frame.drop(columns="team_sl_delivery_corr").to_numpy(dtype=float)).all()
 
 
 def test_agent_level_collection_on_request():
@@ -92,25 +97,36 @@ def test_network_nodes_are_the_managers_and_ties_come_in_reverse_pairs():
     assert graph.number_of_nodes() == len(model.managers)
     np.testing.assert_array_equal(t.source[t.reverse], t.target)
     np.testing.assert_array_equal(t.reverse[t.reverse], np.arange(len(t)))
-    assert (t.source != t.target).all()
-    org = model.managers.org
+    role = ~t.personal  # the role ties; the carried-tie slots after them start free
+    assert not t.open[t.personal].any()
+    assert (t.source[role] != t.target[role]).all()
+    org, team = model.managers.org, model.managers.team
     within = org[t.source] == org[t.target]
-    assert within.sum() > 5 * (~within & t.open).sum()  # dense within, sparse across
-    assert t.cross_org[~t.open].all()  # latent forum ties only cross organisations
+    assert (within & role).sum() > 5 * (~within & t.open).sum()  # dense within, sparse across
+    assert t.cross_org[~t.open & role].all()  # latent forum ties only cross organisations
+    same_team = role & (team[t.source] == team[t.target])
+    sizes = np.bincount(team)
+    # Teams are dense: most pairs of team members are tied.
+    assert same_team.sum() > 0.7 * (sizes * (sizes - 1)).sum()
 
 
 def test_exits_are_replaced_and_posts_conserved():
     model = small(seed=4, weeks=60, burnout_exit_rate=0.2, turnover_rate=0.02,
                   recruitment_lag=3)
-    total_exits = 0
+    stages, teams, posts = (model.managers.career_stage.copy(), model.managers.team.copy(),
+                            int(np.count_nonzero(~model.managers.is_trainee)))
+    total_exits = promotions = 0
     for _ in range(60):
         model.step()
         total_exits += model.counts.exits
-        active = int(model.managers.active.sum())
-        assert len(model.agents) == active
-        assert active + model.latest["vacancies"] == len(model.managers)
-    assert total_exits > 20
-    assert model.managers.career_stage[model.managers.active].min() == 0
+        promotions += model.counts.promotions
+        m = model.managers
+        assert len(model.agents) == int(m.active.sum())
+        assert int((m.active & ~m.is_trainee).sum()) + model.latest["vacancies"] == posts
+    assert total_exits > 20 and promotions > 5
+    # Posts keep their stage and team; people move between them.
+    np.testing.assert_array_equal(model.managers.career_stage, stages)
+    np.testing.assert_array_equal(model.managers.team, teams)
 
 
 def test_vacated_posts_hold_no_leadership_until_filled():
@@ -151,5 +167,5 @@ def test_a_single_manager_runs():
     ics = ICSConfig(name="solo", organisations=[OrgSpec(type="icb", managers=1)])
     model = SharedLeadershipModel(RunConfig(ics=ics, weeks=10))
     model.run()
-    assert len(model.ties) == 0
+    assert not model.ties.open.any()
     assert model.latest["sl_density"] == 0.0

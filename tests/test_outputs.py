@@ -61,12 +61,12 @@ def test_an_entry_names_its_bad_field_and_the_allowed_values():
 def test_readings_at_the_horizon():
     assert OUTPUTS["tasks_completed"].horizon == "mean of the last 13 weeks"
     assert OUTPUTS["sl_density"].horizon == "final week"
-    assert OUTPUTS["burnout_rate"].sign() == -1 and OUTPUTS["cost"].sign() == 0
+    assert OUTPUTS["burnout_share"].sign() == -1 and OUTPUTS["cost"].sign() == 0
     assert OUTPUTS["sl_density"].display(0.000586) == "5.86"  # x 10^-4
 
 
 def test_values_are_written_by_their_kind():
-    share, count, money, number = (OUTPUTS[name] for name in ("burnout_rate", "backlog", "cost",
+    share, count, money, number = (OUTPUTS[name] for name in ("burnout_share", "backlog", "cost",
                                                               "sl_density"))
     assert share.text(0.1234) == "12.3%"
     assert count.text(1234.4) == "1,234"

@@ -7,7 +7,14 @@ from hypothesis import strategies as st
 from simulation import rules
 from simulation.config import RunConfig, ScenarioConfig
 from simulation.model import SharedLeadershipModel
-from simulation.params import ORG_TYPES, ICSConfig, ModelParams, OrgSpec, parameter_specs
+from simulation.params import (
+    ORG_TYPES,
+    CareerParams,
+    ICSConfig,
+    ModelParams,
+    OrgSpec,
+    parameter_specs,
+)
 
 UNIT = st.floats(0.0, 1.0)
 UNIT_STATES = ("motivation", "leader_identity", "sl_skill", "understanding", "support", "stress")
@@ -45,6 +52,7 @@ organisation = st.builds(
     managers=st.integers(1, 25),
     clinical_share=UNIT,
     bureaucracy_layers=st.floats(0.0, 6.0),
+    trainees=st.integers(0, 8),
 )
 
 BARRIERS = ("bureaucracy_load", "value_conflict", "goal_misalignment", "communication_clarity",
@@ -64,12 +72,16 @@ def test_invariants_hold_every_step(orgs, barriers, recruitment_lag, scenario, s
         "time": {"t": {"kind": "protected_time", "coverage": 1.0, "end_week": 4}},
         "forums": {"f": {"kind": "clear_communication", "coverage": 1.0}},
     }[scenario]
+    # Trainees rotate every 4 weeks and complete within the run, so careers run in 8 weeks.
     config = RunConfig(ics=ICSConfig(name="random", organisations=orgs), seed=seed, weeks=8,
                        model=ModelParams(recruitment_lag=recruitment_lag, **barriers),
+                       careers=CareerParams(rotation_weeks=4, training_weeks=26,
+                                            min_weeks_in_post=0, carried_tie_pool=0.05),
                        scenario=ScenarioConfig(name=scenario, interventions=interventions))
     model = SharedLeadershipModel(config)
     n = len(model.managers)
-    assert n == sum(o.count * o.managers for o in orgs)
+    manager_posts = sum(o.count * o.managers for o in orgs)
+    assert n == manager_posts + sum(o.count * o.trainees for o in orgs)
     assert model.ties.source.max(initial=-1) < n and model.ties.target.max(initial=-1) < n
     for _ in range(8):
         model.step()
@@ -82,9 +94,16 @@ def test_invariants_hold_every_step(orgs, barriers, recruitment_lag, scenario, s
         assert (m.backlog >= -1e-9).all() and (m.backlog_age >= -1e-9).all()
         assert (model.organisations.layers >= 0).all()
         assert len(model.agents) == int(m.active.sum())
-        assert model.latest["vacancies"] + len(model.agents) == n
+        assert model.latest["vacancies"] + int((m.active & ~m.is_trainee).sum()) == manager_posts
+        corr = model.latest.pop("team_sl_delivery_corr")  # NaN where no team varies
+        assert np.isnan(corr) or -1.0 <= corr <= 1.0
         assert all(np.isfinite(v) for v in model.latest.values())
-        for name in ("sl_density", "cross_profession_share", "cross_org_share", "burnout_rate",
+        # At most one open tie per pair of posts, and no open tie to an empty post.
+        open_ = t.open
+        pairs = np.sort(np.column_stack([t.source[open_], t.target[open_]]), axis=1)
+        assert len(np.unique(pairs, axis=0)) * 2 == open_.sum()
+        assert m.active[t.source[open_ & t.personal]].all()
+        for name in ("sl_density", "cross_profession_share", "cross_org_share", "burnout_share",
                      "leadership_gini", "collaboration_success_rate"):
             assert 0.0 <= model.latest[name] <= 1.0
         assert not m.active[t.source[t.granted > 0]].__invert__().any()
@@ -98,4 +117,6 @@ def test_barriers_at_their_extremes_run_cleanly():
         model = SharedLeadershipModel(ics="small_ics", seed=2, weeks=20, **barriers)
         model.run()
         frame = model.datacollector.get_model_vars_dataframe()
+        corr = frame.pop("team_sl_delivery_corr")  # NaN in weeks where no team varies
+        assert (corr.isna() | corr.between(-1.0, 1.0)).all()
         assert np.isfinite(frame.to_numpy(dtype=float)).all()

@@ -177,7 +177,7 @@ def _ranking(tables: SweepTables, costs: pd.DataFrame, differences: pd.DataFrame
                      "best_over_high": row["relative_high"] * 100})
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     ranked = pd.concat([ranked, pd.DataFrame(rows)], axis=1)
-    for name in ("tasks_completed", "burnout_rate"):
+    for name in ("tasks_completed", "burnout_share"):
         rows = differences[differences["outcome"] == name].set_index("group")
         ranked[f"{name}_change"] = ranked["group"].map(rows["difference"])
         ranked[f"{name}_clear"] = ranked["group"].map(rows["clear"])

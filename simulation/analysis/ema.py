@@ -27,7 +27,7 @@ from .levers import lever_files, mix_overrides
 from .outcomes import column_name, horizon_values, outcome
 
 DEFAULT_OUTCOMES = ("sl_density", "cross_profession_share", "cross_org_share",
-                    "tasks_completed", "burnout_rate", "cost")
+                    "tasks_completed", "burnout_share", "cost")
 LEVER_PREFIX = "coverage."
 BY_SEED = "_by_seed"
 

@@ -170,7 +170,7 @@ def describe_groups(tables: SweepTables) -> dict:
                                 for name, spec in levers.items()) or "none",
             "first_hash": first["config_hash"], "runs": len(rows),
             "seeds": f"{rows['seed'].min()}-{rows['seed'].max()}",
-            "managers": summary["managers"]}
+            "managers": summary["managers"], "trainees": summary.get("trainees", 0)}
     hashes = sorted(tables.runs["config_hash"])
     fingerprint = hashlib.sha256(",".join(hashes).encode()).hexdigest()[:16]
     return {"groups": groups, "fingerprint": fingerprint}

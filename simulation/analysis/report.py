@@ -68,8 +68,8 @@ def ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
             f"to {_signed(r['primary_gain_high'], 2, '%')}{clear})",
             f"{r['tasks_completed_change']:+.2f}" + ("" if r["tasks_completed_clear"]
                                                      else " (noise)"),
-            f"{r['burnout_rate_change'] * 100:+.2f} pts"
-            + ("" if r["burnout_rate_clear"] else " (noise)"),
+            f"{r['burnout_share_change'] * 100:+.2f} pts"
+            + ("" if r["burnout_share_clear"] else " (noise)"),
             format_gbp(r["cost"]), format_gbp(r["cost_per_1pct"])])
     if not c.costly:  # a parameter sweep: nothing is priced
         headers, rows = headers[:-2], [row[:-2] for row in rows]
@@ -83,11 +83,14 @@ def summary_sentences(c: Comparison) -> list[str]:
     years = weeks // 52 if weeks else 0
     horizon = (f"{weeks} weeks ({years} year{'s' if years > 1 else ''})"
                if weeks and weeks % 52 == 0 else f"{weeks} weeks" if weeks else "their horizons")
-    managers = c.about["groups"][c.baseline]["managers"]
+    about = c.about["groups"][c.baseline]
+    people = f"{about['managers']:,} managers" + (
+        f" and {about['trainees']:,} doctors in postgraduate training" if about["trainees"]
+        else "")
     systems = ", ".join(t.ics)
     sentences = [
         f"We compared {len(c.others)} options against *{c.baseline}* on the {systems} system "
-        f"({managers:,} managers) over {horizon}, with {n} seeds (independent replications) "
+        f"({people}) over {horizon}, with {n} seeds (independent replications) "
         "each; runs with the same seed share their random numbers, so every difference below "
         "is paired by seed and its 95% confidence interval (CI) reflects only the model's "
         "randomness."]
@@ -144,7 +147,7 @@ def summary_sentences(c: Comparison) -> list[str]:
     sentences.append("; ".join(parts) + ".")
     sentences.append(_outcome_sentence(c, "tasks_completed", "delivery (tasks completed per "
                                        "week, last quarter)"))
-    sentences.append(_outcome_sentence(c, "burnout_rate", "burnout"))
+    sentences.append(_outcome_sentence(c, "burnout_share", "burnout"))
     valued = c.costs[np.isfinite(c.costs["cost_per_1pct"]) & (c.costs["cost"] > 0)]
     if len(valued) >= 2:
         cheap = valued.sort_values("cost_per_1pct").iloc[0]

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 PROG = "slsim-sensitivity"
 METHODS = ("morris", "sobol")
 DEFAULT_SAMPLES = {"morris": 20, "sobol": 256}  # Morris trajectories r, Sobol base samples N
-DEFAULT_OUTCOMES = ("sl_density", "cross_profession_share", "tasks_completed", "burnout_rate")
+DEFAULT_OUTCOMES = ("sl_density", "cross_profession_share", "tasks_completed", "burnout_share")
 RESULTS_DIR = "sensitivity"
 DRIVER_SHARE = 0.1  # ST (or normalised mu*) from which a parameter counts as a driver
 # Outcomes can be analysed as they are, or as their ranks across the design: rank-based indices
