@@ -38,8 +38,8 @@ def weeks_in_post_at_start(u: np.ndarray, weekly_exit: float) -> np.ndarray:
 
     With a constant weekly chance ``weekly_exit`` of leaving the post, tenure is geometric; the
     draw inverts its distribution at uniforms ``u``. Grounding: the stationary state of the
-    career process, so a run has no start-up artefact in tenure (assumption: the hazard is the
-    background turnover plus the promotion rate).
+    career process, so a run has no start-up artefact in tenure (assumption: the model passes the
+    background turnover rate; promotion out of a post, which adds to the hazard, is left out).
     """
     if weekly_exit <= 0:
         return np.zeros(len(u), dtype=np.int64)
