@@ -56,7 +56,6 @@ class Week:
     refused: np.ndarray | None = None
     conflict_events: np.ndarray | None = None
     used_hours: np.ndarray | None = None
-    contact: np.ndarray | None = None
     load: np.ndarray | None = None
     done: np.ndarray | None = None
 
@@ -97,6 +96,9 @@ class SharedLeadershipModel(mesa.Model):
         self.resting_trust = rules.boundary_trust(
             self.params.trust_baseline, self.params.boundary_trust_gap, self.ties.cross_group,
             self.ties.cross_org)
+        # Each tie slot's interaction-rate factor: which slots are carried ties never changes.
+        self.tie_contact = relationships.carried_contact(self.ties.personal,
+                                                         config.careers.carried_tie_contact)
         self.trainee_posts = np.flatnonzero(self.managers.is_trainee)
         self.n_teams = int(self.managers.team.max()) + 1
         # Posts keep their organisation and group, so each post's leaver category is fixed.
@@ -170,9 +172,7 @@ class SharedLeadershipModel(mesa.Model):
         """Hours left for leadership, and the share of expected interactions they cover."""
         m, p, t = self.managers, self.params, self.ties
         current.usable = usable_ties(t, m)
-        current.contact = relationships.carried_contact(t.personal,
-                                                        self.careers_params.carried_tie_contact)
-        degree = np.bincount(t.source, weights=current.usable * current.contact,
+        degree = np.bincount(t.source, weights=current.usable * self.tie_contact,
                              minlength=len(m))
         available = rules.available_hours(current.hours, m.stress, p.stress_time_penalty,
                                           current.bureaucracy, m.backlog, p.carry_hours_per_task)
@@ -187,7 +187,7 @@ class SharedLeadershipModel(mesa.Model):
         perceived = np.bincount(t.source, weights=t.granted * current.usable, minlength=len(m))
         unled = rules.duty_gap(perceived, np.maximum(m.expected_leadership, p.leadership_need))
         m.expected_leadership = rules.toward(m.expected_leadership, perceived, p.expectation_rate)
-        p_meet = current.contact * rules.interaction_probability(
+        p_meet = self.tie_contact * rules.interaction_probability(
             p.interaction_rate, current.time[t.source], current.time[t.target])
         n_ties = len(t)
         # Only usable ties meet (the same as drawing against p_meet * usable).
@@ -411,12 +411,12 @@ class SharedLeadershipModel(mesa.Model):
         Candidates are drawn for every post from this week's stream, so who fills a post does
         not depend on which other posts happen to be vacant (common random numbers).
         """
+        if len(posts) == 0:
+            return
         m = self.managers
         candidates = draw_people(rng, m.org, m.is_clinical, m.is_trainee, m.career_stage,
                                  self.config.population, self.params, self.careers_params,
                                  self.config.measurement.survey_window_weeks).take(posts)
-        if len(posts) == 0:
-            return
         candidates.profession = np.where(m.is_trainee[posts], DOCTOR, m.profession[posts])
         candidates.hired_week[:] = week
         candidates.post_since[:] = week
@@ -435,9 +435,10 @@ class SharedLeadershipModel(mesa.Model):
         p, t = self.params, self.ties
         t.granted = rules.decay(t.granted, p.granted_decay)
         t.trust = rules.toward(t.trust, self.resting_trust, p.trust_decay)
-        last = np.maximum(t.last_contact, t.last_contact[t.reverse])
-        t.open[relationships.dormant(t.personal, t.open, last, week,
-                                     self.careers_params.tie_dormancy_weeks)] = False
+        pool = slice(self.n_role_ties, None)  # only carried ties lapse
+        last = np.maximum(t.last_contact[pool], t.last_contact[t.reverse[pool]])
+        t.open[pool][relationships.dormant(t.personal[pool], t.open[pool], last, week,
+                                           self.careers_params.tie_dormancy_weeks)] = False
 
     # 9
     def observe(self) -> None:
