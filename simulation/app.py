@@ -565,8 +565,10 @@ def Page():
                         style={"font-size": "0.8em", "color": "#666666"})
             for name in ("seed", "weeks"):
                 Control(name, controls[name], settings.value[name], change)
+            trainees = int(run.baseline.managers.is_trainee.sum())
             solara.Text(f"Running {run.baseline.config.ics.name}: "
-                        f"{len(run.baseline.managers):,} managers in "
+                        f"{len(run.baseline.managers) - trainees:,} manager posts and "
+                        f"{trainees:,} doctors in training in "
                         f"{len(run.baseline.organisations)} organisations.",
                         style={"font-size": "0.85em"})
         with solara.Card("Barriers and levers"):
