@@ -14,13 +14,8 @@ from pathlib import Path
 
 from .config import CONFIG_DIR, group_options
 from .interventions import REGISTRY
-from .params import (
-    InterventionParams,
-    ModelParams,
-    NetworkParams,
-    PopulationParams,
-    parameter_specs,
-)
+from .params import InterventionParams, parameter_groups, parameter_specs
+from .priors import Prior
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 GENERATED_NOTE = ("# Generated from configs/intervention/{lever}.yaml by "
@@ -36,21 +31,28 @@ def parameter_table(interventions_only: bool = False) -> str:
     common = parameter_specs(InterventionParams)
     groups = [("intervention.*", InterventionParams)]
     if not interventions_only:
-        groups = [("model", ModelParams), ("population", PopulationParams),
-                  ("network", NetworkParams), *groups]
+        groups = [*parameter_groups().items(), *groups]
     rows = [(group, name, spec) for group, cls in groups
             for name, spec in parameter_specs(cls).items()]
     rows += [(f"intervention.{kind}", name, spec)
              for kind, lever in REGISTRY.items()
              for name, spec in parameter_specs(lever.params_class).items()
              if common.get(name) != spec]
-    lines = ["| key | default | range | unit | meaning | grounding |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| key | default | range | unit | meaning | grounding | plausible prior |",
+             "|---|---|---|---|---|---|---|"]
     for group, name, spec in rows:
         low, high = spec["range"]
         lines.append(f"| `{group}.{name}` | {spec['default']} | [{low}, {high}] | "
-                     f"{spec['unit']} | {spec['doc']} | {spec['source']} |")
+                     f"{spec['unit']} | {spec['doc']} | {spec['source']} | "
+                     f"{prior_text(spec['prior'])} |")
     return "\n".join(lines)
+
+
+def prior_text(prior) -> str:
+    """A prior for the tables: the distribution and its reason, or why the value is fixed."""
+    if isinstance(prior, Prior):
+        return f"{prior.describe()}: {prior.why}"
+    return f"fixed: {prior.why}" if prior is not None else "-"
 
 
 GENERATED = {

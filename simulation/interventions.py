@@ -48,6 +48,7 @@ from .params import (
     param,
     validate,
 )
+from .priors import fixed, loguniform, relative, triangular
 
 WEEKS_PER_YEAR = 52
 # Tiers of the leadership programme, modelled on the NHS Leadership Academy's programmes.
@@ -174,18 +175,25 @@ class TrainingParams(InterventionParams):
 
     skill_effect_sd: float = param(
         0.73, 0.0, 3.0, "SD", "Gain in SL skill, in SDs of skill across managers.",
-        "G: Lacerenza et al. 2017, delta = .73 (learning)")
+        "G: Lacerenza et al. 2017, delta = .73 (learning)",
+        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
+                       "design and delivery, from half to one and a half times")))
     understanding_effect_sd: float = param(
         0.6, 0.0, 3.0, "SD", "Gain in understanding of the other group, in SDs.",
-        "A: G range delta .6-.8 (model brief)")
+        "A: G range delta .6-.8 (model brief)",
+        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
+                       "design and delivery, from half to one and a half times")))
     identity_effect_sd: float = param(
         0.6, 0.0, 3.0, "SD", "Gain in leader identity, in SDs.",
-        "A: G range delta .6-.8 (model brief)")
+        "A: G range delta .6-.8 (model brief)",
+        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
+                       "design and delivery, from half to one and a half times")))
     cross_group_trust_effect: float = param(
         0.1, 0.0, 1.0, "trust",
         "Rise in a participant's trust in the colleagues they know from the other group.",
         "A: size; G: interprofessional education reduced stereotyping (Ekmekci 2013)",
-        uncertain=True)
+        prior=relative(triangular(0.5, 1.0, 1.5, "Ekmekci 2013: interprofessional education "
+                       "reduces stereotyping; its size is unknown")))
 
 
 class TrainingIntervention(Intervention):
@@ -215,10 +223,14 @@ class PostgradTrainingParams(TrainingParams):
     target_group: str = choice("trainees", GROUPS, "Doctors in postgraduate training.")
     coverage: float = param(
         0.5, 0.0, 1.0, "share per year", "Share of eligible trainees reached each year.",
-        "A: part of the postgraduate curriculum (the paper's first recommendation)")
+        "A: part of the postgraduate curriculum (the paper's first recommendation)",
+        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
+                       "plan more often than it exceeds it")))
     unit_cost: float = param(
         1500.0, 0.0, 1e6, "GBP per participant", "Cost of training one doctor.",
-        "A: a few study days of a deanery leadership module")
+        "A: a few study days of a deanery leadership module",
+        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
+                       "overruns likelier than savings")))
 
 
 @register
@@ -238,19 +250,28 @@ class LeadershipProgrammeParams(TrainingParams):
     target_stages: list[str] = choice(["emerging"], CAREER_STAGES, "Career stages targeted.")
     coverage: float = param(
         0.1, 0.0, 1.0, "share per year", "Share of the tier's eligible managers reached a year.",
-        "A")
+        "A",
+        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
+                       "plan more often than it exceeds it")))
     duration_weeks: int = param(
         26, 1, 208, "weeks", "Weeks a participant studies.",
-        "G: Mary Seacole 6 months; Rosalind Franklin 9 months; EGA MSc 24 months")
+        "G: Mary Seacole 6 months; Rosalind Franklin 9 months; EGA MSc 24 months",
+        prior=fixed("the design of the programme (the Academy's programmes)"))
     study_hours: float = param(
         1.0, 0.0, 20.0, "h/week",
         "Leadership hours a participant gives up to study while enrolled.",
         "A: a quarter of the study time (G: Mary Seacole about 100 h over 6 months; Rosalind "
-        "Franklin 4-5 h/week); the rest backfilled or in the participant's own time")
+        "Franklin 4-5 h/week); the rest backfilled or in the participant's own time",
+        prior=relative(triangular(0.5, 1.0, 1.5, "how much study displaces leadership work varies "
+                       "with backfill")))
     understanding_effect_sd: float = param(
-        0.5, 0.0, 3.0, "SD", "Gain in understanding, in SDs.", "A")
+        0.5, 0.0, 3.0, "SD", "Gain in understanding, in SDs.", "A",
+        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
+                       "design and delivery, from half to one and a half times")))
     unit_cost: float = param(
-        2000.0, 0.0, 1e6, "GBP per participant", "Programme fee per participant.", "A")
+        2000.0, 0.0, 1e6, "GBP per participant", "Programme fee per participant.", "A",
+        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
+                       "overruns likelier than savings")))
 
 
 @register
@@ -279,16 +300,23 @@ class ProtectedTimeParams(InterventionParams):
     target_group: str = choice("clinical", GROUPS, "Clinical managers.")
     coverage: float = param(
         0.3, 0.0, 1.0, "share per year", "Share of eligible managers given protected time a year.",
-        "A")
+        "A",
+        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
+                       "plan more often than it exceeds it")))
     extra_hours: float = param(
         4.0, 0.0, 20.0, "h/week", "Protected leadership hours a week.",
-        "G: one programmed activity is 4 h (consultant contract)")
+        "G: one programmed activity is 4 h (consultant contract)",
+        prior=fixed("a decision of the option: the hours funded"))
     half_life_weeks: float = param(
         0.0, 0.0, 1040.0, "weeks", "Half-life of the protected time (0: lasts while funded).",
-        "A")
+        "A",
+        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
+                       "2017); the half-life is known within a factor of two")))
     unit_cost: float = param(
         55.0, 0.0, 1e4, "GBP per hour freed", "Cost of one protected hour (backfill).",
-        "A: a consultant PA costs about GBP 11k a year, about GBP 55 an hour")
+        "A: a consultant PA costs about GBP 11k a year, about GBP 55 an hour",
+        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
+                       "overruns likelier than savings")))
 
 
 @register
@@ -318,14 +346,21 @@ class ReduceBureaucracyParams(InterventionParams):
     """Fewer sign-off layers for cross-boundary decisions, one organisation at a time."""
 
     coverage: float = param(
-        0.5, 0.0, 1.0, "share per year", "Share of eligible organisations redesigned a year.", "A")
+        0.5, 0.0, 1.0, "share per year", "Share of eligible organisations redesigned a year.", "A",
+        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
+                       "plan more often than it exceeds it")))
     layers_removed: float = param(
         1.0, 0.0, 10.0, "layers", "Sign-off layers removed in a redesigned organisation.",
-        "A: size; G: direction (T4 bureaucracy)")
+        "A: size; G: direction (T4 bureaucracy)",
+        prior=fixed("a decision of the option: the layers removed"))
     half_life_weeks: float = param(
-        0.0, 0.0, 1040.0, "weeks", "Half-life of the redesign (0: lasting).", "A")
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the redesign (0: lasting).", "A",
+        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
+                       "2017); the half-life is known within a factor of two")))
     unit_cost: float = param(
-        50000.0, 0.0, 1e7, "GBP per organisation", "Cost of a governance redesign.", "A")
+        50000.0, 0.0, 1e7, "GBP per organisation", "Cost of a governance redesign.", "A",
+        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
+                       "overruns likelier than savings")))
 
 
 @register
@@ -348,15 +383,22 @@ class ClearCommunicationParams(InterventionParams):
 
     coverage: float = param(
         0.3, 0.0, 1.0, "share per year", "Share of managers joining a system forum each year.",
-        "A")
+        "A",
+        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
+                       "plan more often than it exceeds it")))
     clarity_effect: float = param(
         0.6, 0.0, 1.0, "clarity",
         "Gain in an organisation's communication clarity when all its managers have joined.",
-        "A: size; G: recommendation (clear lines of communication)")
+        "A: size; G: recommendation (clear lines of communication)",
+        prior=relative(triangular(0.5, 1.0, 1.5, "how much forums clarify is unmeasured")))
     half_life_weeks: float = param(
-        0.0, 0.0, 1040.0, "weeks", "Half-life of the clarity gain (0: lasting).", "A")
+        0.0, 0.0, 1040.0, "weeks", "Half-life of the clarity gain (0: lasting).", "A",
+        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
+                       "2017); the half-life is known within a factor of two")))
     unit_cost: float = param(
-        500.0, 0.0, 1e6, "GBP per participant", "Cost of a manager's forum time.", "A")
+        500.0, 0.0, 1e6, "GBP per participant", "Cost of a manager's forum time.", "A",
+        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
+                       "overruns likelier than savings")))
 
 
 @register
@@ -386,17 +428,27 @@ class CoachingSupportParams(InterventionParams):
     """Coaching and peer support: less stress, sustained motivation."""
 
     coverage: float = param(
-        0.2, 0.0, 1.0, "share per year", "Share of eligible managers coached each year.", "A")
+        0.2, 0.0, 1.0, "share per year", "Share of eligible managers coached each year.", "A",
+        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
+                       "plan more often than it exceeds it")))
     support_effect: float = param(
         0.3, 0.0, 1.0, "support", "Rise in a participant's support.",
-        "A: size; G: direction (T4 lack of support)")
+        "A: size; G: direction (T4 lack of support)",
+        prior=relative(triangular(0.5, 1.0, 1.5,
+                                  "coaching effects vary widely between programmes")))
     stress_relief: float = param(
-        0.3, 0.0, 1.0, "share", "Share of a participant's stress relieved at enrolment.", "A")
+        0.3, 0.0, 1.0, "share", "Share of a participant's stress relieved at enrolment.", "A",
+        prior=relative(triangular(0.5, 1.0, 1.5,
+                                  "coaching effects vary widely between programmes")))
     motivation_effect: float = param(
-        0.1, 0.0, 1.0, "motivation", "Rise in a participant's sense of duty (motivation).", "A")
+        0.1, 0.0, 1.0, "motivation", "Rise in a participant's sense of duty (motivation).", "A",
+        prior=relative(triangular(0.5, 1.0, 1.5,
+                                  "coaching effects vary widely between programmes")))
     unit_cost: float = param(
         1200.0, 0.0, 1e6, "GBP per participant", "Cost of a course of coaching.",
-        "A: six sessions of executive coaching")
+        "A: six sessions of executive coaching",
+        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
+                       "overruns likelier than savings")))
 
 
 @register

@@ -6,7 +6,8 @@ or :func:`choice` (a name, or a list of names, from a fixed set). The schema dri
 * validation (:func:`validate`, called before anything runs);
 * the Hydra configs (``config.py`` registers the root dataclass with Hydra's ConfigStore);
 * the Solara sliders of the browser app;
-* the bounds of sensitivity analysis (``uncertain=True`` marks the assumptions of the brief, [A]);
+* the priors of sensitivity analysis, calibration and probabilistic sensitivity analysis
+  (``prior=``: each assumption [A] has a plausible prior, or says why it is fixed; ``priors.py``);
 * the parameter tables of the documentation (``documentation.py``).
 
 The knobs of each policy lever are declared beside its behaviour, in ``interventions.py``, on
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 from omegaconf import MISSING
+
+from .priors import Fixed, Prior, fixed, loguniform, relative, triangular, uniform
 
 ORG_TYPES = (
     "icb",
@@ -53,11 +56,13 @@ def param(
     doc: str,
     source: str,
     *,
-    uncertain: bool = False,
+    prior: Prior | Fixed | None = None,
 ) -> Any:
     """Declare a parameter: its default, inclusive range, unit, meaning and grounding.
 
-    ``uncertain=True`` marks an assumption that sensitivity analysis must cover.
+    ``prior`` is the plausible prior of an assumption (:mod:`simulation.priors`), inside the
+    allowed range and holding the default; or :func:`simulation.priors.fixed` with the reason an
+    assumption is not sampled. The allowed range stays what validation enforces.
     List defaults (one value per category) have each element checked against the range.
     A default of ``None`` makes the setting optional: ``None`` (not set) passes validation.
     """
@@ -66,8 +71,16 @@ def param(
         "unit": unit,
         "doc": doc,
         "source": source,
-        "uncertain": uncertain,
+        "prior": prior,
     }
+    if isinstance(prior, Prior) and not prior.relative:
+        values = default if isinstance(default, list) else [default]
+        if not low <= prior.low < prior.high <= high:
+            raise ValueError(f"{doc!r}: prior [{prior.low}, {prior.high}] is outside the allowed "
+                             f"range [{low}, {high}]")
+        if not all(prior.low <= v <= prior.high for v in values):
+            raise ValueError(f"{doc!r}: default {default} is outside its prior "
+                             f"[{prior.low}, {prior.high}]")
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -90,27 +103,38 @@ class ModelParams:
     bureaucracy_load: float = param(
         0.3, 0.0, 1.0, "share",
         "Strength of bureaucracy: share of full governance overhead and sign-off work in force.",
-        "A: size; G: direction (T4 bureaucracy and governance set-ups)", uncertain=True)
+        "A: size; G: direction (T4 bureaucracy and governance set-ups)",
+        prior=triangular(0.1, 0.3, 0.6, "T4 names bureaucracy a main barrier, so well above none; "
+                         "full overhead everywhere is implausible"))
     value_conflict: float = param(
         0.4, 0.0, 1.0, "probability",
         "Most a clinical/non-clinical value clash can cut a grant's chance, before understanding.",
-        "A: size; G: direction (T2 different values, 'them and us')", uncertain=True)
+        "A: size; G: direction (T2 different values, 'them and us')",
+        prior=triangular(0.1, 0.4, 0.7, "T2 value clashes are common but do not stop most "
+                         "cross-profession work"))
     goal_misalignment: float = param(
         0.4, 0.0, 1.0, "probability",
         "Most a cross-organisation goal clash can cut a grant's chance, before clear lines.",
-        "A: size; G: direction (T4 partners not in the same organisation)", uncertain=True)
+        "A: size; G: direction (T4 partners not in the same organisation)",
+        prior=triangular(0.1, 0.4, 0.7, "T4 partners pull different ways, yet most joint work "
+                         "across organisations goes ahead"))
     communication_clarity: float = param(
         0.2, 0.0, 1.0, "share",
         "Clarity of communication between organisations: the share of misalignment it cancels.",
-        "A: size; G: recommendation (clear lines of communication)", uncertain=True)
+        "A: size; G: recommendation (clear lines of communication)",
+        prior=triangular(0.0, 0.2, 0.5, "clear lines are recommended because they are lacking; at "
+                         "most half of misalignment cancelled today"))
     support: float = param(
         0.3, 0.0, 1.0, "share",
         "Organisational support: the share of work pressure that does not turn into stress.",
-        "A: size; G: direction (T4 lack of support)", uncertain=True)
+        "A: size; G: direction (T4 lack of support)",
+        prior=triangular(0.1, 0.3, 0.6, "T4 lack of support: some exists, but most pressure still "
+                         "becomes stress"))
     time_scale: float = param(
         1.0, 0.1, 3.0, "multiplier",
         "Multiplier on every manager's leadership hours: the 'lack of time' barrier.",
-        "A: a sweep knob for the time barrier (T4 extreme constraints of time)")
+        "A: a sweep knob for the time barrier (T4 extreme constraints of time)",
+        prior=fixed("a sweep knob for the time barrier; 1 is the model as described"))
 
     # --- Time budget ---
     clinical_leadership_hours: float = param(
@@ -121,55 +145,68 @@ class ModelParams:
         15.0, 2.0, 37.5, "h/week",
         "Leadership hours of an emerging non-clinical manager (of a 37.5 h week).",
         "A: full-time managers give about 40% of the week to cross-boundary leadership",
-        uncertain=True)
+        prior=triangular(8.0, 15.0, 22.0, "a fifth to three-fifths of a 37.5 h week on "
+                         "cross-boundary leadership"))
     stage_hours_factor: list[float] = param(
         [0.75, 1.0, 1.5], 0.1, 5.0, "multiplier",
         "Leadership hours by career stage (aspiring, emerging, established), times the base.",
-        "A: established leaders hold larger portfolios (G: director roles are extra PAs)")
+        "A: established leaders hold larger portfolios (G: director roles are extra PAs)",
+        prior=fixed("ratios between stages; the base hours carry the uncertainty"))
     governance_hours: float = param(
         8.0, 0.0, 30.0, "h/week",
         "Governance and data work a manager in a 3-layer organisation does at full bureaucracy.",
         "A: size; G: clinical staff spend up to 10 h/week on data tasks, a third not useful",
-        uncertain=True)
+        prior=triangular(3.0, 8.0, 13.0, "around the up-to-10 h/week of data tasks reported for "
+                         "clinical staff"))
     signoff_hours_per_layer: float = param(
         0.5, 0.0, 5.0, "h/task/layer",
         "Hours of sign-off each new cross-boundary task needs per layer, at full bureaucracy.",
-        "A: size; G: direction (T4 bureaucracy)", uncertain=True)
+        "A: size; G: direction (T4 bureaucracy)",
+        prior=triangular(0.1, 0.5, 1.5, "minutes to an hour and a half per layer per task"))
     collaboration_hours: float = param(
         1.5, 0.1, 10.0, "h/interaction",
         "Hours one leadership interaction (claim, grant and joint work) takes from each partner.",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.5, 1.5, 3.0, "a meeting and its follow-up: half an hour to three hours"))
     stress_time_penalty: float = param(
         0.3, 0.0, 1.0, "share",
         "Share of leadership hours lost by a fully stressed manager.",
-        "A: high stress lowers time (model brief, wellbeing)", uncertain=True)
+        "A: high stress lowers time (model brief, wellbeing)",
+        prior=triangular(0.1, 0.3, 0.5, "a fully stressed manager loses a tenth to half of their "
+                         "leadership time"))
     carry_hours_per_task: float = param(
         0.25, 0.0, 4.0, "h/task/week",
         "Hours each task waiting in the backlog costs every week (chasing, re-planning).",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.05, 0.25, 0.75, "a few minutes to most of an hour a week per waiting "
+                         "task"))
 
     # --- Work ---
     task_rate: float = param(
         0.06, 0.0, 5.0, "tasks/week",
         "Mean new integrated-care tasks a week for a manager with the non-clinical base hours; "
         "scaled by each manager's own hours.",
-        "A", uncertain=True)
+        "A",
+        prior=loguniform(0.03, 0.12, "known within a factor of two either way"))
     single_group_completion: float = param(
         0.5, 0.0, 1.0, "tasks/success",
         "Tasks a successful collaboration completes when both partners are from the same group "
         "(clinical or non-clinical); a mixed pair completes one.",
         "A: size; G: tasks need clinical and non-clinical input (T2, Waring et al. 2023)",
-        uncertain=True)
+        prior=triangular(0.2, 0.5, 0.8, "single-group work completes part of an integrated-care "
+                         "task (T2), neither none nor all"))
     formal_route_rate: float = param(
         0.03, 0.0, 1.0, "per week",
         "Share of waiting tasks a manager with full time clears through formal routes each week.",
-        "A: size; G: traditional leadership also delivers (Wang et al. 2014)", uncertain=True)
+        "A: size; G: traditional leadership also delivers (Wang et al. 2014)",
+        prior=loguniform(0.01, 0.09, "known within a factor of three either way"))
 
     # --- Claiming (theme 1; DeRue & Ashford 2010) ---
     interaction_rate: float = param(
         0.15, 0.0, 1.0, "per tie-week",
         "Chance a professional tie carries a leadership interaction in a week, with time to spare.",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.05, 0.15, 0.3, "a working tie carries leadership every 3 to 20 weeks"))
     claim_base: float = param(
         0.7, 0.0, 1.0, "probability",
         "Claim propensity of a manager whose identity and motivation are both 1.",
@@ -177,19 +214,25 @@ class ModelParams:
     identity_weight: float = param(
         0.7, 0.0, 1.0, "share",
         "Weight of leader identity against motivation in the claim propensity.",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.4, 0.7, 0.9, "identity drives claiming more than motivation (DeRue & "
+                         "Ashford 2010)"))
     duty_weight: float = param(
         1.0, 0.0, 1.0, "probability",
         "Extra claim propensity of a fully motivated manager toward a partner whose work is unled.",
-        "A: form; G: direction (T1 the need to step up, a sense of duty)", uncertain=True)
+        "A: form; G: direction (T1 the need to step up, a sense of duty)",
+        prior=triangular(0.5, 1.0, 1.0, "T1 duty is a main motive to step up; the default is the "
+                         "top of its range"))
     leadership_need: float = param(
         0.5, 0.01, 10.0, "granted units",
         "Leadership a manager must recognise around them before the duty gap closes.",
-        "A", uncertain=True)
+        "A",
+        prior=loguniform(0.2, 1.25, "known within a factor of 2.5 either way"))
     expectation_rate: float = param(
         0.05, 0.0, 1.0, "per week",
         "Speed at which the leadership a manager is used to follows what they recognise now.",
-        "A: a departed leader leaves a gap for some months", uncertain=True)
+        "A: a departed leader leaves a gap for some months",
+        prior=loguniform(0.02, 0.125, "a departed leader leaves a gap for 8 to 50 weeks"))
 
     # --- Granting (themes 2 and 3) ---
     grant_base: float = param(
@@ -199,46 +242,58 @@ class ModelParams:
     trust_weight: float = param(
         0.6, 0.0, 2.0, "per unit trust",
         "Rise in grant chance per unit of the partner's trust above 0.5.",
-        "A: size; G: direction (T2 trust takes practice; Aufegger et al. 2019)", uncertain=True)
+        "A: size; G: direction (T2 trust takes practice; Aufegger et al. 2019)",
+        prior=triangular(0.2, 0.6, 1.2, "trust matters to granting (T2) without deciding it alone"))
     skill_weight: float = param(
         0.4, 0.0, 2.0, "per unit skill",
         "Rise in grant chance per unit of the claimant's SL skill above 0.5.",
-        "A: size; G: direction (T3 shared-leadership skills)", uncertain=True)
+        "A: size; G: direction (T3 shared-leadership skills)",
+        prior=triangular(0.1, 0.4, 0.8, "skill matters to granting (T3), less than trust"))
 
     # --- Collaboration ---
     success_base: float = param(
         0.3, 0.0, 1.0, "probability",
         "Success chance of joint work between two partners with no SL skill.",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.1, 0.3, 0.5, "unskilled joint work succeeds sometimes, rarely more "
+                         "than half the time"))
     success_skill_weight: float = param(
         0.6, 0.0, 1.0, "probability",
         "Extra success chance when both partners have full SL skill.",
-        "A: size; G: direction (T3 communication and collaboration)", uncertain=True)
+        "A: size; G: direction (T3 communication and collaboration)",
+        prior=triangular(0.3, 0.6, 0.9, "skill is what makes joint work succeed (T3)"))
     signoff_delay: float = param(
         0.5, 0.0, 1.0, "probability",
         "Share of cross-organisation joint work stalled by sign-off at full bureaucracy.",
-        "A: size; G: direction (T4 bureaucracy)", uncertain=True)
+        "A: size; G: direction (T4 bureaucracy)",
+        prior=triangular(0.2, 0.5, 0.8, "full sign-off stalls some, not all, cross-organisation "
+                         "work (T4)"))
     grant_gain: float = param(
         0.15, 0.0, 1.0, "share of gap",
         "Step of granted leadership toward 1 after a successful joint piece of work.",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.05, 0.15, 0.3, "recognition builds over 3 to 20 successes"))
     trust_gain: float = param(
         0.1, 0.0, 1.0, "share of gap",
         "Step of trust toward 1 after success (both directions).",
-        "A: size; G: direction (T2 trust is earned with practice)", uncertain=True)
+        "A: size; G: direction (T2 trust is earned with practice)",
+        prior=triangular(0.03, 0.1, 0.2, "trust builds over 5 to 30 successes (T2: trust takes "
+                         "practice)"))
     trust_loss: float = param(
         0.1, 0.0, 1.0, "share",
         "Share of trust lost after a refusal or failed joint work.",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.03, 0.1, 0.2, "one refusal costs some trust, not most of it"))
     understanding_gain: float = param(
         0.05, 0.0, 1.0, "share of gap",
         "Step of understanding toward 1 per successful clinical/non-clinical collaboration.",
         "A: size; G: direction (T2 'different language'; T3 mutual understanding)",
-        uncertain=True)
+        prior=loguniform(0.02, 0.125, "known within a factor of 2.5 either way"))
     skill_gain: float = param(
         0.01, 0.0, 0.5, "share of gap",
         "Step of SL skill toward 1 per successful collaboration (learning by doing).",
-        "A: size; G: direction (T3; Lacerenza et al. 2017 practice raises transfer)")
+        "A: size; G: direction (T3; Lacerenza et al. 2017 practice raises transfer)",
+        prior=loguniform(0.004, 0.025, "learning by doing is slow: known within a factor of 2.5"))
     identity_boost: float = param(
         0.05, 0.0, 1.0, "share of gap",
         "Step of leader identity toward 1 per granted claim.",
@@ -256,65 +311,84 @@ class ModelParams:
     stress_rate: float = param(
         0.1, 0.0, 1.0, "per week",
         "Speed at which stress moves toward current pressure.",
-        "A", uncertain=True)
+        "A",
+        prior=triangular(0.03, 0.1, 0.25, "stress follows pressure over 4 to 30 weeks"))
     conflict_stress: float = param(
         0.05, 0.0, 1.0, "per event",
         "Pressure added by each refusal or failed collaboration.",
-        "A: size; G: direction (T2 conflicts)", uncertain=True)
+        "A: size; G: direction (T2 conflicts)",
+        prior=triangular(0.01, 0.05, 0.1, "one conflict adds a little pressure (T2)"))
     burnout_threshold: float = param(
         0.35, 0.05, 1.0, "stress",
         "Stress above which motivation erodes and the burnout exit rate applies.",
         "A: the stress of a manager whose demand equals their hours, at the default support "
-        "(pressure 1/2 less 30% support)")
+        "(pressure 1/2 less 30% support)",
+        prior=fixed("defined by its meaning, the stress at which demand equals hours at the "
+                    "default support; the exit rate carries the uncertainty"))
     burnout_exit_rate: float = param(
         0.005, 0.0, 1.0, "per week",
         "Weekly chance that a burnt-out manager leaves (about a quarter a year).",
-        "A", uncertain=True)
+        "A",
+        prior=loguniform(0.002, 0.0125, "a tenth to half of burnt-out managers leave within a "
+                         "year"))
     turnover_rate: float = param(
         0.002, 0.0, 0.1, "per week",
         "Weekly chance that any manager leaves for other reasons (about 10% a year).",
-        "A: near NHS annual turnover of about 10%")
+        "A: near NHS annual turnover of about 10%",
+        prior=triangular(0.001, 0.002, 0.003, "exits for other reasons of 5% to 15% a year, about "
+                         "the order of NHS leaver rates"))
     recruitment_lag: int = param(
         12, 0, 104, "weeks",
         "Weeks a post stays vacant before an aspiring manager fills it.",
-        "A")
+        "A",
+        prior=triangular(4, 12, 26, "NHS posts take one to six months to fill"))
     motivation_erosion: float = param(
         0.05, 0.0, 1.0, "per week",
         "Loss of motivation per week per unit of stress above the burnout threshold.",
-        "A: size; G: direction (T4 lack of support)")
+        "A: size; G: direction (T4 lack of support)",
+        prior=triangular(0.01, 0.05, 0.1, "burnout wears motivation down over months (T4)"))
     motivation_recovery: float = param(
         0.02, 0.0, 1.0, "per week",
         "Speed at which motivation returns to the manager's own sense of duty.",
-        "A")
+        "A",
+        prior=loguniform(0.008, 0.05, "motivation returns over 20 to 125 weeks"))
 
     # --- Decay ---
     granted_decay: float = param(
         0.02, 0.0, 1.0, "per week",
         "Weekly decay of granted leadership (half-life about 35 weeks).",
-        "A", uncertain=True)
+        "A",
+        prior=loguniform(0.008, 0.05, "unexercised recognition halves in 14 to 87 weeks"))
     trust_decay: float = param(
         0.01, 0.0, 1.0, "per week",
         "Weekly drift of trust toward its baseline.",
-        "A")
+        "A",
+        prior=loguniform(0.004, 0.025, "trust drifts back over 40 to 250 weeks"))
     trust_baseline: float = param(
         0.5, 0.0, 1.0, "trust",
         "Trust between colleagues of the same group and organisation, and its resting level.",
-        "A")
+        "A",
+        prior=fixed("the middle of the trust scale: its resting level anchors the scale"))
     boundary_trust_gap: float = param(
         0.1, 0.0, 0.5, "trust",
         "Lower starting trust across each boundary (group, organisation).",
-        "A: size; G: direction (T2 'them and us')")
+        "A: size; G: direction (T2 'them and us')",
+        prior=triangular(0.0, 0.1, 0.25, "T2 them and us: lower trust across a boundary, by up to "
+                         "a quarter"))
 
     # --- Initial leadership structure ---
     initial_hierarchy: float = param(
         0.5, 0.0, 1.0, "share",
         "How hierarchical the start is: 0 homogeneous identities, 1 a few formal leaders only.",
         "A: NHS structures are hierarchical (Nunez Barahona 2025 contrasts the two)",
-        uncertain=True)
+        prior=uniform(0.2, 0.8, "how hierarchical the start is has no measure; only the extremes "
+                      "are ruled out"))
     formal_leader_share: float = param(
         0.05, 0.001, 0.5, "share",
         "Share of managers holding formal leadership roles at the start (drawn from established).",
-        "A: about 1 in 20 managers sits on a board or leads a directorate")
+        "A: about 1 in 20 managers sits on a board or leads a directorate",
+        prior=triangular(0.02, 0.05, 0.1, "1 in 50 to 1 in 10 managers on a board or leading a "
+                         "directorate"))
 
 
 @dataclass
@@ -324,7 +398,8 @@ class PopulationParams:
     stage_shares: list[float] = param(
         [0.4, 0.35, 0.25], 0.0, 1.0, "share",
         "Shares of aspiring, emerging and established managers.",
-        "A: the paper's three development audiences (aspiring, emerging, established)")
+        "A: the paper's three development audiences (aspiring, emerging, established)",
+        prior=fixed("the workforce composition of the archetype, taken as given"))
     clinical_profession_shares: list[float] = param(
         [0.54, 0.3, 0.16], 0.0, 1.0, "share",
         "Shares of doctors, nurses and allied health professionals among clinical managers.",
@@ -332,31 +407,41 @@ class PopulationParams:
     nonclinical_profession_shares: list[float] = param(
         [0.2, 0.4, 0.25, 0.15], 0.0, 1.0, "share",
         "Shares of finance, operations, commissioning and HR among non-clinical managers.",
-        "A")
+        "A",
+        prior=fixed("the workforce composition of the archetype, taken as given"))
     identity_by_stage: list[float] = param(
         [0.3, 0.5, 0.7], 0.0, 1.0, "identity",
         "Mean leader identity of non-clinical managers by career stage.",
-        "A")
+        "A",
+        prior=fixed("a profile by stage; its level is shifted by clinician_identity_gap and moved "
+                    "by identity_weight"))
     clinician_identity_gap: float = param(
         0.2, 0.0, 1.0, "identity",
         "How much lower clinicians' leader identity starts.",
-        "A: size; G: Table 1, 'saw myself as a clinician and not a leader'", uncertain=True)
+        "A: size; G: Table 1, 'saw myself as a clinician and not a leader'",
+        prior=triangular(0.05, 0.2, 0.35, "Table 1: clinicians saw themselves as clinicians, not "
+                         "leaders"))
     skill_by_stage: list[float] = param(
         [0.3, 0.45, 0.6], 0.0, 1.0, "skill",
         "Mean SL skill by career stage.",
-        "A: G direction (T3 skills grow with practice)")
+        "A: G direction (T3 skills grow with practice)",
+        prior=fixed("a profile by stage; learning (skill_gain) and training carry the uncertainty"))
     understanding_mean: float = param(
         0.3, 0.0, 1.0, "understanding",
         "Mean understanding of the other group's values and language.",
-        "A: G direction (Table 2, 'we speak a different language')", uncertain=True)
+        "A: G direction (Table 2, 'we speak a different language')",
+        prior=triangular(0.15, 0.3, 0.5, "Table 2: we speak a different language, so low, not "
+                         "none"))
     motivation_mean: float = param(
         0.6, 0.0, 1.0, "motivation",
         "Mean sense of duty.",
-        "A: G direction (T1 leading as duty)")
+        "A: G direction (T1 leading as duty)",
+        prior=triangular(0.4, 0.6, 0.8, "T1 leading as duty: most managers are motivated"))
     trait_spread: float = param(
         0.15, 0.0, 0.5, "SD",
         "Standard deviation of initial traits around their means (clipped to [0, 1]).",
-        "A")
+        "A",
+        prior=triangular(0.08, 0.15, 0.25, "managers differ, within a bounded scale"))
 
 
 @dataclass
@@ -367,36 +452,44 @@ class NetworkParams:
         4.0, 0.0, 200.0, "ties",
         "Mean professional ties of a manager inside their organisation but outside their team.",
         "A: with a team of about 9, a working circle of about 12 in the organisation",
-        uncertain=True)
+        prior=triangular(2.0, 4.0, 8.0, "a working circle of 10 to 20 with the team of about 9"))
     team_size_min: int = param(
         4, 2, 30, "managers", "Smallest team (an organisation with fewer posts is one team).",
-        "A: the teams the SL studies measured had about 4-15 members")
+        "A: the teams the SL studies measured had about 4-15 members",
+        prior=fixed("the team sizes of the SL studies the outputs are compared with"))
     team_size_max: int = param(
         15, 3, 60, "managers", "Largest team (at least 2 x team_size_min - 1).",
-        "A: the teams the SL studies measured had about 4-15 members")
+        "A: the teams the SL studies measured had about 4-15 members",
+        prior=fixed("the team sizes of the SL studies the outputs are compared with"))
     team_tie_density: float = param(
         0.9, 0.0, 1.0, "share of pairs", "Share of a team's pairs of members who are tied.",
-        "A: team members work together every week", uncertain=True)
+        "A: team members work together every week",
+        prior=triangular(0.7, 0.9, 1.0, "team members work together every week"))
     cross_org_team_share: float = param(
         0.1, 0.0, 1.0, "share of posts",
         "Share of posts in cross-organisation (place-based or programme) teams.",
-        "A: ICSs work through places and programmes that span organisations", uncertain=True)
+        "A: ICSs work through places and programmes that span organisations",
+        prior=triangular(0.02, 0.1, 0.25, "place and programme teams hold a minority of posts"))
     cross_org_degree: float = param(
         1.5, 0.0, 50.0, "ties",
         "Mean professional ties of a manager to other organisations of the same system.",
-        "A: boundary spanning is sparse", uncertain=True)
+        "A: boundary spanning is sparse",
+        prior=triangular(0.5, 1.5, 3.0, "boundary spanning is sparse: a few ties outside"))
     icb_spanning_factor: float = param(
         3.0, 1.0, 20.0, "multiplier",
         "How many more cross-organisation ties ICB managers have.",
-        "A: the ICB convenes the system")
+        "A: the ICB convenes the system",
+        prior=triangular(1.5, 3.0, 5.0, "the ICB convenes the system"))
     established_spanning_factor: float = param(
         2.0, 1.0, 20.0, "multiplier",
         "How many more cross-organisation ties established leaders have.",
-        "A; G: clinical leaders broker relationships (Waring et al. 2023)")
+        "A; G: clinical leaders broker relationships (Waring et al. 2023)",
+        prior=triangular(1.2, 2.0, 3.5, "senior leaders broker relationships (Waring et al. 2023)"))
     forum_ties_per_manager: float = param(
         1.0, 0.0, 20.0, "ties",
         "Latent cross-organisation ties per manager that system forums can open.",
-        "A: form of the 'clear lines of communication' recommendation")
+        "A: form of the 'clear lines of communication' recommendation",
+        prior=fixed("the reach of the clear-communication lever, a design choice of that lever"))
 
 
 @dataclass
@@ -407,32 +500,40 @@ class CareerParams:
         0.5, 0.0, 1.0, "share",
         "Share of vacant emerging and established posts filled by promotion from within the "
         "system (the rest by outside hires).",
-        "A: range 0.3-0.7", uncertain=True)
+        "A: range 0.3-0.7",
+        prior=triangular(0.3, 0.5, 0.7, "within the assumed range 0.3-0.7"))
     min_weeks_in_post: int = param(
         52, 0, 520, "weeks", "Weeks a manager holds a post before they can be promoted.",
-        "A: range 26-156")
+        "A: range 26-156",
+        prior=triangular(26, 52, 156, "within the assumed range 26-156"))
     merit_noise: float = param(
         0.3, 0.0, 5.0, "identity",
         "Spread of the random part of a candidate's score (the rest is leader identity).",
-        "A: appointment panels weigh more than leadership identity", uncertain=True)
+        "A: appointment panels weigh more than leadership identity",
+        prior=triangular(0.1, 0.3, 1.0, "panels weigh more than leadership identity"))
     rotation_weeks: int = param(
         26, 4, 104, "weeks", "Weeks between trainees' rotations (changeover days).",
-        "A: specialty rotations of 6-12 months, foundation posts of 4 months")
+        "A: specialty rotations of 6-12 months, foundation posts of 4 months",
+        prior=triangular(17, 26, 52, "foundation posts of 4 months to specialty rotations of 12"))
     training_weeks: int = param(
         156, 26, 780, "weeks",
         "Weeks a trainee spends in the model before completing training (CCT): the model "
         "follows doctors in their last years of specialty or GP training.",
-        "A: the last 3 of the 3-8 years of specialty or GP training (GP 3 years, others 5-8)")
+        "A: the last 3 of the 3-8 years of specialty or GP training (GP 3 years, others 5-8)",
+        prior=fixed("the span of training the model follows, a modelling choice"))
     trainee_leadership_hours: float = param(
         1.0, 0.0, 10.0, "h/week", "Leadership hours of a doctor in training.",
-        "A: trainees' time is rostered clinical work", uncertain=True)
+        "A: trainees' time is rostered clinical work",
+        prior=triangular(0.25, 1.0, 2.5, "trainees time is rostered clinical work"))
     carried_tie_contact: float = param(
         0.25, 0.0, 1.0, "share",
         "Interaction rate of a carried tie (a former colleague), as a share of a role tie's.",
-        "A: range 0.05-0.5", uncertain=True)
+        "A: range 0.05-0.5",
+        prior=triangular(0.05, 0.25, 0.5, "within the assumed range 0.05-0.5"))
     tie_dormancy_weeks: int = param(
         26, 1, 520, "weeks", "Weeks without an interaction after which a carried tie closes.",
-        "A: range 8-104")
+        "A: range 8-104",
+        prior=triangular(8, 26, 104, "within the assumed range 8-104"))
     carried_tie_pool: float = param(
         0.5, 0.01, 10.0, "share of role ties",
         "Spare tie slots kept for carried ties, as a share of the role ties (when full, the "
@@ -448,15 +549,18 @@ class MeasurementParams:
         0.25, 0.0, 1.0, "granted",
         "Granted leadership at or above which a tie counts as a leadership tie (theta): the "
         "dichotomised rating of the SL network studies.",
-        "A: set from its meaning before comparison; the ODD compares two values")
+        "A: set from its meaning before comparison; the ODD compares two values",
+        prior=fixed("a definition of the measurement, set from its meaning and never fitted"))
     burnout_report_threshold: float = param(
         0.35, 0.0, 1.0, "stress",
         "Stress above which a manager would feel burnt out in a week.",
-        "A: the stress at which demand equals available hours at the default support")
+        "A: the stress at which demand equals available hours at the default support",
+        prior=fixed("a definition of the measurement, set from its meaning and never fitted"))
     survey_window_weeks: int = param(
         13, 1, 52, "weeks",
         "Weeks the survey items look back over; 'often' means in at least half of them.",
-        "A: a quarter; NHS Staff Survey items ask how often")
+        "A: a quarter; NHS Staff Survey items ask how often",
+        prior=fixed("a definition of the measurement: the survey asks about a quarter"))
     contracted_hours: float = param(
         37.5, 1.0, 60.0, "h/week", "Contracted hours of a full-time manager.",
         "G: Agenda for Change standard week of 37.5 h")
@@ -497,21 +601,29 @@ class InterventionParams:
     """Knobs every intervention has: when, whom, how many, how long the effect lasts, cost."""
 
     kind: str = MISSING
-    start_week: int = param(1, 1, 2080, "week", "First week participants are enrolled.", "A")
+    start_week: int = param(1, 1, 2080, "week", "First week participants are enrolled.", "A",
+        prior=fixed("a decision of the option: when enrolment starts"))
     end_week: int = param(
-        0, 0, 2080, "week", "Last week participants are enrolled (0: no end).", "A")
+        0, 0, 2080, "week", "Last week participants are enrolled (0: no end).", "A",
+        prior=fixed("a decision of the option: when enrolment ends"))
     target_group: str = choice("all", GROUPS, "All managers, clinical, non-clinical, or "
                                               "doctors in postgraduate training.")
     target_stages: list[str] = choice(CAREER_STAGES, CAREER_STAGES, "Career stages targeted.")
     target_org_types: list[str] = choice(ORG_TYPES, ORG_TYPES, "Organisation types targeted.")
     target_professions: list[str] = choice(PROFESSIONS, PROFESSIONS, "Professions targeted.")
     coverage: float = param(
-        0.2, 0.0, 1.0, "share per year", "Share of the eligible group reached each year.", "A")
+        0.2, 0.0, 1.0, "share per year", "Share of the eligible group reached each year.", "A",
+        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
+                       "plan more often than it exceeds it")))
     half_life_weeks: float = param(
         104.0, 0.0, 1040.0, "weeks", "Half-life of the effect after enrolment (0: lasting).",
-        "A: training effects fade without practice (Lacerenza et al. 2017)")
+        "A: training effects fade without practice (Lacerenza et al. 2017)",
+        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
+                       "2017); the half-life is known within a factor of two")))
     unit_cost: float = param(
-        1000.0, 0.0, 1e6, "GBP per participant", "Cost of enrolling one participant.", "A")
+        1000.0, 0.0, 1e6, "GBP per participant", "Cost of enrolling one participant.", "A",
+        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
+                       "overruns likelier than savings")))
 
 
 
@@ -623,7 +735,7 @@ def parameter_groups() -> dict[str, type]:
 
 
 def parameter_specs(cls: type = ModelParams) -> dict[str, dict[str, Any]]:
-    """Name -> metadata (default, range, unit, doc, source, uncertain) of a schema dataclass."""
+    """Name -> metadata (default, range, unit, doc, source, prior) of a schema dataclass."""
     specs = {}
     for f in dataclasses.fields(cls):
         if "range" in f.metadata:
@@ -633,11 +745,12 @@ def parameter_specs(cls: type = ModelParams) -> dict[str, dict[str, Any]]:
 
 
 def uncertain_parameters() -> dict[str, dict[str, Any]]:
-    """The [A] parameters that sensitivity analysis varies, keyed by their config path."""
+    """The parameters with a plausible prior (the assumptions sensitivity analysis and
+    calibration vary), keyed by their config path."""
     out = {}
     for group, cls in parameter_groups().items():
         for name, spec in parameter_specs(cls).items():
-            if spec["uncertain"] and not isinstance(spec["default"], list):
+            if isinstance(spec["prior"], Prior) and not isinstance(spec["default"], list):
                 out[f"{group}.{name}"] = spec
     return out
 

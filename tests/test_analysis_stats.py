@@ -10,7 +10,12 @@ import pytest
 
 from simulation.analysis import stats
 from simulation.analysis.outcomes import OUTCOMES, TASKS_TOTAL, horizon_values
-from simulation.analysis.sensitivity import analyse_morris, analyse_sobol, problem_from_schema
+from simulation.analysis.sensitivity import (
+    analyse_morris,
+    analyse_sobol,
+    design_values,
+    problem_from_schema,
+)
 from simulation.outputs import format_number
 from simulation.params import ConfigError, uncertain_parameters
 
@@ -132,19 +137,34 @@ def test_morris_ranks_a_linear_function_exactly():
     assert indices["sigma"].to_numpy() == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
 
 
-def test_sensitivity_bounds_come_from_the_schema():
+def test_sensitivity_draws_from_the_schemas_priors():
     problem = problem_from_schema()
     specs = uncertain_parameters()
     assert problem["names"] == list(specs)
-    assert problem["bounds"] == [list(specs[n]["range"]) for n in specs]
+    assert problem["bounds"] == [[0.0, 1.0]] * len(specs)  # the design is in the unit cube
+    assert problem["priors"] == [specs[n]["prior"] for n in specs]
+    # Unit-cube points map through each prior's quantiles: the median of a triangular prior,
+    # and its bounds at the corners.
+    support = problem_from_schema(["model.support"])
+    np.testing.assert_allclose(design_values(support, np.array([[0.0], [1.0]])).ravel(),
+                               [0.1, 0.6])
+    assert specs["model.support"]["prior"].describe() == "triangular(0.1, 0.3, 0.6)"
     with pytest.raises(ConfigError, match=r"model\.no_such_thing"):
         problem_from_schema(["model.no_such_thing"])
+
+
+def test_sensitivity_can_sample_the_allowed_ranges_or_a_span_around_the_defaults():
+    allowed = problem_from_schema(["model.support", "model.task_rate"], bounds="allowed")
+    assert allowed["support"] == [[0.0, 1.0], [0.0, 5.0]]
+    np.testing.assert_allclose(design_values(allowed, np.array([[0.5, 0.5]])), [[0.5, 2.5]])
     local = problem_from_schema(["model.support", "model.task_rate"], span=0.5)
-    assert local["bounds"] == [pytest.approx([0.15, 0.45]), pytest.approx([0.03, 0.09])]
+    assert local["support"] == [pytest.approx([0.15, 0.45]), pytest.approx([0.03, 0.09])]
     clipped = problem_from_schema(["model.support"], span=3.0)  # within the declared range
-    assert clipped["bounds"] == [pytest.approx([0.0, 1.0])]
+    assert clipped["support"] == [pytest.approx([0.0, 1.0])]
     with pytest.raises(ConfigError, match="must be positive"):
         problem_from_schema(span=0.0)
+    with pytest.raises(ConfigError, match=r"bounds = 'wide'.*\['prior', 'allowed'\]"):
+        problem_from_schema(bounds="wide")
 
 
 def test_horizon_values_read_the_last_week_the_last_quarter_and_the_total():

@@ -7,9 +7,13 @@
   ``S1`` is a parameter's share on its own, ``ST`` its share with every interaction; both with
   bootstrap confidence intervals. Usually run on the parameters Morris keeps (``--screen``).
 
-Which parameters are uncertain, and their bounds, come from the parameter schema
-(:func:`simulation.params.uncertain_parameters`: the [A] assumptions of the model brief and the
-ranges declared with them); nothing is repeated here. Runs go through the sweep engine
+Which parameters are uncertain, and their distributions, come from the parameter schema
+(:func:`simulation.params.uncertain_parameters`: the assumptions with a plausible prior); nothing
+is repeated here. By default each parameter is drawn from its prior: the design is made in the
+unit cube and mapped through each prior's quantile function, so Morris effects are per step of
+probability and Sobol indices apportion the variance the priors imply. ``--bounds allowed``
+samples the whole allowed range uniformly instead, and ``--span`` a uniform range around each
+default. Runs go through the sweep engine
 (:mod:`simulation.analysis.batch`): validated first, keyed by config hash, skipped when already
 done, so an interrupted analysis resumes where it stopped. Replications: ``--seeds R`` runs each
 design point with seeds ``0 .. R-1`` (the same seeds at every point) and analyses their mean; the
@@ -31,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .. import priors
 from ..commands import comma_list, reported_errors, setting_help, settings_from, sweep_parser
 from ..config import RunConfig, group_options
 from ..layout import status_files
@@ -51,6 +56,7 @@ DRIVER_SHARE = 0.1  # ST (or normalised mu*) from which a parameter counts as a 
 # Outcomes can be analysed as they are, or as their ranks across the design: rank-based indices
 # are robust when a few extreme design points dominate the variance (heavy tails).
 TRANSFORMS = ("none", "rank")
+BOUNDS = ("prior", "allowed")
 _WEEKS = parameter_specs(RunConfig)["weeks"]
 
 
@@ -78,9 +84,12 @@ class SensitivitySettings:
     sample_seed: int = param(0, 0, 2**32 - 1, "seed", "seed of the design and the bootstrap",
                              "-")
     n_jobs: int = param(2, 1, 1024, "processes", "worker processes", "-")
+    bounds: str = choice("prior", BOUNDS,
+                         "draw each parameter from its plausible prior (the schema's), or "
+                         "uniformly over its allowed range")
     span: float = param(None, 0.001, 100.0, "share of each default",
-                        "bounds: each default +/- this share of it, within its declared range "
-                        "(not given: the whole declared range)", "-")
+                        "instead of --bounds: each default +/- this share of it, uniformly, "
+                        "within its allowed range", "-")
     transform: str = choice("none", TRANSFORMS,
                             "analyse each outcome as it is, or as its rank across the design "
                             "(robust when a few extreme points dominate; Sobol only)")
@@ -100,20 +109,25 @@ class SensitivitySettings:
                               "sampling")
 
 
-def problem_from_schema(parameters: list[str] | None = None,
-                        span: float | None = None) -> dict:
-    """A SALib problem: the schema's uncertain parameters (or the named subset) and their
-    declared ranges; with ``span``, each parameter's default +/- that share of it, within its
-    declared range (a local look around the defaults instead of the whole allowed range)."""
+def problem_from_schema(parameters: list[str] | None = None, span: float | None = None,
+                        bounds: str = "prior") -> dict:
+    """A SALib problem over the unit cube for the schema's uncertain parameters (or the named
+    subset), with the distribution each coordinate is mapped through (``priors``, see
+    :func:`design_values`): the plausible prior of each parameter (``bounds="prior"``), a
+    uniform over its allowed range (``"allowed"``) or, with ``span``, a uniform over its
+    default +/- that share of it, within the allowed range (a local look around the defaults).
+    ``distributions`` and ``support`` describe them for the report."""
     specs = uncertain_parameters()
     names = list(specs) if not parameters else list(parameters)
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise ConfigError(f"{unknown} are not uncertain parameters of the schema; choose from "
                           f"{list(specs)}")
+    if bounds not in BOUNDS:
+        raise ConfigError(f"bounds = {bounds!r} is not one of {list(BOUNDS)}")
     if span is not None and not span > 0:
         raise ConfigError(f"--span = {span} must be positive (a share of each default)")
-    bounds = []
+    chosen = []
     for name in names:
         low, high = specs[name]["range"]
         if span is not None:
@@ -122,8 +136,20 @@ def problem_from_schema(parameters: list[str] | None = None,
             if not low < high:
                 raise ConfigError(f"{name}: default {default} +/- {span:.0%} leaves no range "
                                   f"within {specs[name]['range']}")
-        bounds.append([low, high])
-    return {"num_vars": len(names), "names": names, "bounds": bounds}
+            chosen.append(priors.uniform(low, high, f"default +/- {span:.0%}"))
+        elif bounds == "allowed":
+            chosen.append(priors.uniform(low, high, "the allowed range"))
+        else:
+            chosen.append(specs[name]["prior"])
+    return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names),
+            "priors": chosen, "distributions": [p.describe() for p in chosen],
+            "support": [[p.low, p.high] for p in chosen]}
+
+
+def design_values(problem: dict, X: np.ndarray) -> np.ndarray:
+    """The parameter values of design points ``X`` (in the unit cube): each column through its
+    distribution's quantile function."""
+    return np.column_stack([prior.ppf(X[:, j]) for j, prior in enumerate(problem["priors"])])
 
 
 def design(method: str, problem: dict, *, samples: int, levels: int = 4,
@@ -164,7 +190,7 @@ def design_jobs(problem: dict, X: np.ndarray, seeds: int, base: list[str]) -> li
     """``slsim`` overrides of every run: each design point with each seed."""
     specs = uncertain_parameters()
     jobs = []
-    for point in X:
+    for point in design_values(problem, X):
         values = [override(name, round(v) if isinstance(specs[name]["default"], int) else v)
                   for name, v in zip(problem["names"], point, strict=True)]
         jobs += [[*base, f"seed={seed}", *values] for seed in range(seeds)]
@@ -223,7 +249,7 @@ def run_analysis(out_dir: Path, s: SensitivitySettings, *, progress_interval: fl
         parameters = screen(s.screen, s.top)
         log.info("screened parameters (top %d of the Morris run in %s): %s", s.top, s.screen,
                  ", ".join(parameters))
-    problem = problem_from_schema(parameters, s.span)
+    problem = problem_from_schema(parameters, s.span, s.bounds)
     X = design(method, problem, samples=s.samples, levels=s.levels, seed=s.sample_seed)
     base = [f"ics={s.ics}", f"weeks={s.weeks}", f"scenario={s.scenario}"]
     jobs = design_jobs(problem, X, s.seeds, base)
@@ -261,14 +287,15 @@ def run_analysis(out_dir: Path, s: SensitivitySettings, *, progress_interval: fl
                          {"ics": s.ics, "weeks": s.weeks, "scenario": s.scenario,
                           "samples": s.samples, "levels": s.levels,
                           "sample_seed": s.sample_seed, "design_points": len(X), "span": s.span,
-                          "transform": s.transform},
+                          "bounds": s.bounds, "transform": s.transform},
                          out_dir)
     folder = Path(report_dir) if report_dir else out_dir / RESULTS_DIR / method
-    design_table = pd.DataFrame(X, columns=problem["names"])
+    design_table = pd.DataFrame(design_values(problem, X), columns=problem["names"])
     for seed in range(seeds):
         design_table[f"config_hash_seed{seed}"] = hashes[:, seed]
     write_parquet(folder / "design.parquet", design_table)
-    write_json(folder / "problem.json", {**problem, "method": method, **result.settings,
+    saved_problem = {key: value for key, value in problem.items() if key != "priors"}
+    write_json(folder / "problem.json", {**saved_problem, "method": method, **result.settings,
                                         "seeds": seeds, "outcomes": s.outcomes,
                                         "runs": result.runs, "noise_share": noise})
     write_report(result, folder)
@@ -285,10 +312,11 @@ def load_result(folder: Path) -> Sensitivity:
     except FileNotFoundError:
         raise FileNotFoundError(f"{folder} holds no finished analysis (problem.json and "
                                 "indices.csv)") from None
-    problem = {key: saved[key] for key in ("num_vars", "names", "bounds")}
+    problem = {key: saved[key] for key in ("num_vars", "names", "bounds", "distributions",
+                                           "support")}
     settings = {key: saved.get(key) for key in ("ics", "weeks", "scenario", "samples", "levels",
                                                 "sample_seed", "design_points", "span",
-                                                "transform")}
+                                                "bounds", "transform")}
     noise = {k: (math.nan if v is None else v) for k, v in saved.get("noise_share", {}).items()}
     return Sensitivity(saved["method"], problem, [outcome(o) for o in saved["outcomes"]],
                        indices, noise, saved.get("runs", saved["design_points"] * saved["seeds"]),
@@ -354,7 +382,8 @@ def _describe(name: str) -> str:
     spec = uncertain_parameters()[name]
     low, high = spec["range"]
     return (f"`{name}` ({spec['doc'][0].lower()}{spec['doc'][1:].rstrip('.')}; default "
-            f"{spec['default']:g}, range {low:g}-{high:g} {spec['unit']}; {spec['source']})")
+            f"{spec['default']:g}, prior {spec['prior'].describe()} within the allowed "
+            f"{low:g}-{high:g} {spec['unit']}; {spec['source']})")
 
 
 def unreliable(rows: pd.DataFrame) -> bool:
@@ -420,9 +449,11 @@ def write_report(result: Sensitivity, folder: Path) -> dict[str, Path]:
             else f"N = {s['samples']} base samples, Saltelli's design of N (k + 2) points")
     lines = [f"# Sensitivity analysis: {method}", "",
              f"{len(result.problem['names'])} uncertain parameters (from the schema: "
-             f"`simulation.params.uncertain_parameters()`; bounds: "
-             + ("their declared ranges" if s.get("span") is None else
-                f"each default ±{s['span']:.0%}, within its declared range") + "), "
+             f"`simulation.params.uncertain_parameters()`; drawn from "
+             + (f"a uniform over each default ±{s['span']:.0%}, within its allowed range"
+                if s.get("span") is not None else
+                "a uniform over each allowed range" if s.get("bounds") == "allowed" else
+                "each parameter's plausible prior") + "), "
              f"{s['design_points']} design points ({size}), {result.seeds} seed"
              f"{'s' if result.seeds > 1 else ''} each, {result.runs} runs of {s['ics']}, "
              f"scenario {s['scenario']}, {s['weeks']} weeks. 95% confidence intervals by "
@@ -432,13 +463,13 @@ def write_report(result: Sensitivity, folder: Path) -> dict[str, Path]:
                 if s.get("transform") == "rank" else ""),
              "", "## What drives the results", "", *summary_text(result), ""]
     specs = uncertain_parameters()
-    lines += ["## Parameters and the bounds analysed", "",
-              markdown_table(["parameter", "default", "lower", "upper", "unit"],
-                             [[f"`{name}`", f"{specs[name]['default']:g}", f"{low:g}", f"{high:g}",
+    lines += ["## Parameters and the distributions analysed", "",
+              markdown_table(["parameter", "default", "distribution", "unit"],
+                             [[f"`{name}`", f"{specs[name]['default']:g}", distribution,
                                specs[name]["unit"]]
-                              for name, (low, high) in zip(result.problem["names"],
-                                                           result.problem["bounds"],
-                                                           strict=True)]), ""]
+                              for name, distribution in zip(result.problem["names"],
+                                                            result.problem["distributions"],
+                                                            strict=True)]), ""]
     for item in result.outcomes:
         name = f"{result.method}_{item.name}.png"
         fig = bar_figure(result, item)
@@ -488,6 +519,7 @@ def main(argv: list[str] | None = None) -> None:
     option("--seeds", "seeds", type=int)
     option("--sample-seed", "sample_seed", type=int)
     option("--n-jobs", "n_jobs", type=int)
+    option("--bounds", "bounds")
     option("--span", "span", type=float, metavar="SHARE")
     option("--transform", "transform")
     parser.add_argument("--report-dir", type=Path, default=None,
