@@ -78,6 +78,17 @@ def test_a_stopped_calibration_resumes_bit_identical(tmp_path, targets):
     np.testing.assert_array_equal(np.asarray(resumed["weights"]), np.asarray(whole["weights"]))
 
 
+def test_a_morris_screening_picks_the_parameters_to_fit(tmp_path):
+    pd.DataFrame({"outcome": ["burnout_share"] * 3 + ["leaver_rate"] * 3,
+                  "parameter": ["model.support", "model.task_rate", "model.stress_rate"] * 2,
+                  "mu_star": [5.0, 1.0, 0.1, 0.2, 0.1, 3.0]}).to_csv(tmp_path / "indices.csv")
+    settings = calibration.CalibrationSettings(**{**SMALL, "parameters": []}, screen=tmp_path,
+                                               top=2)
+    assert sorted(settings.parameters) == ["model.stress_rate", "model.support"]
+    with pytest.raises(ConfigError, match="parameters or screen, not both"):
+        calibration.CalibrationSettings(**SMALL, screen=tmp_path)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"parameters": []}, "parameters is empty"),
     ({"parameters": ["model.no_such_thing"]}, r"no_such_thing.*allowed values"),

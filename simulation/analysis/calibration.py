@@ -37,6 +37,7 @@ from ..model import SharedLeadershipModel
 from ..params import ConfigError, choice, param, uncertain_parameters, validate
 from ..priors import Prior
 from ..results_io import write_json, write_streamed
+from .sensitivity import screen
 from .targets import (
     TARGETS_FILE,
     Target,
@@ -58,6 +59,8 @@ class CalibrationSettings:
     weeks: int = param(156, 53, 2080, "weeks", "horizon of every run", "-")
     parameters: list[str] = choice([], tuple(uncertain_parameters()),
                                    "parameters fitted (the others stay at their defaults)")
+    screen: Path | None = None  # a Morris screening on the priors whose ``top`` are fitted
+    top: int = param(6, 1, 100, "parameters", "parameters kept from the Morris screening", "-")
     targets: list[str] = field(default_factory=list)  # fitted targets (none: every fit target)
     targets_file: Path = TARGETS_FILE
     seeds: int = param(2, 1, 100, "seeds", "replicate seeds per particle or design point", "-")
@@ -81,9 +84,13 @@ class CalibrationSettings:
     def __post_init__(self) -> None:
         self.parameters, self.targets = list(self.parameters or ()), list(self.targets or ())
         validate(self)
+        if self.screen is not None:
+            if self.parameters:
+                raise ConfigError("give parameters or screen, not both")
+            self.parameters = screen(self.screen, self.top)
         if not self.parameters:
-            raise ConfigError("parameters is empty: name the parameters to fit (a Morris "
-                              "screening picks them)")
+            raise ConfigError("parameters is empty: name the parameters to fit, or give a "
+                              "Morris screening on the priors (screen) to pick them")
         # Refused before any run: an unknown or held-out target, or a bad targets file.
         chosen_targets(load_targets(self.targets_file), self.targets or None, use="fit")
 
@@ -372,7 +379,8 @@ def write_posterior(out_dir: Path, result: dict[str, Any], settings: Calibration
     draws = particles.reset_index(drop=True).iloc[picks].reset_index(drop=True)
     draws.index.name = "draw"
     write_streamed(out_dir / "draws.csv", lambda tmp: draws.to_csv(tmp))
-    settings_record = {f.name: (str(getattr(settings, f.name)) if f.name == "targets_file"
+    settings_record = {f.name: (str(getattr(settings, f.name))
+                                if isinstance(getattr(settings, f.name), Path)
                                 else getattr(settings, f.name))
                        for f in dataclasses.fields(settings)}
     write_json(out_dir / "calibration.json", {
@@ -430,6 +438,10 @@ def main(argv: list[str] | None = None) -> None:
     option("--ics", "ics")
     option("--weeks", "weeks", type=int)
     option("--parameters", "parameters", type=comma_list, metavar="A,B,...")
+    parser.add_argument("--screen", type=Path, metavar="MORRIS",
+                        help="fit the --top parameters of a Morris screening on the priors "
+                             "(slsim-sensitivity's report folder or indices.csv)")
+    option("--top", "top", type=int)
     parser.add_argument("--targets", type=comma_list, metavar="A,B,...",
                         help="fitted targets (default: every `use: fit` target of the file)")
     parser.add_argument("--targets-file", type=Path, metavar="YAML",
