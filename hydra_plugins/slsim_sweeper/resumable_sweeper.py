@@ -91,6 +91,8 @@ class ResumableSweeper(basic_sweeper()):
 
         launcher_config = self.config.hydra.launcher
         per_job = engine.runs_per_job(len(plan.to_run), self.runs_per_job)
+        if plan.to_run:
+            log.info("Up to %d runs per launcher job", per_job)
         jobs_launched = 0
 
         def launch(runs: list[engine.PlannedRun], first_index: int) -> None:
