@@ -238,6 +238,16 @@ class JobComposer:
         self.choices: dict[tuple[str, ...], _GroupChoice] = {}
         self.checked: set[tuple[str, ...]] = set()
         self.in_full = False
+        self._parsed: dict[str, tuple[Any, bool]] = {}  # override line -> (override, is_group)
+
+    def parse(self, line: str) -> tuple[Any, bool]:
+        """An override line parsed by Hydra's parser, and whether it chooses a config group
+        (each distinct line once: the jobs of a grid share most of theirs)."""
+        if line not in self._parsed:
+            (override,) = self.parser.parse_overrides([line])
+            self._parsed[line] = (override, self.loader.repository.group_exists(
+                override.key_or_group) and not isinstance(override.value(), dict))
+        return self._parsed[line]
 
     def compose_in_full(self, job: Sequence[str]) -> RunConfig:
         return to_run_config(task_config(self.loader.load_sweep_config(self.master_config,
@@ -279,13 +289,9 @@ class JobComposer:
 
         if self.in_full:
             return self.compose_in_full(job)
-        overrides = self.parser.parse_overrides(list(job))
-        is_group = [self.loader.repository.group_exists(o.key_or_group)
-                    and not isinstance(o.value(), dict) for o in overrides]
-        groups = tuple(o.input_line for o, group in zip(overrides, is_group, strict=True)
-                       if group)
-        values = [o for o, group in zip(overrides, is_group, strict=True)
-                  if not group and not o.is_hydra_override()]
+        parsed = [self.parse(line) for line in job]
+        groups = tuple(o.input_line for o, group in parsed if group)
+        values = [o for o, group in parsed if not group and not o.is_hydra_override()]
         choice = self._choice(groups)
         if groups in self.checked:
             return self.quick(choice, values)
