@@ -15,7 +15,6 @@ import tempfile
 import types
 import typing
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +101,8 @@ def config_hash(config: Any) -> str:
 
 @functools.cache
 def _versions() -> tuple[tuple[str, str], ...]:
+    from importlib import metadata  # only where a result is recorded
+
     versions = []
     for name in PACKAGES:
         try:
