@@ -372,7 +372,7 @@ def _run_outputs(out: Path) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def joblib_reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("launchers") / "joblib"
-    done = slsim_sweep(out, "seed=0,1", *TINY)
+    done = slsim_sweep(out, "seed=0,1", *TINY, "hydra.sweeper.runs_per_job=1")
     assert done.returncode == 0, done.stderr
     return _run_outputs(out)
 
@@ -380,10 +380,13 @@ def joblib_reference(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "ray", "submitit_local"])
 def test_same_run_hash_and_results_under_every_launcher(tmp_path, launcher, joblib_reference):
+    """Both runs in one batch (one Ray task, one submitit array task), against one run a job."""
     out = tmp_path / launcher
-    done = slsim_sweep(out, "seed=0,1", *TINY, launcher=launcher)
+    done = slsim_sweep(out, "seed=0,1", *TINY, "hydra.sweeper.runs_per_job=2",
+                       launcher=launcher)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 of 2 runs succeeded" in final_line(done)
+    assert len(list((out / BATCHES_DIR).glob(f"*/{BATCH_FILE}"))) == 1
     outputs = _run_outputs(out)
     assert outputs.keys() == joblib_reference.keys()  # folder names carry the config hash
     for name, frame in outputs.items():
