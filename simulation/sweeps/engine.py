@@ -218,8 +218,8 @@ class JobComposer:
     validates once per choice of groups. A job then costs its value overrides applied to a
     scratch copy of the choice's config with Hydra's own override code (which types each value
     and rejects unknown keys as Hydra does), the typed values set on the choice's validated
-    config, and the schema's checks (:func:`simulation.params.validate`): well under a
-    millisecond. Overrides that do more than set a plain field (add or delete keys, set an
+    config, and the schema's checks (:func:`simulation.params.validate`): a few milliseconds
+    at most. Overrides that do more than set a plain field (add or delete keys, set an
     intervention's knobs or a whole node) take the exact path instead: the choice's config
     copied, the overrides applied, validated in full.
 
