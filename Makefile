@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench viz clean venv baseline
+.PHONY: demo test lint bench bench-sweep viz clean venv baseline
 
 $(PY):
 	@interpreter=$$(sh tools/find_python.sh) || exit 1; \
@@ -54,10 +54,15 @@ test: $(DEVSTAMP)
 baseline: $(STAMP)
 	$(PY) -m simulation.baseline --regenerate
 
-# Speed and memory against the targets (issues 4 and 7); writes docs/benchmarks.md. Most of an
-# hour, the sweeps being most of it: `$(PY) -m benchmarks.run --only NAME` measures one again.
+# Speed and memory against the targets (issues 4, 7 and 14); writes docs/benchmarks.md. About a
+# quarter of an hour: `$(PY) -m benchmarks.run --only NAME` measures one section again.
 bench: $(DEVSTAMP)
 	$(PY) -m benchmarks.run
+
+# The sweep benchmark, too long for `make bench` (1,000-run sweeps of small_ics and default_ics
+# on 2 cores, then slsim-aggregate): updates its section of docs/benchmarks.md, keeps the rest.
+bench-sweep: $(DEVSTAMP)
+	$(PY) -m benchmarks.run --only sweep_throughput
 
 # The browser app: baseline and a scenario side by side. Serves on 127.0.0.1 and prints the URL;
 # VIZ_PORT=0 picks a free port.

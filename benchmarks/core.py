@@ -91,16 +91,20 @@ class Context:
 
 SectionFunction = Callable[[Context], list[Section]]
 SECTIONS: dict[str, tuple[float, SectionFunction]] = {}
+SEPARATE: set[str] = set()  # sections measured only when named (``--only``), or at toy sizes
 
 
-def section(name: str, order: float):
+def section(name: str, order: float, *, separate: bool = False):
     """Register ``fn(context) -> list[Section]`` as the benchmark ``name``, placed by ``order``
-    in the document."""
+    in the document; a ``separate`` one is too long for ``make bench`` and has a make target of
+    its own (its last measurement is kept in the document until then)."""
 
     def register(fn: SectionFunction) -> SectionFunction:
         if name in SECTIONS:
             raise ValueError(f"benchmark section {name!r} is registered twice")
         SECTIONS[name] = (order, fn)
+        if separate:
+            SEPARATE.add(name)
         return fn
 
     return register

@@ -2,7 +2,9 @@
 
 Options: ``--tiny`` runs every section at toy sizes (the smoke test; the figures mean nothing);
 ``--only NAME`` measures some sections again and keeps the others from the existing document
-(repeatable; ``--list`` names them); ``--out`` and ``--img-dir`` say where the document and its
+(repeatable; ``--list`` names them). Without ``--only``, every section but the separate ones
+(too long for ``make bench``: the 1,000-run sweep, ``make bench-sweep``) is measured, and those
+are kept; ``--out`` and ``--img-dir`` say where the document and its
 figures go. A benchmark that fails is reported in its section, the others still run, and the
 exit status is 1.
 """
@@ -26,7 +28,7 @@ from typing import Any
 import benchmarks
 from simulation.results_io import package_versions, write_streamed
 
-from .core import FULL, ROOT, SECTIONS, TINY, Context, Section, Target, table
+from .core import FULL, ROOT, SECTIONS, SEPARATE, TINY, Context, Section, Target, table
 
 DOC = ROOT / "docs" / "benchmarks.md"
 # Each section's block in the document starts with this marker, which keeps what a later
@@ -194,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
 
     context = Context(plan=TINY if args.tiny else FULL, doc_dir=args.out.parent,
                       img_dir=args.img_dir or args.out.parent / "img")
-    kept = previous_blocks(args.out, args.tiny) if args.only else {}
+    measured = (set(args.only) if args.only
+                else {name for name in names if args.tiny or name not in SEPARATE})
+    kept = previous_blocks(args.out, args.tiny) if measured != set(names) else {}
     load_start, date = os.getloadavg(), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    blocks = [measure(name, context, args.tiny) if not args.only or name in args.only
+    blocks = [measure(name, context, args.tiny) if name in measured
               else kept.get(name) or not_measured(name, args.tiny) for name in names]
     document = render(blocks, machine(load_start, os.getloadavg()), date, args.tiny)
     write_streamed(args.out, lambda tmp: Path(tmp).write_text(document))

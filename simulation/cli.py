@@ -3,10 +3,12 @@
     slsim ics=small_ics seed=7 weeks=52 model.bureaucracy_load=0.3 hydra.run.dir=OUT
     slsim -m scenario=baseline,recommended_package seed=range(0,20) hydra.sweep.dir=OUT
 
-Sweeps are resumable and fault-tolerant (simulation/sweeps/, docs/sweeps.md).
+Sweeps are resumable and fault-tolerant (simulation/sweeps/, docs/sweeps.md). In a sweep, each
+job runs a batch of runs (:mod:`simulation.sweeps.worker`).
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -16,11 +18,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import CONFIG_DIR, to_run_config
-from .layout import run_files
+from .layout import BATCH_FILE, run_files
 from .outputs import SUMMARY
 from .params import ConfigError
 from .runner import run_one
-from .sweeps.engine import exit_code
+from .sweeps.engine import BATCH_ENV, exit_code
+from .sweeps.worker import run_batch
 
 
 def summary_table(final: dict[str, float]) -> str:
@@ -37,6 +40,10 @@ def app(cfg: DictConfig) -> str:
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Hydra's INFO logging would log every step
     hydra_cfg = HydraConfig.get()
     sweeping = hydra_cfg.mode == RunMode.MULTIRUN
+    if sweeping and os.environ.get(BATCH_ENV):  # a batch of the resumable sweeper: its runs
+        statuses = run_batch(Path(hydra_cfg.runtime.output_dir) / BATCH_FILE,
+                             Path(hydra_cfg.sweep.dir))
+        return ",".join(statuses)
     try:
         config = to_run_config(cfg)
     except ConfigError as exc:

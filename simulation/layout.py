@@ -12,12 +12,16 @@ A run folder (one ``slsim`` run, or one run of a sweep under ``<sweep dir>/runs/
 * ``status.previous.json``: the record of an earlier attempt, kept when it is re-run.
 
 A sweep folder holds ``runs/``, ``multirun.yaml``, ``sweep_status.json`` and, once aggregated,
-``results.parquet``, ``timeseries.parquet`` and ``failures.csv``.
+``results.parquet``, ``timeseries.parquet`` and ``failures.csv``; also ``batches/``, one folder
+per launcher job (a batch of runs): its ``batch.json`` lists the runs and their configs, and
+Hydra's record of the job (``.hydra/``, the job's log) sits beside it. Batches are transport,
+not results: they can be deleted after the sweep.
 
 :func:`check_run` says whether a run folder holds a complete result; resuming sweeps and
 ``slsim-aggregate`` trust a run only through it.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -52,6 +56,8 @@ SWEEP_STATUS_FILE = "sweep_status.json"
 RESULTS_FILE = "results.parquet"
 SWEEP_TIMESERIES_FILE = "timeseries.parquet"
 FAILURES_FILE = "failures.csv"
+BATCHES_DIR = "batches"
+BATCH_FILE = "batch.json"
 
 # --- Run-folder names ----------------------------------------------------------------------------
 HASH_LENGTH = 16
@@ -69,6 +75,12 @@ def safe_name(text: str, max_length: int = LABEL_LENGTH) -> str:
 def run_dir_name(overrides: Sequence[str], run_hash: str) -> str:
     """``<overrides, made safe>-<config hash>``: readable, unique, and findable by hash."""
     return f"{safe_name(','.join(overrides))}-{run_hash}"
+
+
+def batch_dir_name(run_hashes: Sequence[str]) -> str:
+    """``batch-<digest of its runs' config hashes>``: the same runs, the same folder."""
+    digest = hashlib.sha256(",".join(run_hashes).encode()).hexdigest()[:HASH_LENGTH]
+    return f"batch-{digest}"
 
 
 def hash_of(run_dir: Path) -> str | None:

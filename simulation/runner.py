@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -46,7 +45,6 @@ from .layout import (
 )
 from .metrics import OUTPUTS
 from .model import SharedLeadershipModel
-from .plots import metrics_figure
 from .results_io import (
     config_dict,
     config_hash,
@@ -120,9 +118,21 @@ def simulate(config: RunConfig) -> tuple[SharedLeadershipModel, pd.DataFrame]:
     """Run the model to its horizon; return it and its weekly time series (week 0 = start)."""
     model = SharedLeadershipModel(config)
     model.run()
-    timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    timeseries.insert(0, "week", range(len(timeseries)))
-    return model, timeseries
+    collected = model.datacollector.model_vars  # one list per output, one value per week
+    weeks = len(next(iter(collected.values())))
+    return model, pd.DataFrame({"week": range(weeks), **collected})  # one conversion
+
+
+def draw_figure(path: Path, timeseries: pd.DataFrame, title: str) -> None:
+    """Write the run's figure (:func:`simulation.plots.metrics_figure`); matplotlib is imported
+    here, so runs without a figure (sweeps, by default) never load it."""
+    import matplotlib.pyplot as plt
+
+    from .plots import metrics_figure
+
+    figure = metrics_figure(timeseries, title)
+    write_figure(path, figure)
+    plt.close(figure)
 
 
 def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
@@ -136,20 +146,15 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
     out_dir = Path(out_dir)
     started = time.perf_counter()
     settings = config_dict(config)
-    identity = {"seed": config.seed, "config_hash": config_hash(config),
-                "scenario": config.scenario.name, "ics": config.ics.name, "weeks": config.weeks,
-                "overrides": list(overrides), "parameters": swept_values(settings, overrides)}
+    identity = run_identity(settings, overrides)
     try:
         inject_fault(config.seed)
         model, timeseries = simulate(config)
         write_parquet(out_dir / TIMESERIES_FILE, timeseries)
         write_parquet(out_dir / BREAKDOWN_FILE, model.breakdown())
         if plot:
-            figure = metrics_figure(
-                timeseries, f"{config.ics.name}, scenario {config.scenario.name}, "
-                            f"seed {config.seed}")
-            write_figure(out_dir / METRICS_FIGURE, figure)
-            plt.close(figure)
+            draw_figure(out_dir / METRICS_FIGURE, timeseries,
+                        f"{config.ics.name}, scenario {config.scenario.name}, seed {config.seed}")
         summary = {
             **identity,
             "status": SUCCEEDED,
@@ -166,8 +171,23 @@ def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,
         write_json(out_dir / STATUS_FILE, {**identity, "status": SUCCEEDED, "plot": plot})
         return summary
     except Exception as exc:  # a failed run is recorded, never fatal to its caller
-        failure = {**identity, "status": FAILED, "error_type": type(exc).__name__,
-                   "message": str(exc), "traceback": traceback.format_exc(),
-                   "config": settings}
-        write_json(out_dir / STATUS_FILE, failure)
-        return failure
+        return record_failure(out_dir, settings, overrides, exc)
+
+
+def run_identity(settings: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """What ``status.json`` says of a run whatever its outcome, from its config as plain data
+    (:func:`simulation.results_io.config_dict`) and the overrides that made it."""
+    return {"seed": settings["seed"], "config_hash": config_hash(settings),
+            "scenario": settings["scenario"]["name"], "ics": settings["ics"]["name"],
+            "weeks": settings["weeks"], "overrides": list(overrides),
+            "parameters": swept_values(settings, overrides)}
+
+
+def record_failure(out_dir: Path, settings: dict[str, Any], overrides: Sequence[str],
+                   exc: BaseException) -> dict[str, Any]:
+    """Write the failure ``exc`` of the run ``settings`` as its ``status.json``; return it."""
+    failure = {**run_identity(settings, overrides), "status": FAILED,
+               "error_type": type(exc).__name__, "message": str(exc),
+               "traceback": "".join(traceback.format_exception(exc)), "config": settings}
+    write_json(Path(out_dir) / STATUS_FILE, failure)
+    return failure

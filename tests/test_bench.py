@@ -25,7 +25,7 @@ def test_bench_writes_every_section_and_the_scaling_figure(tmp_path):
     for heading in ("Targets", "Machine and software", "How it is measured",
                     "Speed ratio: vectorised against the reference engine", "One system",
                     "The nation", "The physical limit", "Where the time goes", "Scaling",
-                    "Memory per manager and per tie", "Sweep throughput",
+                    "Memory per manager and per tie", "The command line", "Sweep throughput",
                     "Docking: the vectorised engine against the reference"):
         assert f"\n## {heading}" in text, heading
     assert "](img/scaling.png)" in text
@@ -36,7 +36,7 @@ def test_bench_writes_every_section_and_the_scaling_figure(tmp_path):
 def test_bench_lists_its_sections_and_refuses_unknown_ones():
     listing = bench("--list")
     assert listing.returncode == 0, listing.stderr[-3000:]
-    assert {"speed_ratio", "national", "scaling", "docking",
+    assert {"speed_ratio", "national", "scaling", "docking", "command_line",
             "sweep_throughput"} <= set(listing.stdout.split())
     refused = bench("--only", "no_such_section")
     assert refused.returncode == 2
@@ -70,3 +70,31 @@ def test_a_failing_benchmark_is_reported_and_only_refreshes_what_it_names(tmp_pa
     assert text.count("## Fine") == 2  # the kept block and the new one
     assert text.count("| fine target |") == 2
     assert "## new\n\n*Not measured yet: `python -m benchmarks.run --only new`" in text
+
+
+def test_a_separate_benchmark_is_kept_until_it_is_named(tmp_path, monkeypatch):
+    """``make bench`` leaves the long sweep benchmark to ``make bench-sweep`` (``--only``)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import run
+    from benchmarks.core import Section
+
+    calls = []
+
+    def quick(context):
+        calls.append("quick")
+        return [Section("Quick", "fast")]
+
+    def long(context):
+        calls.append("long")
+        return [Section("Long", f"slow, measured {len(calls)}")]
+
+    monkeypatch.setattr(run, "discover", lambda: None)
+    monkeypatch.setattr(run, "SECTIONS", {"quick": (1, quick), "long": (2, long)})
+    monkeypatch.setattr(run, "SEPARATE", {"long"})
+    out = tmp_path / "benchmarks.md"
+    assert run.main(["--out", str(out)]) == 0
+    assert calls == ["quick"] and "## long\n\n*Not measured yet" in out.read_text()
+    assert run.main(["--only", "long", "--out", str(out)]) == 0
+    assert calls == ["quick", "long"] and "slow, measured 2" in out.read_text()
+    assert run.main(["--out", str(out)]) == 0
+    assert calls == ["quick", "long", "quick"] and "slow, measured 2" in out.read_text()

@@ -69,3 +69,22 @@ def test_bad_input_fails_before_running_and_names_the_key(tmp_path, override, ex
     assert expected in result.stderr
     assert not (out / "summary.json").exists()
     assert not (out / "timeseries.parquet").exists()
+
+
+def loaded_modules(code: str) -> set[str]:
+    """The top-level packages a fresh Python process has imported after running ``code``."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, timeout=120)
+    return set(done.stdout.split())
+
+
+def test_the_command_lines_import_the_heavy_libraries_only_when_they_are_used(tmp_path):
+    """matplotlib only for a figure; slsim-aggregate needs neither pandas, mesa nor Hydra."""
+    assert "matplotlib" not in loaded_modules("import simulation.cli")
+    no_figure = loaded_modules(
+        "from simulation.config import build_config\nfrom simulation.runner import run_one\n"
+        f"run_one(build_config(ics='small_ics', weeks=2), {str(tmp_path / 'run')!r}, plot=False)")
+    assert "matplotlib" not in no_figure
+    assert not {"pandas", "mesa", "hydra", "matplotlib"} & loaded_modules(
+        "import simulation.sweeps.aggregate")

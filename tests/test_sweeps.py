@@ -17,14 +17,25 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from hydra.types import RunMode
+from omegaconf.errors import OmegaConfBaseException
 
-from simulation.config import CONFIG_DIR
-from simulation.layout import RUNS_DIR, SWEEP_STATUS_FILE, hash_of, run_dir_name, safe_name
+from simulation.config import CONFIG_DIR, RunConfig, build_config, to_run_config
+from simulation.layout import (
+    BATCH_FILE,
+    BATCHES_DIR,
+    RUNS_DIR,
+    SWEEP_STATUS_FILE,
+    hash_of,
+    run_dir_name,
+    safe_name,
+)
 from simulation.params import ConfigError
-from simulation.results_io import config_hash
+from simulation.results_io import config_dict, config_from_dict, config_hash, write_json
 from simulation.runner import FAULT_ENV, parse_fault_spec, swept_values
+from simulation.sweeps import engine
 from simulation.sweeps.aggregate import aggregate
-from simulation.sweeps.engine import JobComposer
+from simulation.sweeps.engine import JobComposer, PlannedRun
+from simulation.sweeps.worker import run_batch
 
 BIN = Path(sys.executable).parent
 TINY = ("ics=small_ics", "weeks=4")
@@ -148,6 +159,31 @@ def test_quick_composition_rejects_what_hydra_rejects(composer):
             composer(job)
 
 
+def test_each_group_choice_is_validated_once_and_every_job_matches_a_full_composition(
+        composer, monkeypatch):
+    """The full-composition cross-check, job by job: the quick path validates each choice of
+    config groups once, then only sets each job's typed values."""
+    validated = []
+    monkeypatch.setattr(engine, "to_run_config",
+                        lambda cfg: validated.append(1) or to_run_config(cfg))
+    jobs = [[f"scenario={scenario}", f"seed={seed}", f"model.support={support}", "weeks=7",
+             "population.stage_shares=[0.5,0.3,0.2]", "network.cross_org_degree=2"]
+            for scenario in ("baseline", other_scenario()) for seed in range(4)
+            for support in (0, 0.45)]  # 0: an integer Hydra gives, the schema's float
+    for job in jobs:
+        assert config_hash(composer(job)) == config_hash(composer.compose_in_full(job)), job
+    assert not composer.in_full
+    # one validation of each choice, one of the full composition that checks its first job,
+    # and those of the compose_in_full calls above
+    assert len(validated) == 2 * 2 + len(jobs)
+    assert isinstance(composer(jobs[1]).model.support, float)
+    for job in (["scenario=baseline", "seed=-1"], ["scenario=baseline", "model.support=2"],
+                ["scenario=baseline", "weeks=many"], ["scenario=baseline", "model.nothing=1"]):
+        with pytest.raises((ConfigError, HydraException, OmegaConfBaseException)) as raised:
+            composer(job)
+        assert job[1].split("=")[0].split(".")[-1] in str(raised.value), job
+
+
 # --- Failures, resume, kill -----------------------------------------------------------------------
 
 def test_failing_runs_are_recorded_and_retried(tmp_path):
@@ -215,13 +251,84 @@ def test_killed_worker_then_rerun_matches_uninterrupted_sweep(tmp_path):
 def test_interrupted_basic_sweep_resumes(tmp_path):
     """The basic launcher runs jobs in the sweep process: killing it kills the whole sweep."""
     out = tmp_path / "sweep"
-    grid = ("seed=range(0,4)", *TINY)
+    grid = ("seed=range(0,4)", *TINY, "hydra.sweeper.runs_per_job=1")
     killed = slsim_sweep(out, *grid, launcher="basic", faults="kill=2")
     assert killed.returncode != 0
     assert sum((d / "status.json").exists() for d in run_folders(out)) == 2
     resumed = slsim_sweep(out, *grid, launcher="basic")
     assert resumed.returncode == 0
     assert "2 to run, 2 skipped" in resumed.stdout
+
+
+# --- Batches: many runs per launcher job ----------------------------------------------------------
+
+@pytest.mark.parametrize("launcher", ["joblib", "basic"])
+def test_batched_sweep_killed_mid_batch_resumes_to_the_unbatched_results(tmp_path, launcher):
+    """Batches of 3: the run of seed 4 kills its worker (joblib) or the sweep itself (basic)
+    after seed 3, the first of its batch, has finished. Re-running completes the sweep, and its
+    tables equal those of an uninterrupted sweep of one run per job."""
+    grid = ("seed=range(0,6)", *TINY)
+    reference = tmp_path / "reference"
+    assert slsim_sweep(reference, *grid, "hydra.sweeper.runs_per_job=1").returncode == 0
+
+    out = tmp_path / "batched"
+    batched = (*grid, "hydra.sweeper.runs_per_job=3")
+    killed = slsim_sweep(out, *batched, launcher=launcher, faults="kill=4")
+    assert killed.returncode != 0
+    finished = {json.loads((d / "status.json").read_text())["seed"]
+                for d in run_folders(out) if (d / "status.json").exists()}
+    assert 3 in finished and not finished & {4, 5}  # killed part-way through its batch
+    assert len(list((out / BATCHES_DIR).glob(f"*/{BATCH_FILE}"))) == 2
+
+    resumed = slsim_sweep(out, *batched, launcher=launcher)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"{6 - len(finished)} to run, {len(finished)} skipped" in resumed.stdout
+    assert "6 of 6 runs succeeded" in final_line(resumed)
+    assert [d.name for d in run_folders(out)] == [d.name for d in run_folders(reference)]
+    assert not list(out.rglob("*.tmp"))
+    for ours, theirs in zip(tables(out), tables(reference), strict=True):
+        pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+
+
+def test_runs_per_job_default_gives_every_core_jobs_and_caps_a_batch():
+    assert engine.runs_per_job(6, None, workers=2) == 1
+    assert engine.runs_per_job(100, None, workers=2) == 13
+    assert engine.runs_per_job(1000, None, workers=2) == engine.MAX_RUNS_PER_JOB
+    assert engine.runs_per_job(1000, 50, workers=2) == 50
+    assert engine.runs_per_job(0, None, workers=2) == 1
+
+
+def test_a_batch_runs_what_it_lists_skips_what_is_done_and_records_a_bad_config(tmp_path):
+    configs = [build_config(ics="small_ics", weeks=2, seed=seed) for seed in range(3)]
+    runs = [PlannedRun([f"seed={c.seed}"], config_hash(c),
+                       tmp_path / RUNS_DIR / run_dir_name([f"seed={c.seed}"], config_hash(c)),
+                       config=c) for c in configs]
+    (job,) = engine.batch_jobs(tmp_path, runs, per_job=3, plot=False)
+    batch_file = next((tmp_path / BATCHES_DIR).glob(f"*/{BATCH_FILE}"))
+    assert f"hydra.sweep.subdir={BATCHES_DIR}/{batch_file.parent.name}" in job
+    assert f"+hydra.job.env_set.{engine.BATCH_ENV}={batch_file.parent.name}" in job
+    assert job[0] == "seed=0"
+
+    assert run_batch(batch_file, tmp_path) == ["succeeded"] * 3
+    first = (runs[0].run_dir / "summary.json").stat().st_mtime_ns
+    batch = json.loads(batch_file.read_text())
+    batch["runs"][2]["config"]["model"]["support"] = 0.99  # no longer the planned config
+    write_json(batch_file, batch)
+    for run in runs[1:]:
+        (run.run_dir / "status.json").unlink()
+    assert run_batch(batch_file, tmp_path) == ["succeeded", "succeeded", "failed"]
+    assert (runs[0].run_dir / "summary.json").stat().st_mtime_ns == first  # left as it was
+    status = json.loads((runs[2].run_dir / "status.json").read_text())
+    assert status["error_type"] == "ConfigError" and "not " + runs[2].config_hash in \
+        status["message"]
+
+
+def test_a_config_survives_its_trip_through_plain_data():
+    for ics, scenario in (("small_ics", other_scenario()), ("default_ics", "baseline")):
+        config = build_config(ics=ics, scenario=scenario, seed=9, support=0.25)
+        rebuilt = config_from_dict(RunConfig, json.loads(json.dumps(config_dict(config))))
+        assert rebuilt == config and config_hash(rebuilt) == config_hash(config)
+        assert type(rebuilt.ics.organisations[0]) is type(config.ics.organisations[0])
 
 
 # --- Validation and path safety -------------------------------------------------------------------
@@ -265,7 +372,7 @@ def _run_outputs(out: Path) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def joblib_reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("launchers") / "joblib"
-    done = slsim_sweep(out, "seed=0,1", *TINY)
+    done = slsim_sweep(out, "seed=0,1", *TINY, "hydra.sweeper.runs_per_job=1")
     assert done.returncode == 0, done.stderr
     return _run_outputs(out)
 
@@ -273,10 +380,13 @@ def joblib_reference(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "ray", "submitit_local"])
 def test_same_run_hash_and_results_under_every_launcher(tmp_path, launcher, joblib_reference):
+    """Both runs in one batch (one Ray task, one submitit array task), against one run a job."""
     out = tmp_path / launcher
-    done = slsim_sweep(out, "seed=0,1", *TINY, launcher=launcher)
+    done = slsim_sweep(out, "seed=0,1", *TINY, "hydra.sweeper.runs_per_job=2",
+                       launcher=launcher)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 of 2 runs succeeded" in final_line(done)
+    assert len(list((out / BATCHES_DIR).glob(f"*/{BATCH_FILE}"))) == 1
     outputs = _run_outputs(out)
     assert outputs.keys() == joblib_reference.keys()  # folder names carry the config hash
     for name, frame in outputs.items():

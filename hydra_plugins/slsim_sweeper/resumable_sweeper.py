@@ -6,6 +6,7 @@ done by :mod:`simulation.sweeps.engine`. Compared with Hydra's ``basic`` sweeper
 * composes and validates every job before any runs, and rejects the sweep naming the bad key;
 * names each run's folder by the hash of its resolved config and skips runs already succeeded
   (with their files intact: a damaged run folder runs again);
+* launches one job per batch of runs, so Hydra's per-job cost is paid once a batch;
 * keeps going when a run fails or a batch loses its worker, and logs progress with an ETA;
 * says in one line why, when the launcher cannot run anything (a Ray cluster it cannot join);
 * ends with one line of counts, ``sweep_status.json`` and a non-zero exit code if anything failed.
@@ -34,6 +35,9 @@ class ResumableSweeperConf:
     # Runs per launcher call; null launches them all at once. A worker that dies ends its batch
     # only: the next batch goes on, and the lost runs are redone by re-running the sweep.
     max_batch_size: int | None = None
+    # Runs per launcher job, one after another in one worker; null: enough for four jobs per
+    # core of this machine, at most 20 (simulation.sweeps.engine.runs_per_job).
+    runs_per_job: int | None = None
     # Sweep defined in the config (as for Hydra's basic sweeper), e.g. {seed: "range(0,10)"}.
     params: dict[str, str] = field(default_factory=dict)
     # Re-run runs whose earlier attempt failed (false: keep their failure, run only missing ones).
@@ -49,10 +53,11 @@ ConfigStore.instance().store(
 
 
 class ResumableSweeper(basic_sweeper()):
-    def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None,
-                 retry_failed: bool = True, progress_interval: float = 10.0,
-                 plots: bool = False) -> None:
+    def __init__(self, max_batch_size: int | None = None, runs_per_job: int | None = None,
+                 params: dict[str, str] | None = None, retry_failed: bool = True,
+                 progress_interval: float = 10.0, plots: bool = False) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
+        self.runs_per_job = runs_per_job
         self.retry_failed = retry_failed
         self.progress_interval = progress_interval
         self.plots = plots
@@ -85,9 +90,15 @@ class ResumableSweeper(basic_sweeper()):
         returns = []
 
         launcher_config = self.config.hydra.launcher
+        per_job = engine.runs_per_job(len(plan.to_run), self.runs_per_job)
+        if plan.to_run:
+            log.info("Up to %d runs per launcher job", per_job)
+        jobs_launched = 0
 
         def launch(runs: list[engine.PlannedRun], first_index: int) -> None:
-            job_overrides = [[*run.overrides, engine.subdir_override(run)] for run in runs]
+            nonlocal jobs_launched
+            job_overrides = engine.batch_jobs(sweep_dir, runs, per_job, plot=self.plots)
+            first_index, jobs_launched = jobs_launched, jobs_launched + len(job_overrides)
             if ray_cluster.is_ray(launcher_config):  # a cluster it cannot join is said so clearly
                 returns.append(ray_cluster.guarded_launch(launcher_config, self.launcher.launch,
                                                           job_overrides, first_index))

@@ -44,7 +44,7 @@ from ..layout import (
     check_run,
     hash_of,
 )
-from ..metrics import OUTPUTS
+from ..outputs import OUTPUTS
 from ..results_io import write_streamed
 
 log = logging.getLogger(__name__)

@@ -9,29 +9,37 @@ drives these steps; any Hydra launcher runs the jobs:
    a complete success (:func:`simulation.layout.check_run`: ``status.json`` says ``succeeded``
    and the files it vouches for are intact) are skipped, so re-running a sweep command into the
    same ``hydra.sweep.dir`` runs only what is missing, failed or damaged;
-3. while the launcher works, a monitor thread checks each run's folder as its ``status.json``
+3. the runs to do are grouped into batches, one launcher job each (:func:`batch_jobs`): a
+   job pays Hydra's per-job cost once and runs its batch one run after another
+   (:mod:`.worker`), each run still written to its own folder;
+4. while the launcher works, a monitor thread checks each run's folder as its ``status.json``
    appears and logs runs done, failed, skipped and the ETA;
-4. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded),
+5. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded),
    1 (some failed or did not finish) or 3 (the launcher could not run anything, e.g. it cannot
    reach its cluster: the line says why). ``slsim-aggregate`` then collects the results.
 """
 
 import copy
+import dataclasses
 import logging
+import math
 import os
 import threading
 import time
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
 from ..config import RunConfig, to_run_config
 from ..hydra_compat import apply_value_overrides
 from ..layout import (
+    BATCH_FILE,
+    BATCHES_DIR,
     DAMAGED,
     FAILED,
     PREVIOUS_STATUS_FILE,
@@ -41,12 +49,13 @@ from ..layout import (
     SWEEP_STATUS_FILE,
     TEMPORARY_FILES,
     UNFINISHED,
+    batch_dir_name,
     check_run,
     index_runs,
     run_dir_name,
 )
 from ..params import ConfigError
-from ..results_io import config_hash, write_json
+from ..results_io import config_dict, config_hash, write_json
 
 log = logging.getLogger(__name__)
 DAMAGED_NAMED = 20  # damaged run folders named one by one in the log; the rest are counted
@@ -80,6 +89,7 @@ class PlannedRun:
     # What an earlier attempt left (simulation.layout's states): succeeded, failed, damaged (a
     # success whose files are not complete, or an unreadable status.json), or None (nothing).
     previous: str | None = None
+    config: RunConfig | None = None  # the validated config, for the batch that runs it
 
     @property
     def label(self) -> str:
@@ -151,15 +161,72 @@ def describe_error(exc: BaseException) -> str:
     return "; ".join(dict.fromkeys(line.rstrip(".") for line in lines))
 
 
-class JobComposer:
-    """The validated run config of each sweep job, as Hydra's launchers will compose it, but fast.
+@dataclass
+class _GroupChoice:
+    """What the jobs choosing one set of config groups share."""
 
-    Hydra composes the whole config again for every job (about 0.1 s). The jobs of a sweep that
-    choose the same config groups (``ics=``, ``scenario=``) differ only in value overrides, so
-    this composes once per choice of groups and applies each job's value overrides with Hydra's
-    own override code. As a check, each choice's jobs are also composed in full until one gives the
-    same config both ways (every job of a sweep sets the same keys); if one differs, every job is
-    composed in full from then on.
+    config: DictConfig  # the composed task config of the choice
+    scratch: DictConfig  # a copy that each job's value overrides are applied to, then read
+    validated: RunConfig | None  # the choice's own config, validated (None if it is invalid)
+
+
+def _plain_hint(hint: Any) -> bool:
+    """Whether a field of type ``hint`` holds plain values (no dataclass, no free-form dict)."""
+    if isinstance(hint, type):
+        return not dataclasses.is_dataclass(hint) and hint is not dict
+    return typing.get_origin(hint) is not dict and all(map(_plain_hint, typing.get_args(hint)))
+
+
+def _field_path(key: str) -> tuple[str, ...] | None:
+    """The path of fields of :class:`RunConfig` a dotted override key names, if it ends at a
+    plain field reached through dataclasses only; else None."""
+    cls: Any = RunConfig
+    path = tuple(key.split("."))
+    for depth, name in enumerate(path):
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            return None
+        hint = typing.get_type_hints(cls).get(name)
+        if hint is None:
+            return None
+        if depth == len(path) - 1:
+            return path if _plain_hint(hint) else None
+        cls = hint
+    return None
+
+
+def _with_values(obj: Any, values: dict[tuple[str, ...], Any]) -> Any:
+    """A copy of the dataclass ``obj`` with each field path set to its value (one
+    ``dataclasses.replace`` a level, so a root config's ``__post_init__`` validates it once)."""
+    changes: dict[str, Any] = {}
+    below: dict[str, dict[tuple[str, ...], Any]] = {}
+    for path, value in values.items():
+        if len(path) == 1:
+            changes[path[0]] = value
+        else:
+            below.setdefault(path[0], {})[path[1:]] = value
+    for name, rest in below.items():
+        changes[name] = _with_values(getattr(obj, name), rest)
+    return dataclasses.replace(obj, **changes)
+
+
+class JobComposer:
+    """The validated run config of each sweep job, as Hydra's launchers would compose it, fast.
+
+    Hydra composes the whole config again for every job (about 0.1 s), and validating it as a
+    :class:`RunConfig` costs another 0.025 s. The jobs of a sweep that choose the same config
+    groups (``ics=``, ``scenario=``) differ only in value overrides, so this composes and
+    validates once per choice of groups. A job then costs its value overrides applied to a
+    scratch copy of the choice's config with Hydra's own override code (which types each value
+    and rejects unknown keys as Hydra does), the typed values set on the choice's validated
+    config, and the schema's checks (:func:`simulation.params.validate`): a few milliseconds
+    at most. Overrides that do more than set a plain field (add or delete keys, set an
+    intervention's knobs or a whole node) take the exact path instead: the choice's config
+    copied, the overrides applied, validated in full.
+
+    As a check, each choice's jobs are also composed in full until one gives the same config
+    both ways (every job of a sweep sets the same keys); if one differs, every job is composed
+    in full from then on. tests/test_sweeps.py checks every kind of override against Hydra's
+    full composition.
     """
 
     def __init__(self, loader: Any, master_config: DictConfig):
@@ -168,13 +235,53 @@ class JobComposer:
         self.loader = loader
         self.master_config = master_config
         self.parser = OverridesParser.create(config_loader=loader)
-        self.bases: dict[tuple[str, ...], DictConfig] = {}
+        self.choices: dict[tuple[str, ...], _GroupChoice] = {}
         self.checked: set[tuple[str, ...]] = set()
         self.in_full = False
+        self._parsed: dict[str, tuple[Any, bool]] = {}  # override line -> (override, is_group)
+
+    def parse(self, line: str) -> tuple[Any, bool]:
+        """An override line parsed by Hydra's parser, and whether it chooses a config group
+        (each distinct line once: the jobs of a grid share most of theirs)."""
+        if line not in self._parsed:
+            (override,) = self.parser.parse_overrides([line])
+            self._parsed[line] = (override, self.loader.repository.group_exists(
+                override.key_or_group) and not isinstance(override.value(), dict))
+        return self._parsed[line]
 
     def compose_in_full(self, job: Sequence[str]) -> RunConfig:
         return to_run_config(task_config(self.loader.load_sweep_config(self.master_config,
                                                                         list(job))))
+
+    def _choice(self, groups: tuple[str, ...]) -> _GroupChoice:
+        if groups not in self.choices:
+            config = task_config(self.loader.load_sweep_config(self.master_config,
+                                                               list(groups)))
+            try:
+                validated = to_run_config(config)
+            except ConfigError:  # the jobs' values may still make it valid: each is checked
+                validated = None
+            self.choices[groups] = _GroupChoice(config, copy.deepcopy(config), validated)
+        return self.choices[groups]
+
+    def quick(self, choice: _GroupChoice, values: list[Any]) -> RunConfig:
+        """A job's config from its group choice and its value overrides."""
+        from hydra.core.override_parser.types import OverrideType
+
+        paths = [_field_path(o.key_or_group) if o.type == OverrideType.CHANGE
+                 and o.package is None else None for o in values]
+        if choice.validated is None or None in paths:
+            job_config = copy.deepcopy(choice.config)
+            apply_value_overrides(values, job_config)
+            return to_run_config(job_config)
+        apply_value_overrides(values, choice.scratch)  # Hydra types and checks each value
+        typed = {}
+        for override, path in zip(values, paths, strict=True):
+            value = OmegaConf.select(choice.scratch, override.key_or_group)
+            if isinstance(value, DictConfig | ListConfig):
+                value = OmegaConf.to_container(value)
+            typed[path] = value
+        return _with_values(choice.validated, typed) if typed else choice.validated
 
     def __call__(self, job: Sequence[str]) -> RunConfig:
         from hydra.errors import HydraException
@@ -182,27 +289,15 @@ class JobComposer:
 
         if self.in_full:
             return self.compose_in_full(job)
-        overrides = self.parser.parse_overrides(list(job))
-        is_group = [self.loader.repository.group_exists(o.key_or_group)
-                    and not isinstance(o.value(), dict) for o in overrides]
-        groups = tuple(o.input_line for o, group in zip(overrides, is_group, strict=True)
-                       if group)
-        values = [o for o, group in zip(overrides, is_group, strict=True)
-                  if not group and not o.is_hydra_override()]
-        if groups not in self.bases:
-            self.bases[groups] = task_config(self.loader.load_sweep_config(self.master_config,
-                                                                           list(groups)))
-
-        def quick() -> RunConfig:
-            job_config = copy.deepcopy(self.bases[groups])
-            apply_value_overrides(values, job_config)
-            return to_run_config(job_config)
-
+        parsed = [self.parse(line) for line in job]
+        groups = tuple(o.input_line for o, group in parsed if group)
+        values = [o for o, group in parsed if not group and not o.is_hydra_override()]
+        choice = self._choice(groups)
         if groups in self.checked:
-            return quick()
+            return self.quick(choice, values)
         exact = self.compose_in_full(job)  # raises this job's error, if it has one
         try:
-            same = config_hash(quick()) == config_hash(exact)
+            same = config_hash(self.quick(choice, values)) == config_hash(exact)
         except (ConfigError, HydraException, OmegaConfBaseException):
             same = False
         if same:
@@ -256,7 +351,7 @@ def plan_sweep(
                 if damaged <= DAMAGED_NAMED:
                     log.warning("run folder %s is damaged (%s): it will run again", run_dir,
                                 check.problem)
-            runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, previous)
+            runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, previous, config)
         if time.monotonic() - last_note >= progress_every:
             last_note = time.monotonic()
             log.info("validated %d/%d run configs (%.0f s)", number, len(jobs),
@@ -494,6 +589,40 @@ def exit_code() -> int:
     return _last_outcome.exit_code if _last_outcome is not None else 0
 
 
-def subdir_override(run: PlannedRun) -> str:
-    """The Hydra override that puts a job's outputs in its run folder (quoted: names hold '=,')."""
-    return f"hydra.sweep.subdir='{RUNS_DIR}/{run.run_dir.name}'"
+# --- Batches: many runs per launcher job ------------------------------------------------------
+
+BATCH_ENV = "SLSIM_BATCH"  # names a job's batch (its folder under batches/); set by the job
+MAX_RUNS_PER_JOB = 20  # the automatic batch size's ceiling: a batch is seconds to a minute
+
+
+def runs_per_job(runs: int, setting: int | None, workers: int | None = None) -> int:
+    """Runs in each launcher job: ``setting``, or when it is None enough for each of this
+    machine's cores to get four jobs, at most :data:`MAX_RUNS_PER_JOB` (so the last jobs finish
+    close together and a lost worker takes few runs with it)."""
+    if setting is not None:
+        return max(1, int(setting))
+    slots = 4 * (workers or os.cpu_count() or 1)
+    return max(1, min(MAX_RUNS_PER_JOB, math.ceil(runs / slots)))
+
+
+def batch_jobs(sweep_dir: Path, runs: Sequence[PlannedRun], per_job: int, *,
+               plot: bool) -> list[list[str]]:
+    """Write one ``batch.json`` per ``per_job`` runs and return each batch's job overrides.
+
+    A job's overrides are its first run's (so the launcher composes a valid config), the batch's
+    folder as the job's output folder, and the batch's name in the job's environment
+    (``hydra.job.env_set``), which tells the ``slsim`` app to run the batch
+    (:func:`simulation.sweeps.worker.run_batch`). ``batch.json`` holds each run's folder name,
+    config hash, overrides and validated config, so the worker composes nothing.
+    """
+    jobs = []
+    for start in range(0, len(runs), per_job):
+        batch = runs[start:start + per_job]
+        name = batch_dir_name([run.config_hash for run in batch])
+        write_json(sweep_dir / BATCHES_DIR / name / BATCH_FILE, {"plot": plot, "runs": [
+            {"run": run.run_dir.name, "config_hash": run.config_hash,
+             "overrides": [o for o in run.overrides if not o.startswith("hydra.")],
+             "config": config_dict(run.config)} for run in batch]})
+        jobs.append([*batch[0].overrides, f"hydra.sweep.subdir={BATCHES_DIR}/{name}",
+                     f"+hydra.job.env_set.{BATCH_ENV}={name}"])
+    return jobs
