@@ -5,9 +5,10 @@ One step is one week. Each week runs these phases, in this order (docs/ODD.md, s
 1. ``apply_interventions``  interventions due this week act through their hooks
 2. ``arrive_work``          cross-functional tasks arrive (Poisson); bureaucracy costs hours
 3. ``budget_time``          hours left after bureaucracy and carried-over work
-4. ``claim``                managers claim leadership, stepping up where work is unled
-5. ``grant``                partners grant claims, damped by value conflict and misalignment
-6. ``collaborate``          granted claims become joint work that succeeds or fails
+4. ``interact``             ties meet; managers claim leadership, stepping up where work is unled
+5. ``interact``             partners grant claims, damped by value conflict and misalignment
+6. ``interact``             granted claims become joint work that succeeds or fails, and
+   ``collaborate``          its outcome moves trust, identity, skills and tasks
 7. ``wellbeing``            stress, motivation and exits from the system
 8. ``careers``              trainees rotate and complete; vacancies filled by promotion or hire
 9. ``decay``                granted leadership and trust fade; unexercised carried ties close
@@ -15,6 +16,9 @@ One step is one week. Each week runs these phases, in this order (docs/ODD.md, s
 
 Every rule is a pure function in ``rules.py``; the phases below only gather its inputs from the
 state arrays, call it, and store its result. Every draw comes from the run's seeded streams.
+``interact`` decides phases 4-6 on every tie in one compiled pass over the ties
+(``kernels.py``), calling the same rules; the other loops over ties (phases 3, 6, 9 and 10) and
+the career steps' loop over posts are compiled too.
 """
 
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from . import careers, measurement, relationships, rules
+from . import careers, kernels, measurement, relationships, rules
 from .agents import Manager
 from .config import RunConfig, build_config
 from .interventions import build_interventions
@@ -50,14 +54,33 @@ class Week:
     bureaucracy: np.ndarray
     time: np.ndarray | None = None
     usable: np.ndarray | None = None
-    interacting: np.ndarray | None = None
-    claimed: np.ndarray | None = None
-    granted: np.ndarray | None = None
-    refused: np.ndarray | None = None
+    perceived: np.ndarray | None = None  # leadership each manager recognises around them
+    outcome: np.ndarray | None = None  # per tie: kernels.QUIET, MET, REFUSED, FAILED, SUCCEEDED
+    shared_tasks: np.ndarray | None = None  # task shares of each manager's successful joint work
     conflict_events: np.ndarray | None = None
     used_hours: np.ndarray | None = None
     load: np.ndarray | None = None
     done: np.ndarray | None = None
+
+    @property
+    def interacting(self) -> np.ndarray:
+        """Ties that carried a leadership interaction this week."""
+        return self.outcome >= kernels.MET
+
+    @property
+    def claimed(self) -> np.ndarray:
+        """Ties on which the target claimed leadership."""
+        return self.outcome >= kernels.REFUSED
+
+    @property
+    def granted(self) -> np.ndarray:
+        """Ties on which the claim was granted."""
+        return self.outcome >= kernels.FAILED
+
+    @property
+    def refused(self) -> np.ndarray:
+        """Ties on which the claim was refused."""
+        return self.outcome == kernels.REFUSED
 
 
 class SharedLeadershipModel(mesa.Model):
@@ -123,6 +146,10 @@ class SharedLeadershipModel(mesa.Model):
         )
         self.latest: dict[str, float] = {}
         self.counts = WeekCounts(claims=np.zeros(len(self.managers), dtype=np.int64))
+        # Buffers the compiled phases fill every week: one uniform per tie for each decision,
+        # and each manager's counts of the week's events.
+        self._uniforms = np.empty((4, len(self.ties)))
+        self._events = np.zeros((7, len(self.managers)), dtype=np.int64)
         self.observe()
 
     # ------------------------------------------------------------------ the week
@@ -131,8 +158,7 @@ class SharedLeadershipModel(mesa.Model):
         self.apply_interventions(week)
         current = self.arrive_work(week)
         self.budget_time(current)
-        self.claim(week, current)
-        self.grant(week, current)
+        self.interact(week, current)
         self.collaborate(week, current)
         self.current_week = current
         self.wellbeing(week, current)
@@ -171,101 +197,75 @@ class SharedLeadershipModel(mesa.Model):
     def budget_time(self, current: Week) -> None:
         """Hours left for leadership, and the share of expected interactions they cover."""
         m, p, t = self.managers, self.params, self.ties
-        current.usable = usable_ties(t, m)
-        degree = np.bincount(t.source, weights=current.usable * self.tie_contact,
-                             minlength=len(m))
+        n = len(m)
+        current.usable = np.empty(len(t), dtype=bool)
+        degree, current.perceived = np.zeros(n), np.zeros(n)
+        kernels.tie_sums(t.source, t.target, t.open, m.active, t.granted, self.tie_contact,
+                         current.usable, degree, current.perceived)
         available = rules.available_hours(current.hours, m.stress, p.stress_time_penalty,
                                           current.bureaucracy, m.backlog, p.carry_hours_per_task)
         expected = 2.0 * p.interaction_rate * degree
         current.time = rules.time_factor(available, expected, p.collaboration_hours) * m.active
 
-    # 4
-    def claim(self, week: int, current: Week) -> None:
+    # 4, 5, 6
+    def interact(self, week: int, current: Week) -> None:
         """On each interacting tie i -> j, manager j may claim leadership from i: more readily
-        when i's work has lost the leadership it had (stepping up)."""
-        m, p, t = self.managers, self.params, self.ties
-        perceived = np.bincount(t.source, weights=t.granted * current.usable, minlength=len(m))
-        unled = rules.duty_gap(perceived, np.maximum(m.expected_leadership, p.leadership_need))
-        m.expected_leadership = rules.toward(m.expected_leadership, perceived, p.expectation_rate)
-        p_meet = self.tie_contact * rules.interaction_probability(
-            p.interaction_rate, current.time[t.source], current.time[t.target])
-        n_ties = len(t)
-        # Only usable ties meet (the same as drawing against p_meet * usable).
-        current.interacting = (self.streams.weekly("interaction", week).random(n_ties) < p_meet)
-        current.interacting &= current.usable
-        t.last_contact[current.interacting] = week
-        # Claims need only be weighed on the ties that meet; the draws cover every tie.
-        meeting = np.flatnonzero(current.interacting)
-        claimant, partner = t.target[meeting], t.source[meeting]
-        p_claim = rules.claim_probability(
-            m.leader_identity[claimant], m.motivation[claimant], unled[partner],
-            p.claim_base, p.identity_weight, p.duty_weight)
-        draws = self.streams.weekly("claim", week).random(n_ties)
-        current.claimed = np.zeros(n_ties, dtype=bool)
-        current.claimed[meeting[draws[meeting] < p_claim]] = True
-
-    # 5
-    def grant(self, week: int, current: Week) -> None:
-        """Partner i grants j's claim, or refuses it."""
+        when i's work has lost the leadership it had (stepping up). Partner i grants j's claim,
+        or refuses it; granted claims become joint work that succeeds or fails. One pass over
+        the ties decides them all (``kernels.tie_outcomes``), against one uniform per tie from
+        each phase's stream."""
         m, p, t, o = self.managers, self.params, self.ties, self.organisations
-        claims = np.flatnonzero(current.claimed)
-        partner, claimant = t.source[claims], t.target[claims]
-        conflict = rules.conflict_damping(p.value_conflict, t.cross_group[claims],
-                                          m.understanding[partner])
-        clarity = 0.5 * (o.clarity[m.org[partner]] + o.clarity[m.org[claimant]])
-        misalignment = rules.misalignment_damping(p.goal_misalignment, t.cross_org[claims],
-                                                  clarity)
-        p_grant = rules.grant_probability(t.trust[claims], m.sl_skill[claimant], p.grant_base,
-                                          p.trust_weight, p.skill_weight, conflict, misalignment)
-        draws = self.streams.weekly("grant", week).random(len(t))
-        accepted = draws[claims] < p_grant
-        current.granted = np.zeros(len(t), dtype=bool)
-        current.granted[claims[accepted]] = True
-        current.refused = np.zeros(len(t), dtype=bool)
-        current.refused[claims[~accepted]] = True
+        n = len(m)
+        unled = rules.duty_gap(current.perceived,
+                               np.maximum(m.expected_leadership, p.leadership_need))
+        m.expected_leadership = rules.toward(m.expected_leadership, current.perceived,
+                                             p.expectation_rate)
+        u = self._uniforms
+        for row, phase in enumerate(("interaction", "claim", "grant", "collaboration")):
+            self.streams.weekly(phase, week).random(out=u[row])
+        current.outcome = np.empty(len(t), dtype=np.int8)
+        events = self._events
+        events[:] = 0
+        claims, granted_in, refused_in, conflicts_at, met_at, won_at, cross_won_at = (
+            events[:7])
+        share_as_source, share_as_target = np.zeros(n), np.zeros(n)
+        totals = np.zeros(6, dtype=np.int64)
+        kernels.tie_outcomes(
+            t.source, t.target, current.usable, self.tie_contact, t.cross_group, t.cross_org,
+            t.trust, t.last_contact, week, current.time, m.leader_identity, m.motivation, unled,
+            m.understanding, o.clarity[m.org], m.sl_skill, p.interaction_rate, p.claim_base,
+            p.identity_weight, p.duty_weight, p.value_conflict, p.goal_misalignment,
+            p.grant_base, p.trust_weight, p.skill_weight, p.success_base, p.success_skill_weight,
+            p.signoff_delay, p.bureaucracy_load, p.single_group_completion, u[0], u[1], u[2],
+            u[3], current.outcome, claims, granted_in, refused_in, conflicts_at, met_at, won_at,
+            cross_won_at, share_as_source, share_as_target, totals)
+        grants, cross_claims, cross_grants, refusals, conflicts, successes = totals.tolist()
+        self.counts = WeekCounts(claims=claims.copy(), grants=grants, cross_claims=cross_claims,
+                                 cross_grants=cross_grants, refusals=refusals,
+                                 conflicts=conflicts, successes=successes)
+        current.shared_tasks = share_as_source + share_as_target
 
     # 6
     def collaborate(self, week: int, current: Week) -> None:
         """Granted claims become joint work; its outcome moves trust, identity, skills and tasks."""
         m, p, t = self.managers, self.params, self.ties
         n = len(m)
-        grants = np.flatnonzero(current.granted)
-        partner, claimant = t.source[grants], t.target[grants]
-        p_success = rules.success_probability(
-            m.sl_skill[partner], m.sl_skill[claimant], current.time[partner],
-            current.time[claimant], p.success_base, p.success_skill_weight, p.signoff_delay,
-            p.bureaucracy_load, t.cross_org[grants])
-        draws = self.streams.weekly("collaboration", week).random(len(t))
-        succeeded = draws[grants] < p_success
-        won, lost = grants[succeeded], grants[~succeeded]
-        refused = np.flatnonzero(current.refused)
-        interacting = np.flatnonzero(current.interacting)
-        claimed = np.flatnonzero(current.claimed)
-
         # Ties: success builds granted leadership and trust both ways; refusal costs the
         # claimant's trust in the refuser; failure costs trust both ways.
-        t.granted[won] = rules.toward(t.granted[won], 1.0, p.grant_gain)
-        for side in (won, t.reverse[won]):
-            t.trust[side] = rules.toward(t.trust[side], 1.0, p.trust_gain)
-        for side in (t.reverse[refused], lost, t.reverse[lost]):
-            t.trust[side] *= 1.0 - p.trust_loss
+        kernels.tie_learning(current.outcome, t.reverse, t.granted, t.trust, p.grant_gain,
+                             p.trust_gain, p.trust_loss)
 
-        # Managers: events counted over the ties they happened on (sparse index lists).
-        def per_manager(ties, ends=("target",), weights=None):
-            return sum(np.bincount(getattr(t, end)[ties], weights=weights, minlength=n)
-                       for end in ends).astype(float)
-
-        both = ("source", "target")
+        # Managers: the events of the week counted on their ties (in ``claim``).
+        _, granted_in, refused_in, conflicts_at, met_at, won_at, cross_won_at = (
+            self._events[:7].astype(float))
         m.leader_identity = rules.identity_update(
-            m.leader_identity, per_manager(grants), per_manager(refused),
-            p.identity_boost, p.identity_penalty, p.identity_inertia)
-        m.understanding = rules.repeated_step_toward_one(
-            m.understanding, p.understanding_gain, per_manager(won[t.cross_group[won]], both))
-        m.sl_skill = rules.repeated_step_toward_one(m.sl_skill, p.skill_gain,
-                                                    per_manager(won, both))
-        task_share = np.where(t.cross_group[won], 1.0, p.single_group_completion)
+            m.leader_identity, granted_in, refused_in, p.identity_boost, p.identity_penalty,
+            p.identity_inertia)
+        m.understanding = rules.repeated_step_toward_one(m.understanding, p.understanding_gain,
+                                                         cross_won_at)
+        m.sl_skill = rules.repeated_step_toward_one(m.sl_skill, p.skill_gain, won_at)
         # Joint work serves both partners' waiting tasks; formal routes clear some of the rest.
-        shared = np.minimum(m.backlog, 0.5 * per_manager(won, both, task_share))
+        shared = np.minimum(m.backlog, 0.5 * current.shared_tasks)
         done = shared + rules.formal_completions(m.backlog - shared, current.time,
                                                  p.formal_route_rate)
         mean_age = np.divide(m.backlog_age, m.backlog, out=np.zeros(n), where=m.backlog > 0)
@@ -274,19 +274,10 @@ class SharedLeadershipModel(mesa.Model):
         m.completed += done
         current.done = done
 
-        current.conflict_events = per_manager(refused) + per_manager(lost, both)
-        current.used_hours = per_manager(interacting, both) * p.collaboration_hours
-        self.counts = WeekCounts(
-            claims=np.bincount(t.target[claimed], minlength=n),
-            grants=len(grants),
-            cross_claims=int(np.count_nonzero(t.cross_group[claimed])),
-            cross_grants=int(np.count_nonzero(t.cross_group[grants])),
-            refusals=len(refused),
-            conflicts=int(np.count_nonzero(t.cross_group[refused])),
-            successes=len(won),
-            tasks_completed=float(done.sum()),
-            bureaucracy_hours=float(current.bureaucracy.sum()),
-        )
+        current.conflict_events = conflicts_at
+        current.used_hours = met_at * p.collaboration_hours
+        self.counts.tasks_completed = float(done.sum())
+        self.counts.bureaucracy_hours = float(current.bureaucracy.sum())
 
     # 7
     def wellbeing(self, week: int, current: Week) -> None:
@@ -433,14 +424,11 @@ class SharedLeadershipModel(mesa.Model):
         """Granted leadership fades and trust drifts back to its resting level; carried ties
         that no longer carry interactions close."""
         p, t = self.params, self.ties
-        t.granted = rules.decay(t.granted, p.granted_decay)
-        t.trust = rules.toward(t.trust, self.resting_trust, p.trust_decay)
-        pool = slice(self.n_role_ties, None)  # only carried ties lapse
-        last = np.maximum(t.last_contact[pool], t.last_contact[t.reverse[pool]])
-        t.open[pool][relationships.dormant(t.personal[pool], t.open[pool], last, week,
-                                           self.careers_params.tie_dormancy_weeks)] = False
+        kernels.tie_decay(t.granted, t.trust, self.resting_trust, p.granted_decay, p.trust_decay,
+                          t.open, t.personal, t.last_contact, t.reverse, self.n_role_ties, week,
+                          self.careers_params.tie_dormancy_weeks)
 
-    # 9
+    # 10
     def observe(self) -> None:
         """Record the week's tasks and leavers for the measured outputs, compute the week's
         outputs and hand them to the DataCollector."""
