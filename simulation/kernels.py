@@ -62,6 +62,18 @@ def cache_dir() -> Path:
 numba.config.CACHE_DIR = str(cache_dir())
 
 
+_SCRATCH: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
+
+
+def scratch(name: str, shape, dtype=float) -> np.ndarray:
+    """A work array for a kernel to fill, reused from call to call (its contents are stale):
+    allocating tie-sized arrays afresh every week costs more than the loops that fill them."""
+    key = (name, tuple(np.atleast_1d(shape).tolist()), np.dtype(dtype).str)
+    if key not in _SCRATCH:
+        _SCRATCH[key] = np.empty(key[1], dtype=dtype)
+    return _SCRATCH[key]
+
+
 def kernel(fn):
     """Compile ``fn`` to machine code, cached on disk; no fast-math, so IEEE results."""
     return numba.njit(cache=True, nogil=True, boundscheck=False)(fn)
@@ -86,43 +98,73 @@ for _rule in (rules.toward, rules.decay, rules.interaction_probability,
 # ---------------------------------------------------------------------- sums as numpy sums
 
 @kernel
-def _pairwise(a, lo, n):
+def _block_sum(a, lo, n):
+    # numpy's leaf: up to 128 values in eight lanes, then the rest (fewer than 8: in turn).
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = 8
-        whole = n - n % 8
-        while i < whole:
-            k = lo + i
-            r0 += a[k]
-            r1 += a[k + 1]
-            r2 += a[k + 2]
-            r3 += a[k + 3]
-            r4 += a[k + 4]
-            r5 += a[k + 5]
-            r6 += a[k + 6]
-            r7 += a[k + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pairwise(a, lo, half) + _pairwise(a, lo + half, n - half)
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    whole = n - n % 8
+    while i < whole:
+        k = lo + i
+        r0 += a[k]
+        r1 += a[k + 1]
+        r2 += a[k + 2]
+        r3 += a[k + 3]
+        r4 += a[k + 4]
+        r5 += a[k + 5]
+        r6 += a[k + 6]
+        r7 += a[k + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
 
 
 @kernel
 def pairwise_sum(a, n):
-    """The sum of ``a[:n]`` in numpy's order (pairwise, blocks of 128 in eight lanes), so the
-    same bits as ``a[:n].sum()``."""
-    return _pairwise(a, 0, n)
+    """The sum of ``a[:n]`` in numpy's order, so the same bits as ``a[:n].sum()``: halves (cut
+    at a multiple of 8) summed apart and added, down to blocks of at most 128 values. The
+    halving is walked with a stack, not recursion (numba's cache cannot reload recursion)."""
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    depth = 64
+    los = np.empty(depth, dtype=np.int64)
+    ns = np.empty(depth, dtype=np.int64)
+    stage = np.zeros(depth, dtype=np.int64)
+    left = np.zeros(depth)
+    right = np.zeros(depth)
+    los[0], ns[0], stage[0] = 0, n, 0
+    top = 0
+    result = 0.0
+    while top >= 0:
+        lo, size = los[top], ns[top]
+        half = size // 2
+        half -= half % 8
+        if size <= 128 or stage[top] == 2:
+            value = _block_sum(a, lo, size) if size <= 128 else left[top] + right[top]
+            top -= 1
+            if top < 0:
+                result = value
+            elif stage[top] == 1:
+                left[top] = value
+            else:
+                right[top] = value
+        elif stage[top] == 0:
+            stage[top] = 1
+            top += 1
+            los[top], ns[top], stage[top] = lo, half, 0
+        else:
+            stage[top] = 2
+            top += 1
+            los[top], ns[top], stage[top] = lo + half, size - half, 0
+    return result
 
 
 # ---------------------------------------------------------------------- the week's ties
@@ -141,27 +183,19 @@ def tie_sums(source, target, open_, active, granted, contact, usable, degree, pe
             perceived[i] += granted[k]
 
 
-# What happened on a tie this week (``tie_outcomes``).
-QUIET, MET, REFUSED, FAILED, SUCCEEDED = 0, 1, 2, 3, 4
+# What happened on a tie this week, phase by phase (``claim_ties``, ``grant_ties``,
+# ``collaborate_ties``): each phase moves on the ties the phase before left at its own stage.
+QUIET, MET, CLAIMED, REFUSED, GRANTED, FAILED, SUCCEEDED = range(7)
 
 
 @kernel
-def tie_outcomes(source, target, usable, contact, cross_group, cross_org, trust, last_contact,
-                 week, time, identity, motivation, unled, understanding, clarity, skill,
-                 interaction_rate, claim_base, identity_weight, duty_weight, value_conflict,
-                 goal_misalignment, grant_base, trust_weight, skill_weight, success_base,
-                 success_skill_weight, signoff_delay, bureaucracy_load, single_group_completion,
-                 u_meet, u_claim, u_grant, u_success, outcome, claims, granted_in, refused_in,
-                 conflicts_at, met_at, won_at, cross_won_at, share_as_source, share_as_target,
-                 totals):
-    """Phases 4-6 on every tie i -> j: the pair meets, j claims, i grants or refuses, their
-    joint work succeeds or fails (the rules of ``rules.py``, against the uniforms ``u_*``).
-
-    Writes each tie's ``outcome`` and, for ties that meet, ``last_contact``; adds each
-    manager's events to the per-manager arrays (pass zeros); ``totals`` gets the week's counts:
-    grants, cross-profession claims, cross-profession grants, refusals, refusals across the
-    professions, successes.
-    """
+def claim_ties(source, target, usable, contact, time, identity, motivation, unled,
+               interaction_rate, claim_base, identity_weight, duty_weight, u_meet, u_claim,
+               last_contact, week, outcome, claims, met_at):
+    """Phase 4 on every tie i -> j: the pair meets (both need time), and j may claim
+    leadership, more readily where i's work is unled (the rules of ``rules.py``, against the
+    uniforms ``u_*``). Writes each tie's ``outcome`` (QUIET, MET or CLAIMED) and, where the pair
+    met, ``last_contact``; adds to each manager's claims and meetings (pass zeros)."""
     for k in range(source.shape[0]):
         outcome[k] = QUIET
         if not usable[k]:
@@ -176,25 +210,49 @@ def tie_outcomes(source, target, usable, contact, cross_group, cross_org, trust,
         met_at[j] += 1
         p_claim = rules.claim_probability(identity[j], motivation[j], unled[i], claim_base,
                                           identity_weight, duty_weight)
-        if not u_claim[k] < p_claim:
+        if u_claim[k] < p_claim:
+            outcome[k] = CLAIMED
+            claims[j] += 1
+
+
+@kernel
+def grant_ties(source, target, cross_group, cross_org, trust, understanding, clarity, skill,
+               value_conflict, goal_misalignment, grant_base, trust_weight, skill_weight,
+               u_grant, outcome, granted_in, refused_in, conflicts_at):
+    """Phase 5 on every claimed tie i -> j: i grants j's claim (GRANTED) or refuses it
+    (REFUSED), damped by value conflict and goal misalignment. Adds to each manager's claims
+    granted and refused, and to the claimant's conflicts on a refusal."""
+    for k in range(source.shape[0]):
+        if outcome[k] != CLAIMED:
             continue
-        claims[j] += 1
-        totals[1] += cross_group[k]
+        i, j = source[k], target[k]
         conflict = rules.conflict_damping(value_conflict, cross_group[k], understanding[i])
         misalignment = rules.misalignment_damping(goal_misalignment, cross_org[k],
                                                   0.5 * (clarity[i] + clarity[j]))
         p_grant = rules.grant_probability(trust[k], skill[j], grant_base, trust_weight,
                                           skill_weight, conflict, misalignment)
-        if not u_grant[k] < p_grant:
+        if u_grant[k] < p_grant:
+            outcome[k] = GRANTED
+            granted_in[j] += 1
+        else:
             outcome[k] = REFUSED
             refused_in[j] += 1
             conflicts_at[j] += 1
-            totals[3] += 1
-            totals[4] += cross_group[k]
+
+
+@kernel
+def collaborate_ties(source, target, cross_group, cross_org, time, skill, success_base,
+                     success_skill_weight, signoff_delay, bureaucracy_load,
+                     single_group_completion, u_success, outcome, conflicts_at, won_at,
+                     cross_won_at, share_as_source, share_as_target):
+    """Phase 6 on every granted tie i -> j: the joint work succeeds (SUCCEEDED) or fails
+    (FAILED). Adds each manager's successes (all, and across the professions), the task share
+    of their successes (1 across the professions, ``single_group_completion`` within one), as
+    source and as target apart, and a conflict to both partners of a failure."""
+    for k in range(source.shape[0]):
+        if outcome[k] != GRANTED:
             continue
-        granted_in[j] += 1
-        totals[0] += 1
-        totals[2] += cross_group[k]
+        i, j = source[k], target[k]
         p_success = rules.success_probability(skill[i], skill[j], time[i], time[j],
                                               success_base, success_skill_weight, signoff_delay,
                                               bureaucracy_load, cross_org[k])
@@ -204,7 +262,6 @@ def tie_outcomes(source, target, usable, contact, cross_group, cross_org, trust,
             conflicts_at[j] += 1
             continue
         outcome[k] = SUCCEEDED
-        totals[5] += 1
         won_at[i] += 1
         won_at[j] += 1
         if cross_group[k]:
@@ -218,25 +275,33 @@ def tie_outcomes(source, target, usable, contact, cross_group, cross_org, trust,
 
 
 @kernel
-def tie_learning(outcome, reverse, granted, trust, grant_gain, trust_gain, trust_loss):
+def tie_learning(outcome, reverse, cross_group, granted, trust, grant_gain, trust_gain,
+                 trust_loss):
     """Phase 6 on the ties: success builds granted leadership and trust both ways; a refusal
-    costs the claimant's trust in the refuser; failure costs trust both ways."""
-    kept = 1.0 - trust_loss
+    costs the claimant's trust in the refuser; failure costs trust both ways. All the gains
+    first, then the losses, as the numpy expressions of the rules did.
+
+    Returns the week's count of ties by outcome (rows: the outcome codes), all and across the
+    professions (columns); only claims are counted (QUIET and MET rows stay 0)."""
+    counts = np.zeros((7, 2), dtype=np.int64)
     for k in range(outcome.shape[0]):
-        mine, theirs = outcome[k], outcome[reverse[k]]
-        if mine == QUIET and theirs == QUIET:
+        if outcome[k] < REFUSED:
             continue
-        if mine == SUCCEEDED:
+        counts[outcome[k], 0] += 1
+        counts[outcome[k], 1] += cross_group[k]
+        if outcome[k] == SUCCEEDED:
+            back = reverse[k]
             granted[k] = rules.toward(granted[k], 1.0, grant_gain)
             trust[k] = rules.toward(trust[k], 1.0, trust_gain)
-        if theirs == SUCCEEDED:
-            trust[k] = rules.toward(trust[k], 1.0, trust_gain)
-        if theirs == REFUSED:
+            trust[back] = rules.toward(trust[back], 1.0, trust_gain)
+    kept = 1.0 - trust_loss
+    for k in range(outcome.shape[0]):
+        if outcome[k] == REFUSED:
+            trust[reverse[k]] *= kept
+        elif outcome[k] == FAILED:
             trust[k] *= kept
-        if mine == FAILED:
-            trust[k] *= kept
-        if theirs == FAILED:
-            trust[k] *= kept
+            trust[reverse[k]] *= kept
+    return counts
 
 
 @kernel
@@ -268,18 +333,15 @@ def received_sum(target, granted, usable, received):
     for k in range(target.shape[0]):
         if usable[k]:
             received[target[k]] += granted[k]
-        else:
-            received[target[k]] += 0.0
 
 
 @kernel
-def member_tie_sums(source, target, usable, member, granted, trust, cross_group, cross_org,
-                    shown, cross_shown, org_shown, trust_shown):
-    """Granted leadership on usable ties between members, as numpy would sum it: ``shown``
-    holds each tie's (0 elsewhere), ``cross_shown`` and ``org_shown`` its values on the
-    cross-profession and cross-organisation ties, ``trust_shown`` the trust of the usable
-    member ties, packed. Returns (total, cross-profession, cross-organisation, trust) sums
-    and the number of member ties, in numpy's summation order."""
+def member_tie_values(source, target, usable, member, granted, trust, cross_group, cross_org,
+                      shown, cross_shown, org_shown, trust_shown):
+    """Granted leadership on the usable ties between members, laid out for numpy to sum:
+    ``shown`` holds each tie's (0 elsewhere), ``cross_shown`` and ``org_shown`` the values of
+    the cross-profession and cross-organisation ties in turn, ``trust_shown`` the trust of the
+    usable member ties in turn. Returns how many of those it wrote (of the last three)."""
     n_cross = n_org = n_trust = 0
     for k in range(source.shape[0]):
         inside = usable[k] and member[source[k]] and member[target[k]]
@@ -294,27 +356,22 @@ def member_tie_sums(source, target, usable, member, granted, trust, cross_group,
         if inside:
             trust_shown[n_trust] = trust[k]
             n_trust += 1
-    return (pairwise_sum(shown, shown.shape[0]), pairwise_sum(cross_shown, n_cross),
-            pairwise_sum(org_shown, n_org), pairwise_sum(trust_shown, n_trust), n_trust)
+    return n_cross, n_org, n_trust
 
 
 @kernel
-def team_sums(source, target, measured, team, member, is_clinical, completed_weeks, n_teams):
+def team_sums(source, target, measured, team, member, completed_weeks, n_teams):
     """Per team: members, leadership ties inside it, its largest in-degree, summed in-degree and
-    delivered tasks (the window's, by member); and the leadership ties between members, with
-    those held by clinicians. Teams and ties in numpy's order, so the same sums."""
+    tasks delivered over the window by its members. Ties and posts in numpy's order, so the
+    same sums as numpy's."""
     n = team.shape[0]
     in_degree = np.zeros(n, dtype=np.int64)
     team_ties = np.zeros(n_teams)
-    between = clinical_between = 0
     for k in range(source.shape[0]):
         i, j = source[k], target[k]
-        if measured[k] and member[i] and member[j]:
-            between += 1
-            clinical_between += is_clinical[j]
-            if team[i] == team[j]:
-                in_degree[j] += 1
-                team_ties[team[j]] += 1.0
+        if measured[k] and member[i] and member[j] and team[i] == team[j]:
+            in_degree[j] += 1
+            team_ties[team[j]] += 1.0
     size = np.zeros(n_teams, dtype=np.int64)
     most = np.zeros(n_teams)
     total = np.zeros(n_teams)
@@ -327,7 +384,18 @@ def team_sums(source, target, measured, team, member, is_clinical, completed_wee
             most[t] = max(most[t], in_degree[p])
             total[t] += in_degree[p]
             delivered[t] += pairwise_sum(completed_weeks[p], window)
-    return size, team_ties, most, total, delivered, between, clinical_between
+    return size, team_ties, most, total, delivered
+
+
+@kernel
+def between_counts(source, target, measured, member, receiving):
+    """Leadership ties between ``member`` posts, and how many of them ``receiving`` posts hold."""
+    between = held = 0
+    for k in range(source.shape[0]):
+        if measured[k] and member[source[k]] and member[target[k]]:
+            between += 1
+            held += receiving[target[k]]
+    return between, held
 
 
 @kernel
@@ -362,10 +430,11 @@ def poisson_counts(u, lam, first, k_max, counts):
 @kernel
 def best_candidates(due, internal, stage, is_clinical, org, system, score, available,
                     promoted_from, promoted_to, hired):
-    """For each due vacancy in turn: its best available candidate from the stage below, of the
-    same group and system, preferring the post's organisation (-1: none, or not sent to
-    promotion). Writes who is promoted from and to which post, and the posts hired into;
-    returns how many of each."""
+    """``careers.fill_vacancies``' loop: for each due vacancy in turn, sent to promotion where
+    ``internal``, the available candidate of the stage below, the same group and system with
+    the highest ``score`` (the first of equals), from the post's organisation if anyone there
+    is available; else an outside hire. A winner is no longer available. Writes who is promoted
+    from and to which post, and the posts hired into; returns how many of each."""
     n_promoted = n_hired = 0
     for d in range(due.shape[0]):
         post = due[d]

@@ -5,10 +5,9 @@ One step is one week. Each week runs these phases, in this order (docs/ODD.md, s
 1. ``apply_interventions``  interventions due this week act through their hooks
 2. ``arrive_work``          cross-functional tasks arrive (Poisson); bureaucracy costs hours
 3. ``budget_time``          hours left after bureaucracy and carried-over work
-4. ``interact``             ties meet; managers claim leadership, stepping up where work is unled
-5. ``interact``             partners grant claims, damped by value conflict and misalignment
-6. ``interact``             granted claims become joint work that succeeds or fails, and
-   ``collaborate``          its outcome moves trust, identity, skills and tasks
+4. ``claim``                managers claim leadership, stepping up where work is unled
+5. ``grant``                partners grant claims, damped by value conflict and misalignment
+6. ``collaborate``          granted claims become joint work that succeeds or fails
 7. ``wellbeing``            stress, motivation and exits from the system
 8. ``careers``              trainees rotate and complete; vacancies filled by promotion or hire
 9. ``decay``                granted leadership and trust fade; unexercised carried ties close
@@ -16,9 +15,9 @@ One step is one week. Each week runs these phases, in this order (docs/ODD.md, s
 
 Every rule is a pure function in ``rules.py``; the phases below only gather its inputs from the
 state arrays, call it, and store its result. Every draw comes from the run's seeded streams.
-``interact`` decides phases 4-6 on every tie in one compiled pass over the ties
-(``kernels.py``), calling the same rules; the other loops over ties (phases 3, 6, 9 and 10) and
-the career steps' loop over posts are compiled too.
+The loops over ties (phases 3-6, 9 and 10) and the career steps' loop over posts are compiled
+(``kernels.py``): each is one pass that calls the same rules on every tie, with no temporary
+arrays.
 """
 
 from dataclasses import dataclass
@@ -55,8 +54,7 @@ class Week:
     time: np.ndarray | None = None
     usable: np.ndarray | None = None
     perceived: np.ndarray | None = None  # leadership each manager recognises around them
-    outcome: np.ndarray | None = None  # per tie: kernels.QUIET, MET, REFUSED, FAILED, SUCCEEDED
-    shared_tasks: np.ndarray | None = None  # task shares of each manager's successful joint work
+    outcome: np.ndarray | None = None  # per tie: kernels.QUIET, MET, ..., SUCCEEDED
     conflict_events: np.ndarray | None = None
     used_hours: np.ndarray | None = None
     load: np.ndarray | None = None
@@ -70,17 +68,29 @@ class Week:
     @property
     def claimed(self) -> np.ndarray:
         """Ties on which the target claimed leadership."""
-        return self.outcome >= kernels.REFUSED
+        return self.outcome >= kernels.CLAIMED
 
     @property
     def granted(self) -> np.ndarray:
         """Ties on which the claim was granted."""
-        return self.outcome >= kernels.FAILED
+        return self.outcome >= kernels.GRANTED
 
     @property
     def refused(self) -> np.ndarray:
         """Ties on which the claim was refused."""
         return self.outcome == kernels.REFUSED
+
+
+class Events:
+    """Each manager's counts of the week's events on their ties (filled by the tie loops)."""
+
+    def __init__(self, n: int):
+        self.table = np.zeros((7, n), dtype=np.int64)
+        (self.claims, self.met, self.granted, self.refused, self.conflicts, self.won,
+         self.cross_won) = self.table
+
+    def __setitem__(self, key, value) -> None:
+        self.table[key] = value
 
 
 class SharedLeadershipModel(mesa.Model):
@@ -148,8 +158,8 @@ class SharedLeadershipModel(mesa.Model):
         self.counts = WeekCounts(claims=np.zeros(len(self.managers), dtype=np.int64))
         # Buffers the compiled phases fill every week: one uniform per tie for each decision,
         # and each manager's counts of the week's events.
-        self._uniforms = np.empty((4, len(self.ties)))
-        self._events = np.zeros((7, len(self.managers)), dtype=np.int64)
+        self._draws: dict[str, np.ndarray] = {}
+        self._events = Events(len(self.managers))
         self.observe()
 
     # ------------------------------------------------------------------ the week
@@ -158,7 +168,8 @@ class SharedLeadershipModel(mesa.Model):
         self.apply_interventions(week)
         current = self.arrive_work(week)
         self.budget_time(current)
-        self.interact(week, current)
+        self.claim(week, current)
+        self.grant(week, current)
         self.collaborate(week, current)
         self.current_week = current
         self.wellbeing(week, current)
@@ -198,7 +209,7 @@ class SharedLeadershipModel(mesa.Model):
         """Hours left for leadership, and the share of expected interactions they cover."""
         m, p, t = self.managers, self.params, self.ties
         n = len(m)
-        current.usable = np.empty(len(t), dtype=bool)
+        current.usable = kernels.scratch("budget usable", len(t), bool)
         degree, current.perceived = np.zeros(n), np.zeros(n)
         kernels.tie_sums(t.source, t.target, t.open, m.active, t.granted, self.tie_contact,
                          current.usable, degree, current.perceived)
@@ -207,65 +218,63 @@ class SharedLeadershipModel(mesa.Model):
         expected = 2.0 * p.interaction_rate * degree
         current.time = rules.time_factor(available, expected, p.collaboration_hours) * m.active
 
-    # 4, 5, 6
-    def interact(self, week: int, current: Week) -> None:
+    # 4
+    def claim(self, week: int, current: Week) -> None:
         """On each interacting tie i -> j, manager j may claim leadership from i: more readily
-        when i's work has lost the leadership it had (stepping up). Partner i grants j's claim,
-        or refuses it; granted claims become joint work that succeeds or fails. One pass over
-        the ties decides them all (``kernels.tie_outcomes``), against one uniform per tie from
-        each phase's stream."""
-        m, p, t, o = self.managers, self.params, self.ties, self.organisations
-        n = len(m)
+        when i's work has lost the leadership it had (stepping up)."""
+        m, p, t = self.managers, self.params, self.ties
         unled = rules.duty_gap(current.perceived,
                                np.maximum(m.expected_leadership, p.leadership_need))
         m.expected_leadership = rules.toward(m.expected_leadership, current.perceived,
                                              p.expectation_rate)
-        u = self._uniforms
-        for row, phase in enumerate(("interaction", "claim", "grant", "collaboration")):
-            self.streams.weekly(phase, week).random(out=u[row])
-        current.outcome = np.empty(len(t), dtype=np.int8)
+        u_meet, u_claim = self._uniform("interaction", week), self._uniform("claim", week)
+        current.outcome = kernels.scratch("outcome", len(t), np.int8)
+        self._events[:] = 0
         events = self._events
-        events[:] = 0
-        claims, granted_in, refused_in, conflicts_at, met_at, won_at, cross_won_at = (
-            events[:7])
-        share_as_source, share_as_target = np.zeros(n), np.zeros(n)
-        totals = np.zeros(6, dtype=np.int64)
-        kernels.tie_outcomes(
-            t.source, t.target, current.usable, self.tie_contact, t.cross_group, t.cross_org,
-            t.trust, t.last_contact, week, current.time, m.leader_identity, m.motivation, unled,
-            m.understanding, o.clarity[m.org], m.sl_skill, p.interaction_rate, p.claim_base,
-            p.identity_weight, p.duty_weight, p.value_conflict, p.goal_misalignment,
-            p.grant_base, p.trust_weight, p.skill_weight, p.success_base, p.success_skill_weight,
-            p.signoff_delay, p.bureaucracy_load, p.single_group_completion, u[0], u[1], u[2],
-            u[3], current.outcome, claims, granted_in, refused_in, conflicts_at, met_at, won_at,
-            cross_won_at, share_as_source, share_as_target, totals)
-        grants, cross_claims, cross_grants, refusals, conflicts, successes = totals.tolist()
-        self.counts = WeekCounts(claims=claims.copy(), grants=grants, cross_claims=cross_claims,
-                                 cross_grants=cross_grants, refusals=refusals,
-                                 conflicts=conflicts, successes=successes)
-        current.shared_tasks = share_as_source + share_as_target
+        kernels.claim_ties(t.source, t.target, current.usable, self.tie_contact, current.time,
+                           m.leader_identity, m.motivation, unled, p.interaction_rate,
+                           p.claim_base, p.identity_weight, p.duty_weight, u_meet, u_claim,
+                           t.last_contact, week, current.outcome, events.claims, events.met)
+
+    # 5
+    def grant(self, week: int, current: Week) -> None:
+        """Partner i grants j's claim, or refuses it."""
+        m, p, t, o = self.managers, self.params, self.ties, self.organisations
+        events = self._events
+        kernels.grant_ties(t.source, t.target, t.cross_group, t.cross_org, t.trust,
+                           m.understanding, o.clarity[m.org], m.sl_skill, p.value_conflict,
+                           p.goal_misalignment, p.grant_base, p.trust_weight, p.skill_weight,
+                           self._uniform("grant", week), current.outcome, events.granted,
+                           events.refused, events.conflicts)
 
     # 6
     def collaborate(self, week: int, current: Week) -> None:
         """Granted claims become joint work; its outcome moves trust, identity, skills and tasks."""
         m, p, t = self.managers, self.params, self.ties
         n = len(m)
+        events = self._events
+        shares = np.zeros((2, n))  # task shares of successes, as source and as target
+        kernels.collaborate_ties(t.source, t.target, t.cross_group, t.cross_org, current.time,
+                                 m.sl_skill, p.success_base, p.success_skill_weight,
+                                 p.signoff_delay, p.bureaucracy_load, p.single_group_completion,
+                                 self._uniform("collaboration", week), current.outcome,
+                                 events.conflicts, events.won, events.cross_won, shares[0],
+                                 shares[1])
         # Ties: success builds granted leadership and trust both ways; refusal costs the
         # claimant's trust in the refuser; failure costs trust both ways.
-        kernels.tie_learning(current.outcome, t.reverse, t.granted, t.trust, p.grant_gain,
-                             p.trust_gain, p.trust_loss)
+        k = kernels.tie_learning(current.outcome, t.reverse, t.cross_group, t.granted, t.trust,
+                                 p.grant_gain, p.trust_gain, p.trust_loss)
 
-        # Managers: the events of the week counted on their ties (in ``claim``).
-        _, granted_in, refused_in, conflicts_at, met_at, won_at, cross_won_at = (
-            self._events[:7].astype(float))
+        # Managers: the events of the week, counted on their ties.
         m.leader_identity = rules.identity_update(
-            m.leader_identity, granted_in, refused_in, p.identity_boost, p.identity_penalty,
-            p.identity_inertia)
+            m.leader_identity, events.granted.astype(float), events.refused.astype(float),
+            p.identity_boost, p.identity_penalty, p.identity_inertia)
         m.understanding = rules.repeated_step_toward_one(m.understanding, p.understanding_gain,
-                                                         cross_won_at)
-        m.sl_skill = rules.repeated_step_toward_one(m.sl_skill, p.skill_gain, won_at)
+                                                         events.cross_won.astype(float))
+        m.sl_skill = rules.repeated_step_toward_one(m.sl_skill, p.skill_gain,
+                                                    events.won.astype(float))
         # Joint work serves both partners' waiting tasks; formal routes clear some of the rest.
-        shared = np.minimum(m.backlog, 0.5 * current.shared_tasks)
+        shared = np.minimum(m.backlog, 0.5 * (shares[0] + shares[1]))
         done = shared + rules.formal_completions(m.backlog - shared, current.time,
                                                  p.formal_route_rate)
         mean_age = np.divide(m.backlog_age, m.backlog, out=np.zeros(n), where=m.backlog > 0)
@@ -274,10 +283,20 @@ class SharedLeadershipModel(mesa.Model):
         m.completed += done
         current.done = done
 
-        current.conflict_events = conflicts_at
-        current.used_hours = met_at * p.collaboration_hours
-        self.counts.tasks_completed = float(done.sum())
-        self.counts.bureaucracy_hours = float(current.bureaucracy.sum())
+        current.conflict_events = events.conflicts.astype(float)
+        current.used_hours = events.met * p.collaboration_hours
+        claims, grants = k[kernels.REFUSED:], k[kernels.FAILED:]
+        self.counts = WeekCounts(
+            claims=events.claims.copy(),
+            grants=int(grants[:, 0].sum()),
+            cross_claims=int(claims[:, 1].sum()),
+            cross_grants=int(grants[:, 1].sum()),
+            refusals=int(k[kernels.REFUSED, 0]),
+            conflicts=int(k[kernels.REFUSED, 1]),
+            successes=int(k[kernels.SUCCEEDED, 0]),
+            tasks_completed=float(done.sum()),
+            bureaucracy_hours=float(current.bureaucracy.sum()),
+        )
 
     # 7
     def wellbeing(self, week: int, current: Week) -> None:
@@ -454,6 +473,12 @@ class SharedLeadershipModel(mesa.Model):
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
+    def _uniform(self, phase: str, week: int) -> np.ndarray:
+        """One uniform per tie from this week's ``phase`` stream, in a buffer kept for it."""
+        if phase not in self._draws:
+            self._draws[phase] = np.empty(len(self.ties))
+        return self.streams.weekly(phase, week).random(out=self._draws[phase])
+
     def breakdown(self):
         """The current state by organisation type and clinical/non-clinical group (a DataFrame)."""
         rates = measurement.leaver_rate(self.leavers.filled(), self.in_post.filled())
