@@ -318,6 +318,18 @@ def tie_decay(granted, trust, resting, granted_decay, trust_decay, open_, person
             open_[k] = False
 
 
+@kernel
+def close_ties_of(source, target, leaving, first_carried, granted, trust, resting, open_):
+    """The ties of the ``leaving`` posts, either way: leadership lost, trust at rest, and the
+    carried ones (from ``first_carried`` on) closed."""
+    for k in range(source.shape[0]):
+        if leaving[source[k]] or leaving[target[k]]:
+            granted[k] = 0.0
+            trust[k] = resting[k]
+            if k >= first_carried:
+                open_[k] = False
+
+
 # ---------------------------------------------------------------------- the week's outputs
 
 @kernel
