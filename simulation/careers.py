@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import kernels
+
 ASPIRING, EMERGING, ESTABLISHED = 0, 1, 2
 
 
@@ -89,25 +91,17 @@ def fill_vacancies(due: np.ndarray, u_route: np.ndarray, u_merit: np.ndarray,
     not a candidate again this week, and their old post is not filled this week (it is vacant
     from now, with its own recruitment lag).
     """
-    filled = Appointments()
     available = active & ~is_trainee & (weeks_in_post >= min_weeks_in_post)
     score = leader_identity + merit_noise * u_merit
-    for post in due.tolist():
-        if stage[post] == ASPIRING or u_route[post] >= internal_share:
-            filled.hired.append(post)
-            continue
-        eligible = (available & (stage == stage[post] - 1)
-                    & (is_clinical == is_clinical[post]) & (system == system[post]))
-        local = eligible & (org == org[post])
-        pool = np.flatnonzero(local if local.any() else eligible)
-        if len(pool) == 0:
-            filled.hired.append(post)
-            continue
-        winner = int(pool[np.argmax(score[pool])])
-        available[winner] = False
-        filled.promoted_from.append(winner)
-        filled.promoted_to.append(post)
-    return filled
+    due = np.asarray(due, dtype=np.int64)
+    internal = (stage[due] != ASPIRING) & (u_route[due] < internal_share)
+    promoted_from, promoted_to, hired = (np.empty(len(due), dtype=np.int64) for _ in range(3))
+    n_promoted, n_hired = kernels.best_candidates(
+        due, internal, stage, is_clinical, org, system, score, available, promoted_from,
+        promoted_to, hired)
+    return Appointments(promoted_from=promoted_from[:n_promoted].tolist(),
+                        promoted_to=promoted_to[:n_promoted].tolist(),
+                        hired=hired[:n_hired].tolist())
 
 
 def completing(training_week: np.ndarray, is_trainee: np.ndarray, active: np.ndarray,

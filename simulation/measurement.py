@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .params import ORG_TYPES
 
 WEEKS_PER_YEAR = 52
@@ -58,16 +59,8 @@ def team_measures(source: np.ndarray, target: np.ndarray, measured: np.ndarray,
     delivery is the tasks its members' posts completed over the window (``completed_window``:
     posts x weeks), per member. Teams with fewer than two members are left out.
     """
-    size = np.bincount(team[members], minlength=n_teams)
-    inside = measured & members[source] & members[target] & (team[source] == team[target])
-    in_degree = np.bincount(target[inside], minlength=len(team))
-    ties = np.bincount(team[target[inside]], minlength=n_teams).astype(float)
-    # Each team's largest in-degree and sum of in-degrees over its members.
-    most = np.zeros(n_teams)
-    np.maximum.at(most, team[members], in_degree[members])
-    total = np.bincount(team[members], weights=in_degree[members], minlength=n_teams)
-    delivered = np.bincount(team[members], weights=completed_window[members].sum(axis=1),
-                            minlength=n_teams)
+    size, ties, most, total, delivered = kernels.team_sums(
+        source, target, measured, team, members, completed_window, n_teams)
     kept = size >= 2
     n = size[kept].astype(float)
     return TeamMeasures(
@@ -98,9 +91,10 @@ def often_share(flags: np.ndarray, members: np.ndarray, weeks_observed: int) -> 
     half of the weeks of the window (assumption).
     """
     weeks = min(weeks_observed, flags.shape[1])
-    if weeks == 0 or not members.any():
+    n = int(np.count_nonzero(members))
+    if weeks == 0 or n == 0:
         return 0.0
-    return float(np.mean(flags[members].sum(axis=1) * 2 >= weeks))
+    return float(kernels.often_count(flags, members, weeks) / n)
 
 
 def share_of_hours(hours_lost: np.ndarray, members: np.ndarray, contracted_hours: float) -> float:
@@ -116,9 +110,8 @@ def share_of_hours(hours_lost: np.ndarray, members: np.ndarray, contracted_hours
 def leadership_share(measured: np.ndarray, members: np.ndarray, source: np.ndarray,
                      target: np.ndarray, receiving: np.ndarray) -> float:
     """Share of the leadership ties between ``members`` whose receiver is in ``receiving``."""
-    between = measured & members[source] & members[target]
-    total = int(np.count_nonzero(between))
-    return float(np.count_nonzero(between & receiving[target]) / total) if total else 0.0
+    total, held = kernels.between_counts(source, target, measured, members, receiving)
+    return float(held / total) if total else 0.0
 
 
 class RollingWindow:

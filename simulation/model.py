@@ -15,6 +15,9 @@ One step is one week. Each week runs these phases, in this order (docs/ODD.md, s
 
 Every rule is a pure function in ``rules.py``; the phases below only gather its inputs from the
 state arrays, call it, and store its result. Every draw comes from the run's seeded streams.
+The loops over ties (phases 3-6, 9 and 10) and the career steps' loop over posts are compiled
+(``kernels.py``): each is one pass that calls the same rules on every tie, with no temporary
+arrays.
 """
 
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from . import careers, measurement, relationships, rules
+from . import careers, kernels, measurement, relationships, rules
 from .agents import Manager
 from .config import RunConfig, build_config
 from .interventions import build_interventions
@@ -50,14 +53,44 @@ class Week:
     bureaucracy: np.ndarray
     time: np.ndarray | None = None
     usable: np.ndarray | None = None
-    interacting: np.ndarray | None = None
-    claimed: np.ndarray | None = None
-    granted: np.ndarray | None = None
-    refused: np.ndarray | None = None
+    perceived: np.ndarray | None = None  # leadership each manager recognises around them
+    outcome: np.ndarray | None = None  # per tie: kernels.QUIET, MET, ..., SUCCEEDED
     conflict_events: np.ndarray | None = None
     used_hours: np.ndarray | None = None
     load: np.ndarray | None = None
     done: np.ndarray | None = None
+
+    @property
+    def interacting(self) -> np.ndarray:
+        """Ties that carried a leadership interaction this week."""
+        return self.outcome >= kernels.MET
+
+    @property
+    def claimed(self) -> np.ndarray:
+        """Ties on which the target claimed leadership."""
+        return self.outcome >= kernels.CLAIMED
+
+    @property
+    def granted(self) -> np.ndarray:
+        """Ties on which the claim was granted."""
+        return self.outcome >= kernels.GRANTED
+
+    @property
+    def refused(self) -> np.ndarray:
+        """Ties on which the claim was refused."""
+        return self.outcome == kernels.REFUSED
+
+
+class Events:
+    """Each manager's counts of the week's events on their ties (filled by the tie loops)."""
+
+    def __init__(self, n: int):
+        self.table = np.zeros((7, n), dtype=np.int64)
+        (self.claims, self.met, self.granted, self.refused, self.conflicts, self.won,
+         self.cross_won) = self.table
+
+    def __setitem__(self, key, value) -> None:
+        self.table[key] = value
 
 
 class SharedLeadershipModel(mesa.Model):
@@ -123,6 +156,10 @@ class SharedLeadershipModel(mesa.Model):
         )
         self.latest: dict[str, float] = {}
         self.counts = WeekCounts(claims=np.zeros(len(self.managers), dtype=np.int64))
+        # Buffers the compiled phases fill every week: one uniform per tie for each decision,
+        # and each manager's counts of the week's events.
+        self._draws: dict[str, np.ndarray] = {}
+        self._events = Events(len(self.managers))
         self.observe()
 
     # ------------------------------------------------------------------ the week
@@ -171,9 +208,11 @@ class SharedLeadershipModel(mesa.Model):
     def budget_time(self, current: Week) -> None:
         """Hours left for leadership, and the share of expected interactions they cover."""
         m, p, t = self.managers, self.params, self.ties
-        current.usable = usable_ties(t, m)
-        degree = np.bincount(t.source, weights=current.usable * self.tie_contact,
-                             minlength=len(m))
+        n = len(m)
+        current.usable = kernels.scratch("budget usable", len(t), bool)
+        degree, current.perceived = np.zeros(n), np.zeros(n)
+        kernels.tie_sums(t.source, t.target, t.open, m.active, t.granted, self.tie_contact,
+                         current.usable, degree, current.perceived)
         available = rules.available_hours(current.hours, m.stress, p.stress_time_penalty,
                                           current.bureaucracy, m.backlog, p.carry_hours_per_task)
         expected = 2.0 * p.interaction_rate * degree
@@ -184,88 +223,58 @@ class SharedLeadershipModel(mesa.Model):
         """On each interacting tie i -> j, manager j may claim leadership from i: more readily
         when i's work has lost the leadership it had (stepping up)."""
         m, p, t = self.managers, self.params, self.ties
-        perceived = np.bincount(t.source, weights=t.granted * current.usable, minlength=len(m))
-        unled = rules.duty_gap(perceived, np.maximum(m.expected_leadership, p.leadership_need))
-        m.expected_leadership = rules.toward(m.expected_leadership, perceived, p.expectation_rate)
-        p_meet = self.tie_contact * rules.interaction_probability(
-            p.interaction_rate, current.time[t.source], current.time[t.target])
-        n_ties = len(t)
-        # Only usable ties meet (the same as drawing against p_meet * usable).
-        current.interacting = (self.streams.weekly("interaction", week).random(n_ties) < p_meet)
-        current.interacting &= current.usable
-        t.last_contact[current.interacting] = week
-        # Claims need only be weighed on the ties that meet; the draws cover every tie.
-        meeting = np.flatnonzero(current.interacting)
-        claimant, partner = t.target[meeting], t.source[meeting]
-        p_claim = rules.claim_probability(
-            m.leader_identity[claimant], m.motivation[claimant], unled[partner],
-            p.claim_base, p.identity_weight, p.duty_weight)
-        draws = self.streams.weekly("claim", week).random(n_ties)
-        current.claimed = np.zeros(n_ties, dtype=bool)
-        current.claimed[meeting[draws[meeting] < p_claim]] = True
+        unled = rules.duty_gap(current.perceived,
+                               np.maximum(m.expected_leadership, p.leadership_need))
+        m.expected_leadership = rules.toward(m.expected_leadership, current.perceived,
+                                             p.expectation_rate)
+        u_meet, u_claim = self._uniform("interaction", week), self._uniform("claim", week)
+        current.outcome = kernels.scratch("outcome", len(t), np.int8)
+        self._events[:] = 0
+        events = self._events
+        kernels.claim_ties(t.source, t.target, current.usable, self.tie_contact, current.time,
+                           m.leader_identity, m.motivation, unled, p.interaction_rate,
+                           p.claim_base, p.identity_weight, p.duty_weight, u_meet, u_claim,
+                           t.last_contact, week, current.outcome, events.claims, events.met)
 
     # 5
     def grant(self, week: int, current: Week) -> None:
         """Partner i grants j's claim, or refuses it."""
         m, p, t, o = self.managers, self.params, self.ties, self.organisations
-        claims = np.flatnonzero(current.claimed)
-        partner, claimant = t.source[claims], t.target[claims]
-        conflict = rules.conflict_damping(p.value_conflict, t.cross_group[claims],
-                                          m.understanding[partner])
-        clarity = 0.5 * (o.clarity[m.org[partner]] + o.clarity[m.org[claimant]])
-        misalignment = rules.misalignment_damping(p.goal_misalignment, t.cross_org[claims],
-                                                  clarity)
-        p_grant = rules.grant_probability(t.trust[claims], m.sl_skill[claimant], p.grant_base,
-                                          p.trust_weight, p.skill_weight, conflict, misalignment)
-        draws = self.streams.weekly("grant", week).random(len(t))
-        accepted = draws[claims] < p_grant
-        current.granted = np.zeros(len(t), dtype=bool)
-        current.granted[claims[accepted]] = True
-        current.refused = np.zeros(len(t), dtype=bool)
-        current.refused[claims[~accepted]] = True
+        events = self._events
+        kernels.grant_ties(t.source, t.target, t.cross_group, t.cross_org, t.trust,
+                           m.understanding, o.clarity[m.org], m.sl_skill, p.value_conflict,
+                           p.goal_misalignment, p.grant_base, p.trust_weight, p.skill_weight,
+                           self._uniform("grant", week), current.outcome, events.granted,
+                           events.refused, events.conflicts)
 
     # 6
     def collaborate(self, week: int, current: Week) -> None:
         """Granted claims become joint work; its outcome moves trust, identity, skills and tasks."""
         m, p, t = self.managers, self.params, self.ties
         n = len(m)
-        grants = np.flatnonzero(current.granted)
-        partner, claimant = t.source[grants], t.target[grants]
-        p_success = rules.success_probability(
-            m.sl_skill[partner], m.sl_skill[claimant], current.time[partner],
-            current.time[claimant], p.success_base, p.success_skill_weight, p.signoff_delay,
-            p.bureaucracy_load, t.cross_org[grants])
-        draws = self.streams.weekly("collaboration", week).random(len(t))
-        succeeded = draws[grants] < p_success
-        won, lost = grants[succeeded], grants[~succeeded]
-        refused = np.flatnonzero(current.refused)
-        interacting = np.flatnonzero(current.interacting)
-        claimed = np.flatnonzero(current.claimed)
-
+        events = self._events
+        shares = np.zeros((2, n))  # task shares of successes, as source and as target
+        kernels.collaborate_ties(t.source, t.target, t.cross_group, t.cross_org, current.time,
+                                 m.sl_skill, p.success_base, p.success_skill_weight,
+                                 p.signoff_delay, p.bureaucracy_load, p.single_group_completion,
+                                 self._uniform("collaboration", week), current.outcome,
+                                 events.conflicts, events.won, events.cross_won, shares[0],
+                                 shares[1])
         # Ties: success builds granted leadership and trust both ways; refusal costs the
         # claimant's trust in the refuser; failure costs trust both ways.
-        t.granted[won] = rules.toward(t.granted[won], 1.0, p.grant_gain)
-        for side in (won, t.reverse[won]):
-            t.trust[side] = rules.toward(t.trust[side], 1.0, p.trust_gain)
-        for side in (t.reverse[refused], lost, t.reverse[lost]):
-            t.trust[side] *= 1.0 - p.trust_loss
+        k = kernels.tie_learning(current.outcome, t.reverse, t.cross_group, t.granted, t.trust,
+                                 p.grant_gain, p.trust_gain, p.trust_loss)
 
-        # Managers: events counted over the ties they happened on (sparse index lists).
-        def per_manager(ties, ends=("target",), weights=None):
-            return sum(np.bincount(getattr(t, end)[ties], weights=weights, minlength=n)
-                       for end in ends).astype(float)
-
-        both = ("source", "target")
+        # Managers: the events of the week, counted on their ties.
         m.leader_identity = rules.identity_update(
-            m.leader_identity, per_manager(grants), per_manager(refused),
+            m.leader_identity, events.granted.astype(float), events.refused.astype(float),
             p.identity_boost, p.identity_penalty, p.identity_inertia)
-        m.understanding = rules.repeated_step_toward_one(
-            m.understanding, p.understanding_gain, per_manager(won[t.cross_group[won]], both))
+        m.understanding = rules.repeated_step_toward_one(m.understanding, p.understanding_gain,
+                                                         events.cross_won.astype(float))
         m.sl_skill = rules.repeated_step_toward_one(m.sl_skill, p.skill_gain,
-                                                    per_manager(won, both))
-        task_share = np.where(t.cross_group[won], 1.0, p.single_group_completion)
+                                                    events.won.astype(float))
         # Joint work serves both partners' waiting tasks; formal routes clear some of the rest.
-        shared = np.minimum(m.backlog, 0.5 * per_manager(won, both, task_share))
+        shared = np.minimum(m.backlog, 0.5 * (shares[0] + shares[1]))
         done = shared + rules.formal_completions(m.backlog - shared, current.time,
                                                  p.formal_route_rate)
         mean_age = np.divide(m.backlog_age, m.backlog, out=np.zeros(n), where=m.backlog > 0)
@@ -274,16 +283,17 @@ class SharedLeadershipModel(mesa.Model):
         m.completed += done
         current.done = done
 
-        current.conflict_events = per_manager(refused) + per_manager(lost, both)
-        current.used_hours = per_manager(interacting, both) * p.collaboration_hours
+        current.conflict_events = events.conflicts.astype(float)
+        current.used_hours = events.met * p.collaboration_hours
+        claims, grants = k[kernels.REFUSED:], k[kernels.FAILED:]
         self.counts = WeekCounts(
-            claims=np.bincount(t.target[claimed], minlength=n),
-            grants=len(grants),
-            cross_claims=int(np.count_nonzero(t.cross_group[claimed])),
-            cross_grants=int(np.count_nonzero(t.cross_group[grants])),
-            refusals=len(refused),
-            conflicts=int(np.count_nonzero(t.cross_group[refused])),
-            successes=len(won),
+            claims=events.claims.copy(),
+            grants=int(grants[:, 0].sum()),
+            cross_claims=int(claims[:, 1].sum()),
+            cross_grants=int(grants[:, 1].sum()),
+            refusals=int(k[kernels.REFUSED, 0]),
+            conflicts=int(k[kernels.REFUSED, 1]),
+            successes=int(k[kernels.SUCCEEDED, 0]),
             tasks_completed=float(done.sum()),
             bureaucracy_hours=float(current.bureaucracy.sum()),
         )
@@ -433,14 +443,11 @@ class SharedLeadershipModel(mesa.Model):
         """Granted leadership fades and trust drifts back to its resting level; carried ties
         that no longer carry interactions close."""
         p, t = self.params, self.ties
-        t.granted = rules.decay(t.granted, p.granted_decay)
-        t.trust = rules.toward(t.trust, self.resting_trust, p.trust_decay)
-        pool = slice(self.n_role_ties, None)  # only carried ties lapse
-        last = np.maximum(t.last_contact[pool], t.last_contact[t.reverse[pool]])
-        t.open[pool][relationships.dormant(t.personal[pool], t.open[pool], last, week,
-                                           self.careers_params.tie_dormancy_weeks)] = False
+        kernels.tie_decay(t.granted, t.trust, self.resting_trust, p.granted_decay, p.trust_decay,
+                          t.open, t.personal, t.last_contact, t.reverse, self.n_role_ties, week,
+                          self.careers_params.tie_dormancy_weeks)
 
-    # 9
+    # 10
     def observe(self) -> None:
         """Record the week's tasks and leavers for the measured outputs, compute the week's
         outputs and hand them to the DataCollector."""
@@ -466,6 +473,12 @@ class SharedLeadershipModel(mesa.Model):
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
+    def _uniform(self, phase: str, week: int) -> np.ndarray:
+        """One uniform per tie from this week's ``phase`` stream, in a buffer kept for it."""
+        if phase not in self._draws:
+            self._draws[phase] = np.empty(len(self.ties))
+        return self.streams.weekly(phase, week).random(out=self._draws[phase])
+
     def breakdown(self):
         """The current state by organisation type and clinical/non-clinical group (a DataFrame)."""
         rates = measurement.leaver_rate(self.leavers.filled(), self.in_post.filled())

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import rules
+from . import kernels, rules
 from .state import Ties
 
 
@@ -149,10 +149,8 @@ def close_posts(ties: Ties, n_role: int, n_posts: int, posts: np.ndarray,
         return
     leaving = np.zeros(n_posts, dtype=bool)
     leaving[posts] = True
-    touched = np.flatnonzero(np.take(leaving, ties.source) | np.take(leaving, ties.target))
-    ties.granted[touched] = 0.0
-    ties.trust[touched] = resting[touched]
-    ties.open[touched[touched >= n_role]] = False
+    kernels.close_ties_of(ties.source, ties.target, leaving, n_role, ties.granted, ties.trust,
+                          resting, ties.open)
 
 
 def _free_pairs(ties: Ties, n_role: int, count: int) -> tuple[np.ndarray, int]:
