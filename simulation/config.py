@@ -66,6 +66,12 @@ class RunConfig:
         self.scenario.interventions = {
             name: dataclasses.asdict(intervention_params(name, spec))
             for name, spec in self.scenario.interventions.items()}
+        systems = sorted({s.name for s in self.ics.system_list()})
+        for name, spec in self.scenario.interventions.items():
+            unknown = [s for s in spec["target_systems"] if s not in systems]
+            if unknown:
+                raise ConfigError(f"scenario.interventions.{name}.target_systems has {unknown}: "
+                                  f"allowed values are the run's systems {systems}")
 
 
 ConfigStore.instance().store(name="slsim_schema", node=RunConfig)

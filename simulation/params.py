@@ -526,6 +526,10 @@ class InterventionParams:
     target_stages: list[str] = choice(CAREER_STAGES, CAREER_STAGES, "Career stages targeted.")
     target_org_types: list[str] = choice(ORG_TYPES, ORG_TYPES, "Organisation types targeted.")
     target_professions: list[str] = choice(PROFESSIONS, PROFESSIONS, "Professions targeted.")
+    # Names of the run's systems (``ics.members[*].name``, e.g. ICB slugs; empty: every
+    # system). Checked against the run's systems when the config is built.
+    target_systems: list[str] = field(default_factory=list, metadata={
+        "doc": "Systems targeted, by name (empty: all)."})
     coverage: float = param(
         0.2, 0.0, 1.0, "share per year", "Share of the eligible group reached each year.", "A")
     half_life_weeks: float = param(

@@ -10,7 +10,15 @@ import pytest
 from scipy.stats import spearmanr
 
 from simulation import icb
-from simulation.config import CONFIG_DIR, build_config, ics_options
+from simulation.config import (
+    CONFIG_DIR,
+    RunConfig,
+    ScenarioConfig,
+    build_config,
+    compose,
+    ics_options,
+    to_run_config,
+)
 from simulation.model import SharedLeadershipModel
 from simulation.params import ConfigError
 
@@ -217,3 +225,27 @@ def test_the_slugs_list_by_region():
     result = subprocess.run([sys.executable, "-m", "simulation.icb"], capture_output=True,
                             text=True, cwd=ROOT, check=True)
     assert "North West" in result.stdout and "icb/greater_manchester" in result.stdout
+
+
+# --- levers that target systems ---
+
+
+def test_a_lever_can_target_systems():
+    members = [{"name": name, "organisations": [dict(ORG, managers=40)]} for name in ("a", "b")]
+    ics = build_config(ics={"name": "two", "members": members}).ics
+    lever = {"kind": "protected_time", "target_systems": ["b"], "coverage": 1.0}
+    model = SharedLeadershipModel(RunConfig(
+        ics=ics, weeks=30, seed=2,
+        scenario=ScenarioConfig(name="b_only", interventions={"protected_time": lever})))
+    model.run()
+    (lever,) = model.interventions
+    enrolled = lever.enrolled_week >= 0
+    system = model.organisations.system[model.managers.org]
+    assert enrolled[system == 1].any() and not enrolled[system == 0].any()
+
+
+def test_an_unknown_target_system_names_the_runs_systems():
+    cfg = compose(["ics=icb/greater_manchester", "scenario=protected_time",
+                   "+scenario.interventions.protected_time.target_systems=[nowhere]"])
+    with pytest.raises(ConfigError, match=r"target_systems has \['nowhere'\].*greater_manchester"):
+        to_run_config(cfg)
