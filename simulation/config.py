@@ -116,6 +116,19 @@ def load_system_file(path: str | Path) -> DictConfig:
     return node
 
 
+# The folder of your own system files that ``slsim-viz --systems DIR`` serves to the app.
+SYSTEMS_DIR_ENV = "SLSIM_SYSTEMS_DIR"
+
+
+def system_files(folder: str | Path) -> dict[str, Path]:
+    """Name -> path of the system files in ``folder``: ``folder/ics/*.yaml`` (the layout
+    ``hydra.searchpath`` needs) or, if there is no ``ics/``, ``folder/*.yaml``."""
+    folder = Path(folder)
+    inner = folder / "ics"
+    found = sorted((inner if inner.is_dir() else folder).glob("*.yaml"))
+    return {path.stem: path for path in found}
+
+
 def _typed_system(node: Any) -> DictConfig:
     """A system node checked against the ICS schema's types and keys, item by item, so that a
     ConfigError names the exact ``ics.`` key and what it allows; values are range-checked with
