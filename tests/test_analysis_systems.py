@@ -61,6 +61,7 @@ def test_a_national_comparison_has_its_section_by_icb_and_by_region(national_swe
     assert "All 4 systems together:" in section
     assert "Gains most:" in section and "least:" in section
     assert "Why, in terms of make-up" in section
+    assert "within noise" in section or "lie above" in section
     assert "not real ICBs" in section  # made-up systems: no apportioning to flag
     assert "| North |" in section or "| North " in section
     systems = pd.read_csv(report / "tables" / "systems.csv")
@@ -89,4 +90,4 @@ def test_differences_between_real_icbs_say_they_rest_on_apportioned_inputs():
     from simulation.analysis.systems import _apportioned_sentence
 
     text = _apportioned_sentence(["greater_manchester", "devon"], ("count", "managers"))
-    assert "apportioned" in text and "greater_manchester" in text and "devon" in text
+    assert "apportioned" in text and "not on real counts" in text

@@ -25,6 +25,7 @@ from .stats import paired_difference
 
 OUTCOME = "leadership_received"
 OUTCOME_LABEL = "leadership received per manager (final week)"
+WEAK_RHO = 0.3  # below this, the report says no make-up feature follows the gains closely
 # Make-up features of a system, from its organisations, with the inputs each one rests on.
 FEATURES = {
     "managers": ("managers", ("count", "managers")),
@@ -165,17 +166,23 @@ def section_markdown(sc: SystemComparison, baseline: str, figure: str | None) ->
                 f"* All {len(rows)} systems together: {_ci(national)}"
                 + ("" if national["clear"] else " (within noise)") + ".",
                 f"* Gains most: {_names(most)}; least: {_names(least)}. "
-                f"{sum(rows['clear'])} of {len(rows)} systems' CIs exclude no change."]
+                f"{sum(rows['clear'])} of {len(rows)} systems' CIs exclude no change; "
+                + ("the top and bottom systems' CIs overlap, so their order is within noise."
+                   if most["low"].min() <= least["high"].max() else
+                   "the top systems' CIs lie above the bottom ones'.")]
         drivers = sc.drivers[sc.drivers["option"] == option].dropna()
         if not drivers.empty:
             top = drivers.loc[drivers["rho"].abs().idxmax()]
             label, inputs = FEATURES[top["feature"]]
             direction = "rise" if top["rho"] > 0 else "fall"
+            weak = ("; a weak link (|rho| < 0.3): no make-up feature follows the gains closely"
+                    if abs(top["rho"]) < WEAK_RHO else "")
             ends = pd.concat([most, least])
             shown = ", ".join(f"{r.icb} {getattr(r, top['feature']):.3g}"
                               for r in ends.itertuples())
             out.append(f"* Why, in terms of make-up: gains {direction} with the {label} "
-                       f"(Spearman rho {top['rho']:+.2f} across systems); at the ends: {shown}.")
+                       f"(Spearman rho {top['rho']:+.2f} across systems{weak}); at the ends: "
+                       f"{shown}.")
             out.append("* " + _apportioned_sentence(ends["icb"].tolist(), inputs))
         region_rows = sc.regions[sc.regions["option"] == option].sort_values("gain",
                                                                              ascending=False)
@@ -199,9 +206,8 @@ def _apportioned_sentence(names: list[str], inputs: tuple[str, ...]) -> str:
     if not leaning:
         return "Those systems' make-up rests on real counts only."
     return (f"That difference rests on apportioned or assumed inputs ({', '.join(inputs)} by "
-            f"organisation type) for {len(leaning)} of these {len(real)} ICBs: "
-            f"{', '.join(leaning)} (simulation/data/icb/makeup.csv; no real counts yet for "
-            f"the rest either).") if len(leaning) == len(real) else (
+            f"organisation type) for all {len(real)} of these ICBs, not on real counts "
+            "(simulation/data/icb/makeup.csv).") if len(leaning) == len(real) else (
             f"Apportioned or assumed inputs ({', '.join(inputs)}) under: {', '.join(leaning)}.")
 
 
