@@ -591,6 +591,11 @@ def validate(obj: Any, prefix: str = "") -> None:
         path = f"{prefix}{f.name}"
         if value is None and f.default is None:
             continue  # an optional setting, not set
+        if isinstance(value, str) and value == MISSING and f.default == MISSING:
+            allowed = (f"[{f.metadata['range'][0]}, {f.metadata['range'][1]}]"
+                       if "range" in f.metadata else list(f.metadata.get("choices", ())))
+            raise ConfigError(f"{path} is missing: it is required ({f.metadata.get('doc', '')}"
+                              f" allowed: {allowed})")
         if isinstance(value, list):
             value = [plain_value(item) for item in value]
         if value is not getattr(obj, f.name):

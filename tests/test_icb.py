@@ -249,3 +249,10 @@ def test_an_unknown_target_system_names_the_runs_systems():
                    "+scenario.interventions.protected_time.target_systems=[nowhere]"])
     with pytest.raises(ConfigError, match=r"target_systems has \['nowhere'\].*greater_manchester"):
         to_run_config(cfg)
+
+
+def test_a_system_built_in_python_names_a_missing_field():
+    from simulation.params import ICSConfig, OrgSpec
+
+    with pytest.raises(ConfigError, match=r"ics.organisations\[0\].count is missing.*\[1, 1000\]"):
+        RunConfig(ics=ICSConfig(name="x", organisations=[OrgSpec(type="pcn", managers=5)]))
