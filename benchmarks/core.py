@@ -144,17 +144,27 @@ def time_model(make_model: Callable[[], Any], repeats: int) -> tuple[Timing, Tim
 
 
 def sized_config(managers: int, weeks: int, seed: int = 0) -> RunConfig:
-    """The england archetype at about ``managers`` managers: whole systems of about 2,350
-    managers each, every organisation scaled to make up the total (at least one manager)."""
+    """England's real systems at about ``managers`` managers: whole ICBs in the roster's order
+    (again from the first, renamed, past all 42), every organisation scaled to make up the total
+    (at least one manager)."""
     config = build_config(ics="england", weeks=weeks, seed=seed)
-    archetype = config.ics
-    per_system = sum(o.count * o.managers for o in archetype.organisations)
-    systems = max(1, round(managers / per_system))
-    factor = managers / (systems * per_system)
-    organisations = [replace(o, managers=max(1, round(o.managers * factor)))
-                     for o in archetype.organisations]
-    return replace(config, ics=replace(archetype, name=f"england_x{managers}", systems=systems,
-                                       organisations=organisations))
+    real = config.ics.members
+    members, total = [], 0
+    while total < managers or not members:
+        source = real[len(members) % len(real)]
+        lap = len(members) // len(real)
+        members.append(replace(source, name=source.name + (f"_{lap}" if lap else "")))
+        total += sum(o.count * o.managers for o in source.organisations)
+    if len(members) > 1 and total - managers > managers - (total - _size(members[-1])):
+        total -= _size(members.pop())  # the nearer whole number of systems
+    factor = managers / total
+    members = [replace(m, organisations=[replace(o, managers=max(1, round(o.managers * factor)))
+                                         for o in m.organisations]) for m in members]
+    return replace(config, ics=replace(config.ics, name=f"england_x{managers}", members=members))
+
+
+def _size(member) -> int:
+    return sum(o.count * o.managers for o in member.organisations)
 
 
 def tie_pass_seconds(n_ties: int, repeats: int = 20) -> float:

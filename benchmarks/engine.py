@@ -74,7 +74,7 @@ def speed_ratio(ctx: Context) -> list[Section]:
         points.append((n, _per_manager_week_us(ref_run_scaled, n, plan.ratio_weeks)))
     ctx.results["reference_points"] = points
     body = "\n\n".join([
-        f"Both engines run the same config (the england archetype scaled to the size; seed 0) "
+        f"Both engines run the same config (England's real ICBs scaled to the size; seed 0) "
         f"for {plan.ratio_weeks} weeks. The vectorised engine's times are the minimum of "
         f"{_count(plan.repeats, 'run')}; those of the reference engine "
         "(`simulation/reference.py`, sequential schedule) are the minimum of "
@@ -236,7 +236,7 @@ def scaling(ctx: Context) -> list[Section]:
                                               ctx.results.get("reference_points", [])))
     plt.close("all")
     body = "\n\n".join([
-        f"The england archetype scaled to each size (whole systems of about 2,350 managers), "
+        f"England's real ICBs scaled to each size (whole ICBs in the roster's order), "
         f"{plan.scaling_weeks} weeks, each size in a fresh process; run time is the minimum of "
         f"{_count(max(repeats.values()), 'run')} up to 20,000 managers and of "
         f"{min(repeats.values())} above, and the spread is the slowest repeat against it.",

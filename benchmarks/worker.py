@@ -1,7 +1,7 @@
 """Time one model in a fresh process and report its peak memory.
 
 ``python -m benchmarks.worker SPEC``, where SPEC is JSON with ``ics`` (an archetype name) or
-``managers`` (a scaled england archetype), ``weeks`` and ``repeats``. Prints one JSON line: set-up
+``managers`` (England's real ICBs, scaled), ``weeks`` and ``repeats``. Prints one JSON line: set-up
 and run seconds of each repeat, managers, ties, peak resident memory before building and at the
 end (MB), and the physical limit (one pass over the ties with one draw per tie, seconds).
 """
@@ -24,7 +24,7 @@ def main(spec: dict) -> dict:
     return {
         "managers": len(model.managers),
         "ties": len(model.ties),
-        "systems": config.ics.systems,
+        "systems": len(config.ics.system_list()),
         "weeks": weeks,
         "setup_s": list(setup.samples),
         "run_s": list(run.samples),

@@ -20,12 +20,14 @@ import hashlib
 import inspect
 import io
 import itertools
+import os
 import textwrap
 import threading
 import time
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib.image as mimage
 import mesa
@@ -40,7 +42,16 @@ from matplotlib.patches import Circle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 from mesa.visualization.solara_viz import UserInputs
 
-from .config import CONFIG_DIR, RunConfig, ScenarioConfig, build_config, group_options
+from . import icb
+from .config import (
+    CONFIG_DIR,
+    SYSTEMS_DIR_ENV,
+    RunConfig,
+    ScenarioConfig,
+    build_config,
+    group_options,
+    system_files,
+)
 from .metrics import usable_ties
 from .model import SharedLeadershipModel
 from .outputs import OUTPUTS, TRENDS, format_gbp
@@ -78,6 +89,32 @@ def config_description(group: str, name: str) -> str:
     return " ".join(lines)
 
 
+def system_menu() -> dict[str, dict[str, str]]:
+    """The app's system menu: group -> {name shown -> ``ics`` value}. The archetypes, England
+    (all 42), the 42 ICBs by NHS England region, and the files of the folder ``slsim-viz
+    --systems DIR`` serves (chosen from the menu, never typed as a path)."""
+    menu = {"Archetypes": {name: name for name in group_options("ics") if name != "england"},
+            "England": {"england (all 42 ICBs)": "england"}}
+    menu.update({region: {slug: f"icb/{slug}" for slug in slugs}
+                 for region, slugs in icb.regions().items()})
+    served = os.environ.get(SYSTEMS_DIR_ENV)
+    if served:
+        menu["Your systems"] = {name: str(path) for name, path in system_files(served).items()}
+    return {group: items for group, items in menu.items() if items}
+
+
+def system_description(value: str) -> str:
+    """The comment at the top of a system's config or file."""
+    if value.endswith(".yaml"):
+        lines = []
+        for line in Path(value).read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            lines.append(line.lstrip("#").strip())
+        return " ".join(lines)
+    return config_description("ics", value)
+
+
 def scenario_summary(scenario: ScenarioConfig) -> str:
     """What a scenario does, in Markdown: its own description, then the first sentence of each
     intervention's config file (interventions sharing one file, such as a programme's tiers, on
@@ -113,8 +150,9 @@ def model_params() -> dict[str, dict]:
     controls = {
         "scenario": {"type": "Select", "label": "Scenario (right-hand run)", "value": scenarios[0],
                      "values": scenarios, "doc": ""},
-        "ics": {"type": "Select", "label": "ICS archetype", "value": DEFAULT_ICS,
-                "values": group_options("ics"), "doc": ""},
+        "ics": {"type": "Select", "label": "System", "value": DEFAULT_ICS,
+                "values": [value for items in system_menu().values() for value in items.values()],
+                "doc": ""},
     }
     for name in ("seed", "weeks"):
         spec = run_specs[name]
@@ -491,6 +529,20 @@ def RunCard(comparison: ScenarioComparison, week: solara.Reactive[int],
 
 
 @solara.component
+def SystemMenu(spec: dict, value: str, on_change):
+    """The system menu: a group (the archetypes, England, an NHS England region, your
+    systems), then a system of that group. Choosing a group runs its first system."""
+    menu = solara.use_memo(system_menu, [])
+    group = next((g for g, items in menu.items() if value in items.values()), next(iter(menu)))
+    names = menu[group]
+    shown = next((name for name, v in names.items() if v == value), next(iter(names)))
+    solara.Select("Group or region", value=group, values=list(menu),
+                  on_value=lambda g: on_change("ics", next(iter(menu[g].values()))))
+    solara.Select(spec["label"], value=shown, values=list(names),
+                  on_value=lambda name: on_change("ics", names[name]))
+
+
+@solara.component
 def Control(name: str, spec: dict, value, on_change):
     """One schema control, drawn by Mesa's ``UserInputs``, with the parameter's meaning below."""
     UserInputs({name: {**spec, "value": value}}, on_change=on_change)
@@ -560,8 +612,8 @@ def Page():
             solara.Markdown(scenario_summary(run.policy.config.scenario),
                             style={"font-size": "0.85em"})
         with solara.Card("System"):
-            Control("ics", controls["ics"], settings.value["ics"], change)
-            solara.Text(config_description("ics", settings.value["ics"]),
+            SystemMenu(controls["ics"], settings.value["ics"], change)
+            solara.Text(system_description(settings.value["ics"]),
                         style={"font-size": "0.8em", "color": "#666666"})
             for name in ("seed", "weeks"):
                 Control(name, controls[name], settings.value[name], change)

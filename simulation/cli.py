@@ -1,6 +1,8 @@
 """The ``slsim`` command: a Hydra app that runs one simulation (or a sweep with ``-m``).
 
     slsim ics=small_ics seed=7 weeks=52 model.bureaucracy_load=0.3 hydra.run.dir=OUT
+    slsim ics=icb/greater_manchester weeks=52
+    slsim hydra.searchpath=[file://DIR] ics=my_system      (your own DIR/ics/my_system.yaml)
     slsim -m scenario=baseline,recommended_package seed=range(0,20) hydra.sweep.dir=OUT
 
 Sweeps are resumable and fault-tolerant (simulation/sweeps/, docs/sweeps.md). In a sweep, each
@@ -17,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .config import CONFIG_DIR, to_run_config
+from .config import CONFIG_DIR, check_ics_name, to_run_config
 from .layout import BATCH_FILE, run_files
 from .outputs import SUMMARY
 from .params import ConfigError
@@ -70,6 +72,21 @@ def app(cfg: DictConfig) -> str:
     return result["status"]
 
 
+def check_systems(argv: list[str]) -> None:
+    """Name the closest ICBs for an unknown ``ics=icb/<slug>`` before Hydra looks for its file
+    (Hydra would only say it is missing). Other names may come from ``hydra.searchpath``."""
+    for arg in argv:
+        if arg.startswith("ics="):
+            for name in arg.removeprefix("ics=").split(","):
+                if name.startswith("icb/"):
+                    check_ics_name(name)
+
+
 def main() -> None:
+    try:
+        check_systems(sys.argv[1:])
+    except ConfigError as exc:
+        print(f"slsim: invalid configuration: {exc}", file=sys.stderr)
+        sys.exit(2)
     app()
     sys.exit(exit_code())  # a sweep's: 0 if every run succeeded, 1 if any failed or did not finish

@@ -14,6 +14,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from . import icb
 from .hydra_compat import isolated_hydra
 from .interventions import intervention_params
 from .params import (
@@ -32,6 +33,7 @@ from .params import (
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULT_ICS = "default_ics"
 
 
 @dataclass
@@ -64,14 +66,116 @@ class RunConfig:
         self.scenario.interventions = {
             name: dataclasses.asdict(intervention_params(name, spec))
             for name, spec in self.scenario.interventions.items()}
+        systems = sorted({s.name for s in self.ics.system_list()})
+        for name, spec in self.scenario.interventions.items():
+            unknown = [s for s in spec["target_systems"] if s not in systems]
+            if unknown:
+                raise ConfigError(f"scenario.interventions.{name}.target_systems has {unknown}: "
+                                  f"allowed values are the run's systems {systems}")
 
 
 ConfigStore.instance().store(name="slsim_schema", node=RunConfig)
 
 
 def group_options(group: str) -> list[str]:
-    """The choices of a config group (``ics``, ``scenario``, ``intervention``), sorted."""
+    """The choices of a config group (``ics``, ``scenario``, ``intervention``), sorted. For
+    ``ics``, the archetypes and ``england``; :func:`ics_options` adds the 42 ICBs."""
     return sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def ics_options() -> list[str]:
+    """Every system that runs by name: the archetypes, ``england`` and ``icb/<slug>``."""
+    return group_options("ics") + [f"icb/{slug}" for slug in icb.slugs()]
+
+
+def check_ics_name(name: Any) -> str:
+    """``name`` if a system runs by that name; else ConfigError naming the closest ones."""
+    name = plain_value(name)
+    if isinstance(name, str) and name in ics_options():
+        return name
+    if isinstance(name, str) and name.startswith("icb/"):
+        icb.find(name.removeprefix("icb/"))  # raises, naming the closest slugs
+    near = icb.closest(str(name), ics_options())
+    hint = f"; closest: {', '.join(near)}" if near else ""
+    raise ConfigError(f"ics = {name!r} is not a system{hint}. Systems: {group_options('ics')} "
+                      "and icb/<slug> for the 42 ICBs (python -m simulation.icb lists them); or "
+                      "give a system file (a path ending .yaml)")
+
+
+def load_system_file(path: str | Path) -> DictConfig:
+    """A your-own-system YAML file as an ``ics`` config node (validated with the run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"ics = {str(path)!r}: no such system file")
+    try:
+        node = OmegaConf.load(path)
+    except Exception as exc:  # yaml errors of every kind
+        raise ConfigError(f"ics = {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"ics = {str(path)!r} must hold a mapping (name, organisations)")
+    return node
+
+
+# The folder of your own system files that ``slsim-viz --systems DIR`` serves to the app.
+SYSTEMS_DIR_ENV = "SLSIM_SYSTEMS_DIR"
+
+
+def system_files(folder: str | Path) -> dict[str, Path]:
+    """Name -> path of the system files in ``folder``: ``folder/ics/*.yaml`` (the layout
+    ``hydra.searchpath`` needs) or, if there is no ``ics/``, ``folder/*.yaml``."""
+    folder = Path(folder)
+    inner = folder / "ics"
+    found = sorted((inner if inner.is_dir() else folder).glob("*.yaml"))
+    return {path.stem: path for path in found}
+
+
+def _typed_system(node: Any) -> DictConfig:
+    """A system node checked against the ICS schema's types and keys, item by item, so that a
+    ConfigError names the exact ``ics.`` key and what it allows; values are range-checked with
+    the whole run."""
+    _check_node(node, ICSConfig, "ics")
+    return _merge(ICSConfig, node, "ics")
+
+
+def _merge(cls: type, node: Any, path: str) -> DictConfig:
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return OmegaConf.merge(OmegaConf.structured(cls), node)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        full = f"{path}.{key}" if key else path
+        raise ConfigError(str(exc).splitlines()[0] + f" (key: {full}{describe_key(full)})"
+                          ) from None
+
+
+def _check_node(node: Any, cls: type, path: str) -> None:
+    """Unknown keys and wrong types of each nested item (an organisation, a member system)."""
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"{path} must be a mapping of {', '.join(_field_names(cls))}")
+    for key in node:
+        if key not in _field_names(cls):
+            raise ConfigError(f"{path}.{key} is not a key here: allowed keys are "
+                              f"{', '.join(_field_names(cls))}")
+    for f in dataclasses.fields(cls):
+        element = _element_type(f.type)
+        if element is f.type or f.name not in node:
+            continue
+        items = node[f.name]
+        if not OmegaConf.is_list(items):
+            raise ConfigError(f"{path}.{f.name} must be a list")
+        for i, item in enumerate(items):
+            _check_node(item, element, f"{path}.{f.name}[{i}]")
+            _merge(element, item, f"{path}.{f.name}[{i}]")
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _is_system_file(value: Any) -> bool:
+    return isinstance(value, Path) or (isinstance(value, str)
+                                       and value.endswith((".yaml", ".yml")))
 
 
 def compose(overrides: list[str] = ()) -> DictConfig:
@@ -88,13 +192,17 @@ def compose(overrides: list[str] = ()) -> DictConfig:
 
 
 def build_config(
-    ics: str = "default_ics",
+    ics: Any = DEFAULT_ICS,
     seed: int = 0,
     weeks: int = 156,
     scenario: str = "baseline",
     **overrides: Any,
 ) -> RunConfig:
-    """A validated :class:`RunConfig` from archetype/scenario names and flat overrides.
+    """A validated :class:`RunConfig` from system/scenario names and flat overrides.
+
+    ``ics`` is a system's name (:func:`ics_options`: an archetype, ``england`` or
+    ``icb/<slug>``), the path of a your-own-system YAML file, or its content (a dict or an
+    :class:`ICSConfig`).
 
     Flat overrides name fields of ``model``, ``population`` or ``network``
     (``bureaucracy_load=0.5``) or give a dotted path (``network.cross_org_degree=3``). This is
@@ -104,11 +212,19 @@ def build_config(
     """
     from omegaconf.errors import OmegaConfBaseException
 
-    for name, value in (("ics", ics), ("scenario", scenario)):
-        value = plain_value(value)
-        if not isinstance(value, str) or value not in group_options(name):
-            raise ConfigError(f"{name} = {value!r} is not one of {group_options(name)}")
-    cfg = compose([f"ics={plain_value(ics)}", f"scenario={plain_value(scenario)}"])
+    ics, scenario = plain_value(ics), plain_value(scenario)
+    if not isinstance(scenario, str) or scenario not in group_options("scenario"):
+        raise ConfigError(f"scenario = {scenario!r} is not one of {group_options('scenario')}")
+    own = None
+    if _is_system_file(ics):
+        own = load_system_file(ics)
+    elif isinstance(ics, dict | ICSConfig):
+        own = OmegaConf.structured(ics) if isinstance(ics, ICSConfig) else OmegaConf.create(ics)
+    else:
+        check_ics_name(ics)
+    cfg = compose([f"ics={DEFAULT_ICS if own is not None else ics}", f"scenario={scenario}"])
+    if own is not None:
+        cfg.ics = _typed_system(own)
     updates = {"seed": seed, "weeks": weeks}
     for key, value in overrides.items():
         if "." in key:
@@ -141,4 +257,35 @@ def to_run_config(cfg: Any) -> RunConfig:
 
 def _key_hint(exc: Any) -> str:
     key = getattr(exc, "full_key", None)
-    return f" (key: {key})" if key else ""
+    return f" (key: {key}{describe_key(key)})" if key else ""
+
+
+def describe_key(key: str) -> str:
+    """What a config key of :class:`RunConfig` allows: its range or choices and meaning, or, if
+    the key is unknown, the keys its parent allows. Empty if the path leads nowhere known."""
+    parts = [p for p in key.replace("]", "").replace("[", ".").split(".") if p]
+    cls: Any = RunConfig
+    for i, part in enumerate(parts):
+        if part.isdigit():
+            continue
+        if not dataclasses.is_dataclass(cls):
+            return ""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields:
+            return f"; allowed keys here: {', '.join(fields)}"
+        f = fields[part]
+        if i == len(parts) - 1:
+            meta = f.metadata
+            if "range" in meta:
+                low, high = meta["range"]
+                return f"; allowed: [{low}, {high}] {meta['unit']}, {meta['doc']}"
+            if "choices" in meta:
+                return f"; allowed: {list(meta['choices'])}"
+            return ""
+        cls = _element_type(f.type)
+    return ""
+
+
+def _element_type(tp: Any) -> Any:
+    args = getattr(tp, "__args__", None)
+    return args[0] if args and dataclasses.is_dataclass(args[0]) else tp

@@ -4,7 +4,10 @@
 
 * the parameter tables of docs/ODD.md and docs/interventions.md, from the schema;
 * the one-lever scenarios ``configs/scenario/<lever>.yaml``, one per file of
-  ``configs/intervention/``, so a lever's config file is the only file written by hand.
+  ``configs/intervention/``, so a lever's config file is the only file written by hand;
+* the real systems, from the ICB roster and the make-up method of ``simulation/icb.py``:
+  ``simulation/data/icb/makeup.csv``, ``configs/ics/icb/<slug>.yaml`` (one per ICB) and
+  ``configs/ics/england.yaml`` (the 42 in one run).
 
 The test suite fails if a committed file differs from what this would write.
 """
@@ -12,6 +15,7 @@ The test suite fails if a committed file differs from what this would write.
 import re
 from pathlib import Path
 
+from . import icb
 from .config import CONFIG_DIR, group_options
 from .interventions import REGISTRY
 from .params import InterventionParams, parameter_groups, parameter_specs
@@ -85,17 +89,71 @@ def lever_scenario(lever: str) -> str:
                       f"name: {lever}", ""])
 
 
+ICB_NOTE = "# Generated from simulation/icb.py by `python -m simulation.documentation`."
+
+
+def _system_lines(member: dict) -> list[str]:
+    lines = [f"  - name: {member['name']}", f"    region: {member['region']}",
+             f"    code: {member['code']}", f"    population: {member['population']}",
+             "    organisations:"]
+    for org in member["organisations"]:
+        fields = ", ".join(f"{key}: {value}" for key, value in org.items())
+        lines.append(f"      - {{{fields}}}")
+    return lines
+
+
+def _size(members: list[dict]) -> tuple[int, int]:
+    orgs = [org for member in members for org in member["organisations"]]
+    return (sum(o["count"] * o["managers"] for o in orgs),
+            sum(o["count"] * o["trainees"] for o in orgs))
+
+
+def icb_config(board: icb.ICB, rows: list[dict]) -> str:
+    """``configs/ics/icb/<slug>.yaml``: one real ICB as a one-system list."""
+    member = icb.system_config(board, rows)
+    managers, trainees = _size([member])
+    apportioned = sum(r[f"{c}_source"] in (icb.APPORTIONED, icb.ASSUMED) for r in rows
+                      if r["slug"] == board.slug for c in ("count", "managers", "trainees"))
+    return "\n".join([
+        f"# {board.name} ({board.ods_code}, {board.region}):",
+        f"# {board.population:,} registered adults (February 2024); {managers:,} managers and "
+        f"{trainees:,} doctors in training.",
+        f"# {apportioned} of its numbers are apportioned from national totals or assumed "
+        "(simulation/data/icb/makeup.csv",
+        "# says which; docs/ODD.md, section 5).",
+        ICB_NOTE, f"name: {board.slug}", "members:", *_system_lines(member), ""])
+
+
+def england_config(rows: list[dict]) -> str:
+    """``configs/ics/england.yaml``: the 42 ICBs in one run."""
+    members = [icb.system_config(board, rows) for board in icb.roster()]
+    managers, trainees = _size(members)
+    return "\n".join([
+        "# England: the 42 integrated care boards (2022-2026 boundaries), each with its own "
+        "make-up",
+        f"# (simulation/data/icb; docs/ODD.md, section 5): {managers:,} managers and "
+        f"{trainees:,} doctors in training.",
+        ICB_NOTE, "name: england", "members:",
+        *[line for member in members for line in _system_lines(member)], ""])
+
+
 def generated_files() -> dict[Path, str]:
     """Every generated file and the text it should hold."""
     files = {path: render(path, path.read_text()) for path in GENERATED}
     files.update({CONFIG_DIR / "scenario" / f"{lever}.yaml": lever_scenario(lever)
                   for lever in group_options("intervention")})
+    rows = icb.makeup()
+    files[icb.MAKEUP_FILE] = icb.makeup_csv()
+    files.update({CONFIG_DIR / "ics" / "icb" / f"{board.slug}.yaml": icb_config(board, rows)
+                  for board in icb.roster()})
+    files[CONFIG_DIR / "ics" / "england.yaml"] = england_config(rows)
     return files
 
 
 def main() -> None:
     for path, text in generated_files().items():
         if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"updated {path}")
 

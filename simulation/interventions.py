@@ -75,6 +75,12 @@ class Intervention:
         self.participants = 0
         self.fade = float(rules.half_life_factor(np.asarray(params.half_life_weeks)))
         self.given: dict[tuple[str, str], np.ndarray] = {}  # (owner, state) -> amount given
+        # Organisations in the targeted systems (None: every system).
+        self.system_ok = None
+        if params.target_systems:
+            systems = [i for i, name in enumerate(model.system_names)
+                       if name in params.target_systems]
+            self.system_ok = np.isin(model.organisations.system, systems)
 
     # ---------------------------------------------------------------- the weekly call
     def apply(self, model: Any, week: int, rng: np.random.Generator) -> float:
@@ -137,6 +143,8 @@ class Intervention:
         p = self.params
         m, orgs = model.managers, model.organisations
         org_ok = np.isin(orgs.type_code, [ORG_TYPES.index(t) for t in p.target_org_types])
+        if self.system_ok is not None:
+            org_ok &= self.system_ok
         if self.per_organisation:
             return org_ok
         managers = ~m.is_trainee

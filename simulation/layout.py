@@ -5,7 +5,8 @@ A run folder (one ``slsim`` run, or one run of a sweep under ``<sweep dir>/runs/
 * ``summary.json``: final-week outputs, seed, config hash, overrides and the values they set,
   package versions, wall time;
 * ``timeseries.parquet``: one row per week (``weeks + 1`` rows: week 0 is the start);
-* ``breakdown.parquet``: the final week by organisation type and clinical/non-clinical group;
+* ``breakdown.parquet``: the final week by system (ICB and region), organisation type and
+  clinical/non-clinical group;
 * ``metrics.png``: the main outputs over time (optional in sweeps: ``status.json`` records
   whether it was drawn);
 * ``status.json``: ``succeeded`` or ``failed``, written last;

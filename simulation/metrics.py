@@ -150,32 +150,44 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
 
 
 def group_breakdown(managers: Managers, orgs: Organisations, received: np.ndarray,
-                    counts: WeekCounts, leaver_rates: np.ndarray, weeks_observed: int
-                    ) -> pd.DataFrame:
-    """One row per organisation type x clinical/non-clinical group: the state of its managers
-    (not doctors in training), with the group's annual leaver rate (``leaver_rates``, by
-    :func:`simulation.measurement.leaver_category`)."""
+                    counts: WeekCounts, leaver_rates: np.ndarray, weeks_observed: int,
+                    system_names: list[str] | None = None,
+                    system_regions: list[str] | None = None) -> pd.DataFrame:
+    """One row per system x organisation type x clinical/non-clinical group: the state of its
+    managers (not doctors in training), with the system's name (``icb``) and NHS England
+    ``region`` ("" for an archetype), and the group's annual leaver rate across all systems
+    (``leaver_rates``, by :func:`simulation.measurement.leaver_category`)."""
     org_type = orgs.type_code[managers.org]
+    system = orgs.system[managers.org]
+    n_systems = int(orgs.system.max()) + 1
+    names = system_names or [str(s) for s in range(n_systems)]
+    regions = system_regions or [""] * n_systems
+    held = managers.active & ~managers.is_trainee
     rows = []
-    for code, type_name in enumerate(ORG_TYPES):
-        for clinical, group in ((True, "clinical"), (False, "non_clinical")):
-            members = (managers.active & ~managers.is_trainee & (org_type == code)
-                       & (managers.is_clinical == clinical))
-            if not members.any():
-                continue
-            rows.append({
-                "org_type": type_name,
-                "group": group,
-                "managers": int(members.sum()),
-                "leadership_received": float(received[members].mean()),
-                "claims_per_manager": float(counts.claims[members].mean()),
-                "leader_identity": float(managers.leader_identity[members].mean()),
-                "sl_skill": float(managers.sl_skill[members].mean()),
-                "understanding": float(managers.understanding[members].mean()),
-                "stress": float(managers.stress[members].mean()),
-                "burnout_share": often_share(managers.burnt_weeks, members, weeks_observed),
-                "leaver_rate": float(leaver_rates[leaver_category(np.array(code),
-                                                                  np.array(clinical))]),
-                "backlog_per_manager": float(managers.backlog[members].mean()),
-            })
+    for s in range(n_systems):
+        in_system = held & (system == s)
+        for code, type_name in enumerate(ORG_TYPES):
+            for clinical, group in ((True, "clinical"), (False, "non_clinical")):
+                members = in_system & (org_type == code) & (managers.is_clinical == clinical)
+                if not members.any():
+                    continue
+                rows.append({
+                    "system": s,
+                    "icb": names[s],
+                    "region": regions[s],
+                    "org_type": type_name,
+                    "group": group,
+                    "managers": int(members.sum()),
+                    "leadership_received": float(received[members].mean()),
+                    "claims_per_manager": float(counts.claims[members].mean()),
+                    "leader_identity": float(managers.leader_identity[members].mean()),
+                    "sl_skill": float(managers.sl_skill[members].mean()),
+                    "understanding": float(managers.understanding[members].mean()),
+                    "stress": float(managers.stress[members].mean()),
+                    "burnout_share": often_share(managers.burnt_weeks, members,
+                                                 weeks_observed),
+                    "leaver_rate": float(leaver_rates[leaver_category(np.array(code),
+                                                                      np.array(clinical))]),
+                    "backlog_per_manager": float(managers.backlog[members].mean()),
+                })
     return pd.DataFrame(rows)

@@ -114,6 +114,9 @@ class SharedLeadershipModel(mesa.Model):
         self.streams = RandomStreams(config.seed)
 
         self.careers_params = config.careers
+        systems = config.ics.system_list()
+        self.system_names = [s.name for s in systems]  # by organisations.system
+        self.system_regions = [s.region for s in systems]
         self.organisations, roster = build_organisations(
             config.ics, self.params.communication_clarity)
         self.managers = build_managers(
@@ -480,11 +483,12 @@ class SharedLeadershipModel(mesa.Model):
         return self.streams.weekly(phase, week).random(out=self._draws[phase])
 
     def breakdown(self):
-        """The current state by organisation type and clinical/non-clinical group (a DataFrame)."""
+        """The current state by system, organisation type and clinical/non-clinical group (a
+        DataFrame with the system's name, ``icb``, and NHS England ``region``)."""
         rates = measurement.leaver_rate(self.leavers.filled(), self.in_post.filled())
         weeks = min(self.steps, self.config.measurement.survey_window_weeks)
         return group_breakdown(self.managers, self.organisations, self.received, self.counts,
-                               rates, weeks)
+                               rates, weeks, self.system_names, self.system_regions)
 
     def participants(self) -> dict[str, int]:
         """Participants enrolled so far, per intervention."""

@@ -568,16 +568,16 @@ class MeasurementParams:
 
 @dataclass
 class OrgSpec:
-    """A kind of partner organisation in an ICS archetype."""
+    """A kind of partner organisation of a system: every field but ``trainees`` is required."""
 
     type: str = choice(MISSING, ORG_TYPES, "Type of partner organisation.")
-    count: int = param(1, 1, 1000, "organisations", "How many of this organisation.", "G")
+    count: int = param(MISSING, 1, 1000, "organisations", "How many of this organisation.", "G")
     managers: int = param(
-        100, 1, 100000, "managers", "Managers in each such organisation.", "G: derived in ODD")
+        MISSING, 1, 100000, "managers", "Managers in each such organisation.", "G: derived in ODD")
     clinical_share: float = param(
-        0.3, 0.0, 1.0, "share", "Share of clinical managers.", "G: boards ~26% clinicians")
+        MISSING, 0.0, 1.0, "share", "Share of clinical managers.", "G: boards ~26% clinicians")
     bureaucracy_layers: float = param(
-        3.0, 0.0, 10.0, "layers",
+        MISSING, 0.0, 10.0, "layers",
         "Sign-off layers for a cross-boundary decision.", "A: size; G: direction (T4)")
     trainees: int = param(
         0, 0, 100000, "doctors",
@@ -585,12 +585,33 @@ class OrgSpec:
 
 
 @dataclass
-class ICSConfig:
-    """An ICS archetype: its organisations, repeated ``systems`` times."""
+class SystemSpec:
+    """One integrated care system: its name, where it is, and its organisations."""
 
     name: str = MISSING
-    systems: int = param(1, 1, 100, "systems", "Identical systems to build (42 for England).", "G")
+    region: str = ""  # NHS England region of a real ICB ("" for an archetype or your own)
+    code: str = ""  # ODS code of a real ICB
+    population: int = param(
+        0, 0, 100_000_000, "people",
+        "GP-registered patients aged 16 and over (0: not given).", "G: NHS England, Feb 2024")
     organisations: list[OrgSpec] = field(default_factory=list)
+
+
+@dataclass
+class ICSConfig:
+    """What a run simulates: one system (``organisations``) or a list of systems (``members``),
+    each with its own organisations; the whole repeated ``systems`` times."""
+
+    name: str = MISSING
+    systems: int = param(1, 1, 100, "copies",
+                         "Copies of the system(s) to build (an archetype repeated).", "-")
+    organisations: list[OrgSpec] = field(default_factory=list)
+    members: list[SystemSpec] = field(default_factory=list)
+
+    def system_list(self) -> list[SystemSpec]:
+        """Every system of the run, copies included, in order."""
+        one = self.members or [SystemSpec(name=self.name, organisations=self.organisations)]
+        return [system for _ in range(self.systems) for system in one]
 
 
 # --- Interventions: the knobs every policy lever shares (docs/interventions.md) ---
@@ -611,6 +632,10 @@ class InterventionParams:
     target_stages: list[str] = choice(CAREER_STAGES, CAREER_STAGES, "Career stages targeted.")
     target_org_types: list[str] = choice(ORG_TYPES, ORG_TYPES, "Organisation types targeted.")
     target_professions: list[str] = choice(PROFESSIONS, PROFESSIONS, "Professions targeted.")
+    # Names of the run's systems (``ics.members[*].name``, e.g. ICB slugs; empty: every
+    # system). Checked against the run's systems when the config is built.
+    target_systems: list[str] = field(default_factory=list, metadata={
+        "doc": "Systems targeted, by name (empty: all)."})
     coverage: float = param(
         0.2, 0.0, 1.0, "share per year", "Share of the eligible group reached each year.", "A",
         prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
@@ -678,6 +703,11 @@ def validate(obj: Any, prefix: str = "") -> None:
         path = f"{prefix}{f.name}"
         if value is None and f.default is None:
             continue  # an optional setting, not set
+        if isinstance(value, str) and value == MISSING and f.default == MISSING:
+            allowed = (f"[{f.metadata['range'][0]}, {f.metadata['range'][1]}]"
+                       if "range" in f.metadata else list(f.metadata.get("choices", ())))
+            raise ConfigError(f"{path} is missing: it is required ({f.metadata.get('doc', '')}"
+                              f" allowed: {allowed})")
         if isinstance(value, list):
             value = [plain_value(item) for item in value]
         if value is not getattr(obj, f.name):
@@ -703,8 +733,17 @@ def validate(obj: Any, prefix: str = "") -> None:
 
 def _check_spanning(obj: Any, prefix: str) -> None:
     """Checks that span fields: list lengths, shares that sum to one, week order."""
-    if isinstance(obj, ICSConfig) and not obj.organisations:
-        raise ConfigError(f"{prefix}organisations is empty: an ICS needs at least one organisation")
+    if isinstance(obj, ICSConfig):
+        if bool(obj.organisations) == bool(obj.members):
+            raise ConfigError(
+                f"{prefix}organisations and {prefix}members: give one of them, either the "
+                "organisations of one system or a list of systems (members), each with its own")
+        names = [m.name for m in obj.members]
+        if len(set(names)) < len(names):
+            raise ConfigError(f"{prefix}members: system names {names} must differ")
+    if isinstance(obj, SystemSpec) and not obj.organisations:
+        raise ConfigError(f"{prefix}organisations is empty: a system needs at least one "
+                          "organisation")
     if isinstance(obj, NetworkParams) and obj.team_size_max < 2 * obj.team_size_min - 1:
         raise ConfigError(f"{prefix}team_size_max = {obj.team_size_max} must be at least "
                           f"2 x team_size_min - 1 = {2 * obj.team_size_min - 1}")

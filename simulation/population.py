@@ -34,13 +34,14 @@ class Roster:
 
 
 def build_organisations(ics: ICSConfig, clarity: float) -> tuple[Organisations, Roster]:
-    """Expand the archetype into organisations and the posts they hold.
+    """Expand the systems into organisations and the posts they hold.
 
-    The archetype is repeated ``ics.systems`` times (42 for England).
+    Systems come in the order of :meth:`ICSConfig.system_list` (an archetype's one system,
+    repeated ``ics.systems`` times, or each listed system: the 42 ICBs for England).
     """
     type_code, system, layers, sizes, clinical_share, trainees = [], [], [], [], [], []
-    for s in range(ics.systems):
-        for spec in ics.organisations:
+    for s, member in enumerate(ics.system_list()):
+        for spec in member.organisations:
             for _ in range(spec.count):
                 type_code.append(ORG_TYPES.index(spec.type))
                 system.append(s)

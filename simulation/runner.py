@@ -5,7 +5,8 @@ Outputs in the run folder:
 * ``summary.json``: final-week outputs, seed, config hash, the overrides that made the run and
   the values they set, package versions, wall time;
 * ``timeseries.parquet``: one row per week, one column per output;
-* ``breakdown.parquet``: the final week by organisation type and clinical/non-clinical group;
+* ``breakdown.parquet``: the final week by system (ICB and region), organisation type and
+  clinical/non-clinical group;
 * ``metrics.png``: the main outputs over time;
 * ``status.json``: ``succeeded`` (and whether ``metrics.png`` was drawn) or ``failed`` (with the
   exception type, message and traceback), and the run's identity (seed, config hash, overrides

@@ -2,6 +2,7 @@
 
     slsim-viz                  # http://127.0.0.1:8765/
     slsim-viz --port 0         # any free port; the URL is printed
+    slsim-viz --systems DIR    # the system menu offers your system files too (DIR/ics/*.yaml)
 
 It listens on the host given here (127.0.0.1 unless ``--host`` says otherwise), never on whatever
 ``$HOST`` or ``$SOLARA_HOST`` hold, and sends no telemetry.
@@ -13,6 +14,7 @@ but the npm registry can, ``slsim-viz`` fills the cache with ``npm pack`` before
 
 import argparse
 import json
+import os
 import re
 import shutil
 import socket
@@ -122,10 +124,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"port to serve on (default {DEFAULT_PORT}; 0 picks a free one)")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"interface to listen on (default {DEFAULT_HOST}: this machine only)")
+    parser.add_argument("--systems", type=Path, metavar="DIR",
+                        help="a folder of your own system files (DIR/ics/*.yaml, or DIR/*.yaml), "
+                             "each checked now and offered in the app's system menu")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port = {args.port} is outside the allowed range [0, 65535]")
+    if args.systems is not None:
+        problem = check_system_folder(args.systems)
+        if problem:
+            parser.error(problem)
     return args
+
+
+def check_system_folder(folder: Path) -> str | None:
+    """Why the folder of system files cannot be served (None if it can): it is missing, holds
+    no ``.yaml`` file, or a file fails validation (the error names the file and the field)."""
+    from .config import build_config, system_files
+    from .params import ConfigError
+
+    if not folder.is_dir():
+        return f"--systems {folder}: no such folder"
+    files = system_files(folder)
+    if not files:
+        return f"--systems {folder}: no system files (*.yaml) in {folder}/ics/ or {folder}/"
+    for path in files.values():
+        try:
+            build_config(ics=str(path), weeks=1)
+        except ConfigError as exc:
+            return f"--systems: {path}: {exc}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,6 +168,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"slsim-viz: port {port} on {args.host} is in use; choose another with "
                  "--port N, or --port 0 for any free port")
     settings.telemetry.mixpanel_enable = False
+    if args.systems is not None:  # the app reads it when it builds its menu
+        from .config import SYSTEMS_DIR_ENV
+
+        os.environ[SYSTEMS_DIR_ENV] = str(args.systems.resolve())
     ensure_page_assets()
     print(f"slsim-viz: serving the app at http://{args.host}:{port}/ (Ctrl+C stops it)",
           flush=True)

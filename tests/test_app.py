@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import solara
 
-from simulation import app, viz_cli
-from simulation.config import CONFIG_DIR, RunConfig
+from simulation import app, icb, viz_cli
+from simulation.config import CONFIG_DIR, SYSTEMS_DIR_ENV, RunConfig
 from simulation.model import SharedLeadershipModel
 from simulation.outputs import TRENDS
 from simulation.params import ConfigError, ModelParams, parameter_specs
@@ -42,7 +42,9 @@ def test_controls_are_generated_from_the_schema():
         assert 50 <= (control["max"] - control["min"]) / control["step"] <= 500
     assert {"bureaucracy_load", "value_conflict", "goal_misalignment", "time_scale"} <= set(
         app.BARRIERS)
-    assert controls["ics"]["values"] == sorted(p.stem for p in (CONFIG_DIR / "ics").glob("*.yaml"))
+    archetypes = sorted(p.stem for p in (CONFIG_DIR / "ics").glob("*.yaml"))
+    assert set(archetypes) <= set(controls["ics"]["values"])
+    assert {f"icb/{s}" for s in icb.slugs()} <= set(controls["ics"]["values"])
     assert controls["ics"]["value"] == "default_ics"
     assert controls["scenario"]["values"] == (scenarios() or ["baseline"])
     run_specs = parameter_specs(RunConfig)
@@ -327,3 +329,53 @@ def test_page_assets_unpack_where_solara_serves_them(tmp_path):
     viz_cli.install_page_assets(cache, [str(package)])  # npm packs a folder without a registry
     assert (cache / "@slsim" / "asset@1.2.3" / "dist" / "main.js").is_file()
     assert viz_cli.missing_page_assets(cache) == viz_cli.page_assets()
+
+
+# ------------------------------------------------------------------- the system menu (issue 13)
+EXAMPLES = CONFIG_DIR.parent / "docs" / "examples"
+
+
+def test_the_system_menu_offers_the_real_icbs_grouped_by_region(monkeypatch):
+    monkeypatch.delenv(SYSTEMS_DIR_ENV, raising=False)
+    menu = app.system_menu()
+    assert list(menu)[:2] == ["Archetypes", "England"]
+    assert set(menu) - {"Archetypes", "England"} == set(icb.regions())
+    assert menu["North West"]["greater_manchester"] == "icb/greater_manchester"
+    assert sum(len(items) for region, items in menu.items() if region in icb.regions()) == 42
+    assert "Your systems" not in menu
+
+
+def test_the_menu_offers_the_served_folder_of_system_files(monkeypatch):
+    monkeypatch.setenv(SYSTEMS_DIR_ENV, str(EXAMPLES))
+    menu = app.system_menu()
+    path = menu["Your systems"]["my_system"]
+    assert path.endswith("my_system.yaml")
+    assert "Your own system" in app.system_description(path)
+    comparison = app.ScenarioComparison(ics=path, seed=1, weeks=2)
+    assert comparison.baseline.config.ics.name == "my_system"
+
+
+def test_choosing_a_region_then_an_icb_restarts_with_it(page, monkeypatch):
+    built = []
+
+    class Recording(app.ScenarioComparison):
+        def __init__(self, **settings):
+            built.append(settings)
+            super().__init__(**settings)
+
+    monkeypatch.setattr(app, "ScenarioComparison", Recording)
+    page.find(v.Select, label="Group or region").widget.v_model = "Midlands"
+    assert built[-1]["ics"] == "icb/" + icb.regions()["Midlands"][0]
+    page.find(v.Select, label="System").widget.v_model = "shropshire_telford_and_wrekin"
+    assert built[-1]["ics"] == "icb/shropshire_telford_and_wrekin"
+
+
+def test_viz_checks_the_folder_of_system_files_at_launch(tmp_path):
+    assert viz_cli.parse_args(["--systems", str(EXAMPLES)]).systems == EXAMPLES
+    with pytest.raises(SystemExit):
+        viz_cli.parse_args(["--systems", str(tmp_path / "missing")])
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\norganisations:\n  - {type: hospital, count: 1, managers: 5, "
+        "clinical_share: 0.3, bureaucracy_layers: 3}\n")
+    problem = viz_cli.check_system_folder(tmp_path)
+    assert "bad.yaml" in problem and "hospital" in problem and "acute_trust" in problem

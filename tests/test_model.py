@@ -152,7 +152,8 @@ def test_metric_helpers():
 
 
 def one_org_config(**model):
-    ics = ICSConfig(name="one_org", organisations=[OrgSpec(type="pcn", managers=12)])
+    org = OrgSpec(type="pcn", count=1, managers=12, clinical_share=0.3, bureaucracy_layers=3.0)
+    ics = ICSConfig(name="one_org", organisations=[org])
     return RunConfig(ics=ics, weeks=30, seed=1, **model)
 
 
@@ -164,7 +165,8 @@ def test_an_organisation_with_no_cross_organisation_ties_runs():
 
 
 def test_a_single_manager_runs():
-    ics = ICSConfig(name="solo", organisations=[OrgSpec(type="icb", managers=1)])
+    org = OrgSpec(type="icb", count=1, managers=1, clinical_share=0.3, bureaucracy_layers=3.0)
+    ics = ICSConfig(name="solo", organisations=[org])
     model = SharedLeadershipModel(RunConfig(ics=ics, weeks=10))
     model.run()
     assert not model.ties.open.any()

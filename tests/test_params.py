@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from simulation.config import CONFIG_DIR, RunConfig, build_config, to_run_config
+from simulation.config import CONFIG_DIR, RunConfig, build_config, ics_options, to_run_config
 from simulation.params import (
     ConfigError,
     ICSConfig,
@@ -39,11 +39,12 @@ def test_uncertain_parameters_are_the_assumptions_with_ranges():
         assert spec["range"][0] < spec["range"][1]
 
 
-@pytest.mark.parametrize("ics", sorted(p.stem for p in (CONFIG_DIR / "ics").glob("*.yaml")))
-def test_every_ics_archetype_composes_and_validates(compose_config, ics):
+@pytest.mark.parametrize("ics", ics_options())
+def test_every_system_composes_and_validates(compose_config, ics):
     config = to_run_config(compose_config([f"ics={ics}"]))
-    assert config.ics.name == ics
-    assert sum(o.count * o.managers for o in config.ics.organisations) > 0
+    assert config.ics.name == ics.removeprefix("icb/")
+    assert sum(o.count * o.managers for s in config.ics.system_list()
+               for o in s.organisations) > 0
 
 
 @pytest.mark.parametrize("scenario",
@@ -57,12 +58,13 @@ def test_archetype_sizes_match_the_brief():
     sizes = {}
     for name in ("small_ics", "default_ics", "large_urban_ics", "england"):
         ics = build_config(ics=name).ics
-        sizes[name] = ics.systems * sum(o.count * o.managers for o in ics.organisations)
+        sizes[name] = sum(o.count * o.managers for s in ics.system_list()
+                          for o in s.organisations)
     assert 150 <= sizes["small_ics"] <= 500
     assert 1300 <= sizes["default_ics"] <= 1700
     assert sizes["default_ics"] < sizes["large_urban_ics"] < sizes["england"]
     assert 90_000 <= sizes["england"] <= 110_000
-    assert build_config(ics="england").ics.systems == 42
+    assert len(build_config(ics="england").ics.system_list()) == 42
 
 
 @pytest.mark.parametrize(("overrides", "key", "fragment"), [

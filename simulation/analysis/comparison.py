@@ -6,7 +6,8 @@
   Cohen's d and Holm-adjusted p-values;
 * **costs**: incremental cost and cost per unit of gain;
 * **ranking**: the options ranked by the gain in the primary outcome, with those tied with the
-  best.
+  best;
+* **systems**: for a national sweep, the gains by ICB and by region (:mod:`.systems`).
 
 The statistics themselves are plain functions in :mod:`simulation.analysis.stats`.
 """
@@ -27,6 +28,7 @@ from .stats import (
     seeds_for_precision,
     seeds_to_resolve,
 )
+from .systems import SystemComparison, compare_systems
 
 PRECISION = 0.05  # target CI half-width, as a share of the mean
 CV_TOLERANCE = 0.1
@@ -46,6 +48,7 @@ class Comparison:
     precision: float = PRECISION
     cv_tolerance: float = CV_TOLERANCE
     about: dict = field(default_factory=dict)
+    systems: SystemComparison | None = None  # by ICB and by region, for a national sweep
 
     @property
     def others(self) -> list[str]:
@@ -207,4 +210,5 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
             for frame in (levels, differences, costs))
     seeds = int(tables.runs.groupby("group")["seed"].nunique().min())
     return Comparison(tables, base, primary_outcome, outcomes, seeds, levels, differences,
-                      costs, ranking, precision, cv_tolerance, about=describe_groups(tables))
+                      costs, ranking, precision, cv_tolerance, about=describe_groups(tables),
+                      systems=compare_systems(tables, base))

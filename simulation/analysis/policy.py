@@ -73,7 +73,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from ..commands import comma_list, reported_errors, setting_help
-from ..config import group_options
+from ..config import ics_options
 from ..layout import status_files
 from ..outputs import format_gbp
 from ..params import ConfigError, choice, param, validate
@@ -112,7 +112,8 @@ class PolicySettings:
     on creation by :func:`simulation.params.validate` (an error names the key and its allowed
     values). The command line's options are made from these fields."""
 
-    ics: str = choice("default_ics", group_options("ics"), "ICS archetype the mixes run on.")
+    ics: str = choice("default_ics", ics_options(),
+                      "System the mixes run on (an archetype, england or icb/<slug>).")
     weeks: int = param(156, 1, 2080, "weeks", "Horizon of every run.", "-")
     seeds: int = param(5, 2, 1000, "seeds",
                        "Seeds 0..seeds-1 per mix: the objective is their mean paired gain.", "-")

@@ -5,7 +5,8 @@ The report holds a plain-language summary, what was run, the ranking, each outco
 with its 95% CI, paired differences against the baseline with CIs and effect sizes, cost and cost
 per unit of gain, whether there were enough seeds, the figures and method notes. Figures:
 ``timeseries.png``, ``forest.png``, ``cost_gain.png``, ``replications.png`` (and ``grid.png`` when
-the sweep is a grid over two numeric parameters); ``tables/*.csv`` holds every table, unrounded.
+the sweep is a grid over two numeric parameters, and ``systems.png`` for a national sweep, with
+a section by ICB and by region); ``tables/*.csv`` holds every table, unrounded.
 """
 
 import base64
@@ -20,7 +21,7 @@ import pandas as pd
 from ..layout import FAILURES_FILE
 from ..outputs import format_gbp, format_number
 from ..results_io import write_figure, write_json, write_streamed
-from . import figures
+from . import figures, systems
 from .comparison import Comparison
 from .outcomes import outcome
 from .stats import effect_size_words
@@ -223,8 +224,10 @@ def write_report(c: Comparison, out_dir: Path | None = None) -> dict[str, Path]:
     """Write the report, its figures and its tables; return their paths by name."""
     out_dir = Path(out_dir or c.tables.sweep_dir / REPORT_DIR)
     paths = _write_figures(c, out_dir)
-    for name in ("levels", "differences", "costs", "ranking"):
-        frame = getattr(c, name)
+    frames = {name: getattr(c, name) for name in ("levels", "differences", "costs", "ranking")}
+    if c.systems is not None:
+        frames.update(systems=c.systems.systems, regions=c.systems.regions)
+    for name, frame in frames.items():
         paths[f"{name}.csv"] = write_streamed(out_dir / "tables" / f"{name}.csv",
                                               lambda tmp, f=frame: f.to_csv(tmp, index=False))
     text = report_markdown(c, {k: v.name for k, v in paths.items() if k.endswith(".png")})
@@ -274,6 +277,10 @@ def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
         fig = figures.grid_figure(means, numeric[0], numeric[1], grid,
                                   f"Mean at the horizon over the grid ({c.seeds} seeds a cell)")
         paths["grid.png"] = write_figure(out_dir / "grid.png", fig)
+        plt.close(fig)
+    if c.systems is not None:
+        fig = systems.ranked_figure(c.systems, c.baseline)
+        paths["systems.png"] = write_figure(out_dir / "systems.png", fig)
         plt.close(fig)
     return paths
 
@@ -365,7 +372,10 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
              "cost per 1% gain", "extra tasks over the run (95% CI)", "cost per extra task",
              "cost per extra task/week"], rows), ""]
     out += _replication_section(c)
+    if c.systems is not None:
+        out += systems.section_markdown(c.systems, c.baseline, None)
     captions = {
+        "systems.png": "Gain by system, ranked, coloured by region (95% CIs).",
         "timeseries.png": "Outcomes over time: mean of the seeds per week with its 95% CI band.",
         "forest.png": "Paired differences against the baseline, as % of its mean (95% CI).",
         "cost_gain.png": "Incremental cost against gain (95% CIs on both axes).",

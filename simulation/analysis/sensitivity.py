@@ -37,7 +37,7 @@ from scipy import stats
 
 from .. import priors
 from ..commands import comma_list, reported_errors, setting_help, settings_from, sweep_parser
-from ..config import RunConfig, group_options
+from ..config import RunConfig, group_options, ics_options
 from ..layout import status_files
 from ..outputs import OUTPUTS, Output, format_number
 from ..params import ConfigError, choice, param, parameter_specs, uncertain_parameters, validate
@@ -67,7 +67,8 @@ class SensitivitySettings:
     run, naming the key and what it allows."""
 
     method: str = choice("morris", METHODS, "Morris screening or Sobol indices")
-    ics: str = choice("small_ics", group_options("ics"), "ICS archetype of every run")
+    ics: str = choice("small_ics", ics_options(),
+                      "system of every run (an archetype, england or icb/<slug>)")
     weeks: int = param(_WEEKS["default"], *_WEEKS["range"], _WEEKS["unit"],
                        "horizon of every run", "-")
     scenario: str = choice("baseline", group_options("scenario"), "scenario of every run")
