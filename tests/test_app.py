@@ -224,15 +224,21 @@ def test_step_advances_both_runs_and_redraws(page):
     assert week_shown(page) == "Week 0 of 156"
 
 
-def test_a_control_restarts_both_runs_with_its_value(page, monkeypatch):
-    built = []
+@pytest.fixture
+def built(monkeypatch):
+    """The settings of every comparison the app builds from now on, in order."""
+    settings_seen = []
 
     class Recording(app.ScenarioComparison):
         def __init__(self, **settings):
-            built.append(settings)
+            settings_seen.append(settings)
             super().__init__(**settings)
 
     monkeypatch.setattr(app, "ScenarioComparison", Recording)
+    return settings_seen
+
+
+def test_a_control_restarts_both_runs_with_its_value(page, built):
     button(page, "Step").click()
     label = app.model_params()["bureaucracy_load"]["label"]
     page.find(v.Slider, label=label).widget.v_model = 0.8
@@ -355,15 +361,7 @@ def test_the_menu_offers_the_served_folder_of_system_files(monkeypatch):
     assert comparison.baseline.config.ics.name == "my_system"
 
 
-def test_choosing_a_region_then_an_icb_restarts_with_it(page, monkeypatch):
-    built = []
-
-    class Recording(app.ScenarioComparison):
-        def __init__(self, **settings):
-            built.append(settings)
-            super().__init__(**settings)
-
-    monkeypatch.setattr(app, "ScenarioComparison", Recording)
+def test_choosing_a_region_then_an_icb_restarts_with_it(page, built):
     page.find(v.Select, label="Group or region").widget.v_model = "Midlands"
     assert built[-1]["ics"] == "icb/" + icb.regions()["Midlands"][0]
     page.find(v.Select, label="System").widget.v_model = "shropshire_telford_and_wrekin"
