@@ -11,12 +11,20 @@ argparse only parses: the settings' defaults, ranges and allowed values live in 
 import argparse
 import contextlib
 import dataclasses
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 BAD_INPUT = 2  # exit code of a command stopped by its input (argparse's own, too)
+
+
+def progress_logging(prefix: str = "") -> None:
+    """Timestamped progress lines at INFO; Mesa's own logger only from WARNING, since it logs
+    every step of every run at INFO."""
+    logging.basicConfig(level=logging.INFO, format=f"[%(asctime)s] {prefix}%(message)s")
+    logging.getLogger("MESA").setLevel(logging.WARNING)
 
 
 def sweep_parser(prog: str, description: str,

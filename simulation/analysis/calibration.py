@@ -31,7 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from ..commands import comma_list, reported_errors, setting_help, settings_from, sweep_parser
+from ..commands import (
+    comma_list,
+    progress_logging,
+    reported_errors,
+    setting_help,
+    settings_from,
+    sweep_parser,
+)
 from ..config import RunConfig, build_config, group_options
 from ..model import SharedLeadershipModel
 from ..params import ConfigError, choice, param, uncertain_parameters, validate
@@ -455,8 +462,8 @@ def main(argv: list[str] | None = None) -> None:
                        ("--min-acceptance", "min_acceptance")):
         option(flag, name, type=float)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] %(message)s")
-    log.setLevel(logging.INFO)
+    progress_logging()
+    logging.getLogger("ABC").setLevel(logging.WARNING)  # pyabc's lines: ours say the same
     with reported_errors(PROG, ValueError, OSError, RuntimeError):
         settings = settings_from(CalibrationSettings, args)
         result = calibrate(args.sweep_dir, settings)

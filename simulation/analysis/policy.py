@@ -72,7 +72,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from ..commands import comma_list, reported_errors, setting_help
+from ..commands import comma_list, progress_logging, reported_errors, setting_help
 from ..config import ics_options
 from ..layout import status_files
 from ..outputs import format_gbp
@@ -578,8 +578,7 @@ def write_policy_report(study_dir: Path, validate: bool = True,
 # --- Command line -------------------------------------------------------------------------------
 
 def configure_logging(prefix: str = "") -> None:
-    logging.basicConfig(level=logging.INFO, format=f"[%(asctime)s] {prefix}%(message)s")
-    logging.getLogger("MESA").setLevel(logging.WARNING)
+    progress_logging(prefix)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial gets our own line
 
 

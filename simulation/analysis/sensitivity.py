@@ -36,7 +36,14 @@ import pandas as pd
 from scipy import stats
 
 from .. import priors
-from ..commands import comma_list, reported_errors, setting_help, settings_from, sweep_parser
+from ..commands import (
+    comma_list,
+    progress_logging,
+    reported_errors,
+    setting_help,
+    settings_from,
+    sweep_parser,
+)
 from ..config import RunConfig, group_options, ics_options
 from ..layout import status_files
 from ..outputs import OUTPUTS, Output, format_number
@@ -529,7 +536,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="write the report of the finished analysis in the report folder "
                              "again (its figures and text), without planning any run")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(message)s")
+    progress_logging()
     with reported_errors(PROG, ValueError, OSError, RuntimeError):
         settings = settings_from(SensitivitySettings, args)
         folder = args.report_dir or args.sweep_dir / RESULTS_DIR / settings.method
