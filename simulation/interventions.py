@@ -38,9 +38,12 @@ from omegaconf import OmegaConf
 from . import rules
 from .params import (
     CAREER_STAGES,
+    COVERAGE_PRIOR,
     GROUPS,
+    HALF_LIFE_PRIOR,
     ORG_TYPES,
     PROFESSIONS,
+    UNIT_COST_PRIOR,
     ConfigError,
     InterventionParams,
     choice,
@@ -48,7 +51,7 @@ from .params import (
     param,
     validate,
 )
-from .priors import fixed, loguniform, relative, triangular
+from .priors import fixed, relative, triangular
 
 WEEKS_PER_YEAR = 52
 # Tiers of the leadership programme, modelled on the NHS Leadership Academy's programmes.
@@ -176,6 +179,12 @@ def register(cls: type[Intervention]) -> type[Intervention]:
     return cls
 
 
+# The training levers' effect sizes: relative to each tier's configured delta (priors.py).
+TRAINING_EFFECT_PRIOR = relative(triangular(
+    0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with design and delivery, from half "
+    "to one and a half times"))
+
+
 @dataclass
 class TrainingParams(InterventionParams):
     """Shared-leadership training: gains in skill, understanding and identity, and less
@@ -184,18 +193,15 @@ class TrainingParams(InterventionParams):
     skill_effect_sd: float = param(
         0.73, 0.0, 3.0, "SD", "Gain in SL skill, in SDs of skill across managers.",
         "G: Lacerenza et al. 2017, delta = .73 (learning)",
-        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
-                       "design and delivery, from half to one and a half times")))
+        prior=TRAINING_EFFECT_PRIOR)
     understanding_effect_sd: float = param(
         0.6, 0.0, 3.0, "SD", "Gain in understanding of the other group, in SDs.",
         "A: G range delta .6-.8 (model brief)",
-        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
-                       "design and delivery, from half to one and a half times")))
+        prior=TRAINING_EFFECT_PRIOR)
     identity_effect_sd: float = param(
         0.6, 0.0, 3.0, "SD", "Gain in leader identity, in SDs.",
         "A: G range delta .6-.8 (model brief)",
-        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
-                       "design and delivery, from half to one and a half times")))
+        prior=TRAINING_EFFECT_PRIOR)
     cross_group_trust_effect: float = param(
         0.1, 0.0, 1.0, "trust",
         "Rise in a participant's trust in the colleagues they know from the other group.",
@@ -232,13 +238,11 @@ class PostgradTrainingParams(TrainingParams):
     coverage: float = param(
         0.5, 0.0, 1.0, "share per year", "Share of eligible trainees reached each year.",
         "A: part of the postgraduate curriculum (the paper's first recommendation)",
-        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
-                       "plan more often than it exceeds it")))
+        prior=COVERAGE_PRIOR)
     unit_cost: float = param(
         1500.0, 0.0, 1e6, "GBP per participant", "Cost of training one doctor.",
         "A: a few study days of a deanery leadership module",
-        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
-                       "overruns likelier than savings")))
+        prior=UNIT_COST_PRIOR)
 
 
 @register
@@ -259,8 +263,7 @@ class LeadershipProgrammeParams(TrainingParams):
     coverage: float = param(
         0.1, 0.0, 1.0, "share per year", "Share of the tier's eligible managers reached a year.",
         "A",
-        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
-                       "plan more often than it exceeds it")))
+        prior=COVERAGE_PRIOR)
     duration_weeks: int = param(
         26, 1, 208, "weeks", "Weeks a participant studies.",
         "G: Mary Seacole 6 months; Rosalind Franklin 9 months; EGA MSc 24 months",
@@ -274,12 +277,10 @@ class LeadershipProgrammeParams(TrainingParams):
                        "with backfill")))
     understanding_effect_sd: float = param(
         0.5, 0.0, 3.0, "SD", "Gain in understanding, in SDs.", "A",
-        prior=relative(triangular(0.5, 1.0, 1.5, "Lacerenza et al. 2017: the effect varies with "
-                       "design and delivery, from half to one and a half times")))
+        prior=TRAINING_EFFECT_PRIOR)
     unit_cost: float = param(
         2000.0, 0.0, 1e6, "GBP per participant", "Programme fee per participant.", "A",
-        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
-                       "overruns likelier than savings")))
+        prior=UNIT_COST_PRIOR)
 
 
 @register
@@ -309,8 +310,7 @@ class ProtectedTimeParams(InterventionParams):
     coverage: float = param(
         0.3, 0.0, 1.0, "share per year", "Share of eligible managers given protected time a year.",
         "A",
-        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
-                       "plan more often than it exceeds it")))
+        prior=COVERAGE_PRIOR)
     extra_hours: float = param(
         4.0, 0.0, 20.0, "h/week", "Protected leadership hours a week.",
         "G: one programmed activity is 4 h (consultant contract)",
@@ -318,13 +318,11 @@ class ProtectedTimeParams(InterventionParams):
     half_life_weeks: float = param(
         0.0, 0.0, 1040.0, "weeks", "Half-life of the protected time (0: lasts while funded).",
         "A",
-        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
-                       "2017); the half-life is known within a factor of two")))
+        prior=HALF_LIFE_PRIOR)
     unit_cost: float = param(
         55.0, 0.0, 1e4, "GBP per hour freed", "Cost of one protected hour (backfill).",
         "A: a consultant PA costs about GBP 11k a year, about GBP 55 an hour",
-        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
-                       "overruns likelier than savings")))
+        prior=UNIT_COST_PRIOR)
 
 
 @register
@@ -355,20 +353,17 @@ class ReduceBureaucracyParams(InterventionParams):
 
     coverage: float = param(
         0.5, 0.0, 1.0, "share per year", "Share of eligible organisations redesigned a year.", "A",
-        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
-                       "plan more often than it exceeds it")))
+        prior=COVERAGE_PRIOR)
     layers_removed: float = param(
         1.0, 0.0, 10.0, "layers", "Sign-off layers removed in a redesigned organisation.",
         "A: size; G: direction (T4 bureaucracy)",
         prior=fixed("a decision of the option: the layers removed"))
     half_life_weeks: float = param(
         0.0, 0.0, 1040.0, "weeks", "Half-life of the redesign (0: lasting).", "A",
-        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
-                       "2017); the half-life is known within a factor of two")))
+        prior=HALF_LIFE_PRIOR)
     unit_cost: float = param(
         50000.0, 0.0, 1e7, "GBP per organisation", "Cost of a governance redesign.", "A",
-        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
-                       "overruns likelier than savings")))
+        prior=UNIT_COST_PRIOR)
 
 
 @register
@@ -392,8 +387,7 @@ class ClearCommunicationParams(InterventionParams):
     coverage: float = param(
         0.3, 0.0, 1.0, "share per year", "Share of managers joining a system forum each year.",
         "A",
-        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
-                       "plan more often than it exceeds it")))
+        prior=COVERAGE_PRIOR)
     clarity_effect: float = param(
         0.6, 0.0, 1.0, "clarity",
         "Gain in an organisation's communication clarity when all its managers have joined.",
@@ -401,12 +395,10 @@ class ClearCommunicationParams(InterventionParams):
         prior=relative(triangular(0.5, 1.0, 1.5, "how much forums clarify is unmeasured")))
     half_life_weeks: float = param(
         0.0, 0.0, 1040.0, "weeks", "Half-life of the clarity gain (0: lasting).", "A",
-        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
-                       "2017); the half-life is known within a factor of two")))
+        prior=HALF_LIFE_PRIOR)
     unit_cost: float = param(
         500.0, 0.0, 1e6, "GBP per participant", "Cost of a manager's forum time.", "A",
-        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
-                       "overruns likelier than savings")))
+        prior=UNIT_COST_PRIOR)
 
 
 @register
@@ -437,8 +429,7 @@ class CoachingSupportParams(InterventionParams):
 
     coverage: float = param(
         0.2, 0.0, 1.0, "share per year", "Share of eligible managers coached each year.", "A",
-        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
-                       "plan more often than it exceeds it")))
+        prior=COVERAGE_PRIOR)
     support_effect: float = param(
         0.3, 0.0, 1.0, "support", "Rise in a participant's support.",
         "A: size; G: direction (T4 lack of support)",
@@ -455,8 +446,7 @@ class CoachingSupportParams(InterventionParams):
     unit_cost: float = param(
         1200.0, 0.0, 1e6, "GBP per participant", "Cost of a course of coaching.",
         "A: six sessions of executive coaching",
-        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
-                       "overruns likelier than savings")))
+        prior=UNIT_COST_PRIOR)
 
 
 @register

@@ -617,6 +617,17 @@ class ICSConfig:
 # --- Interventions: the knobs every policy lever shares (docs/interventions.md) ---
 
 
+# Priors every lever's common knobs share: relative to each configuration's value (priors.py).
+COVERAGE_PRIOR = relative(triangular(
+    0.5, 1.0, 1.2, "uptake of development offers falls short of plan more often than it exceeds "
+    "it"))
+UNIT_COST_PRIOR = relative(triangular(
+    0.7, 1.0, 1.5, "fees and backfill known within about a third, overruns likelier than savings"))
+HALF_LIFE_PRIOR = relative(loguniform(
+    0.5, 2.0, "effects fade without practice (Lacerenza et al. 2017); the half-life is known "
+    "within a factor of two"))
+
+
 @dataclass
 class InterventionParams:
     """Knobs every intervention has: when, whom, how many, how long the effect lasts, cost."""
@@ -638,17 +649,14 @@ class InterventionParams:
         "doc": "Systems targeted, by name (empty: all)."})
     coverage: float = param(
         0.2, 0.0, 1.0, "share per year", "Share of the eligible group reached each year.", "A",
-        prior=relative(triangular(0.5, 1.0, 1.2, "uptake of development offers falls short of "
-                       "plan more often than it exceeds it")))
+        prior=COVERAGE_PRIOR)
     half_life_weeks: float = param(
         104.0, 0.0, 1040.0, "weeks", "Half-life of the effect after enrolment (0: lasting).",
         "A: training effects fade without practice (Lacerenza et al. 2017)",
-        prior=relative(loguniform(0.5, 2.0, "effects fade without practice (Lacerenza et al. "
-                       "2017); the half-life is known within a factor of two")))
+        prior=HALF_LIFE_PRIOR)
     unit_cost: float = param(
         1000.0, 0.0, 1e6, "GBP per participant", "Cost of enrolling one participant.", "A",
-        prior=relative(triangular(0.7, 1.0, 1.5, "fees and backfill known within about a third, "
-                       "overruns likelier than savings")))
+        prior=UNIT_COST_PRIOR)
 
 
 
@@ -683,7 +691,8 @@ def _check_value(path: str, value: Any, expected: type, spec: dict[str, Any]) ->
         )
 
 
-def _check_choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
+def check_choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """Refuse a name (or a list of names) outside ``allowed``, naming the key and the values."""
     if isinstance(value, list):
         unknown = [v for v in value if v not in allowed]
         if unknown:
@@ -725,7 +734,7 @@ def validate(obj: Any, prefix: str = "") -> None:
             else:
                 _check_value(path, value, expected, f.metadata)
         elif "choices" in f.metadata:
-            _check_choice(path, value, f.metadata["choices"])
+            check_choice(path, value, f.metadata["choices"])
         elif f.type is bool and not isinstance(value, bool):
             raise ConfigError(f"{path} = {value!r} must be true or false")
     _check_spanning(obj, prefix)

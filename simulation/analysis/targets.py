@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from ..outputs import OUTPUTS
-from ..params import ORG_TYPES, ConfigError
+from ..params import ORG_TYPES, ConfigError, check_choice
 
 TARGETS_FILE = Path(__file__).resolve().parent.parent / "data" / "calibration" / "targets.yaml"
 # How a target reads one run's weekly outputs: its final week, the mean of its last 13 or 52
@@ -100,11 +100,6 @@ def _uncertainty(where: str, raw: Any) -> Uncertainty:
     return Uncertainty(float(sd), raw["why"].strip())
 
 
-def _check_choice(where: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{where} = {value!r} is not one of {list(allowed)}")
-
-
 def parse_target(raw: Any, index: int) -> Target:
     """One target from its mapping in the file, checked; :class:`ConfigError` names the key."""
     where = f"targets[{index}]"
@@ -118,11 +113,11 @@ def parse_target(raw: Any, index: int) -> Target:
     if unknown:
         raise ConfigError(f"{where} has unknown keys {unknown}: allowed are "
                           f"{list(REQUIRED + OPTIONAL)}")
-    _check_choice(f"{where}.output", raw["output"], tuple(OUTPUTS))
-    _check_choice(f"{where}.statistic", raw["statistic"], STATISTICS)
-    _check_choice(f"{where}.population", raw["population"], POPULATIONS)
-    _check_choice(f"{where}.kind", raw["kind"], KINDS)
-    _check_choice(f"{where}.use", raw["use"], USES)
+    check_choice(f"{where}.output", raw["output"], tuple(OUTPUTS))
+    check_choice(f"{where}.statistic", raw["statistic"], STATISTICS)
+    check_choice(f"{where}.population", raw["population"], POPULATIONS)
+    check_choice(f"{where}.kind", raw["kind"], KINDS)
+    check_choice(f"{where}.use", raw["use"], USES)
     value = raw["value"]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{where}.value = {value!r} must be a finite number")
@@ -131,7 +126,7 @@ def parse_target(raw: Any, index: int) -> Target:
     ratio = raw["statistic"] == "ratio_by_org_type"
     for key in OPTIONAL:
         if ratio:
-            _check_choice(f"{where}.{key}", raw.get(key), ORG_TYPES)
+            check_choice(f"{where}.{key}", raw.get(key), ORG_TYPES)
         elif key in raw:
             raise ConfigError(f"{where}.{key} applies to statistic 'ratio_by_org_type' only")
     return Target(str(raw["name"]), raw["output"], raw["statistic"], raw["population"],
@@ -163,7 +158,7 @@ def chosen_targets(targets: dict[str, Target], names: list[str] | None = None,
                    use: str = "fit") -> list[Target]:
     """The targets for one use (all of that use, or the named ones). Naming a held-out target
     for fitting, or a fitted one for validation, is refused: the two sets never mix."""
-    _check_choice("use", use, USES)
+    check_choice("use", use, USES)
     if names is None:
         return [t for t in targets.values() if t.use == use]
     unknown = [n for n in names if n not in targets]
