@@ -21,15 +21,19 @@ particle always meets the same seeds.
 
 import copy
 import dataclasses
+import json
 import logging
 import math
 import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ..commands import (
     comma_list,
@@ -56,6 +60,8 @@ from .targets import (
 log = logging.getLogger(__name__)
 PROG = "slsim-calibrate"
 HISTORY_FILE = "history.db"
+WAVES_FILE = "waves.json"  # the history-matching waves, read back on a resume
+GENERATIONS_FILE = "generations.json"  # each ABC-SMC generation's figures, across resumes
 
 
 @dataclass
@@ -214,11 +220,23 @@ def to_values(names: list[str], priors: list[Prior], unit: np.ndarray) -> list[d
 
 
 def history_match(simulator: Simulator, names: list[str], priors: list[Prior],
-                  settings: CalibrationSettings) -> list[Wave]:
-    """The history-matching waves, each drawn inside the region the ones before left."""
+                  settings: CalibrationSettings, store: Path | None = None) -> list[Wave]:
+    """The history-matching waves, each drawn inside the region the ones before left. With a
+    ``store`` (``waves.npz``), finished waves are kept there and read back on a resume (their
+    emulators refitted: the fit is deterministic), so a resumed calibration does not run them
+    again."""
     rng = np.random.default_rng([settings.sample_seed, 0])
     waves: list[Wave] = []
-    for number in range(settings.waves):
+    if store is not None and store.exists():
+        saved = json.loads(store.read_text())
+        rng.bit_generator.state = saved["rng_state"]  # the next wave draws as it would have
+        for w in saved["waves"][:settings.waves]:
+            unit, means, seed_var = (np.array(w[k]) for k in ("unit", "means", "seed_variance"))
+            waves.append(Wave(unit, means, seed_var, fit_emulators(unit, means, seed_var),
+                              w["runs"], w["seconds"], w["left"]))
+        if waves:
+            log.info("history matching: %d waves read back from %s", len(waves), store)
+    for number in range(len(waves), settings.waves):
         start, runs = time.perf_counter(), simulator.runs
         unit = not_ruled_out(waves, simulator.targets, settings.cutoff, rng,
                              settings.wave_points, len(names))
@@ -235,7 +253,27 @@ def history_match(simulator: Simulator, names: list[str], priors: list[Prior],
         log.info("history matching wave %d: %d points, %d runs, %.0f s; %.1f%% of the prior "
                  "space not ruled out", number + 1, len(unit), wave.runs, wave.seconds,
                  100 * wave.left)
+        if store is not None:
+            write_json(store, {"rng_state": rng.bit_generator.state, "waves": [
+                {"unit": w.unit.tolist(), "means": w.means.tolist(),
+                 "seed_variance": w.seed_variance.tolist(), "runs": w.runs,
+                 "seconds": w.seconds, "left": w.left} for w in waves]})
     return waves
+
+
+def seed_variance_near_fit(simulator: Simulator, names: list[str], priors: list[Prior],
+                           waves: list[Wave]) -> np.ndarray:
+    """Each target's seed variance of a particle's mean (over its replicate seeds), for the
+    distance's total uncertainty: the mean over the last wave's points not ruled out (near
+    where ABC-SMC will look), or, with no waves, measured at the priors' medians."""
+    if waves:
+        last = waves[-1]
+        kept = implausibility(waves, simulator.targets, last.unit) <= simulator.settings.cutoff
+        rows = last.seed_variance[kept] if kept.any() else last.seed_variance
+        return rows.mean(axis=0)
+    median = {n: float(p.ppf(np.array([0.5]))[0]) for n, p in zip(names, priors, strict=True)}
+    stats = simulator.statistics(median)
+    return np.array([seed_variance_of_mean(stats[:, j]) for j in range(stats.shape[1])])
 
 
 # --- ABC-SMC with pyabc --------------------------------------------------------------------------
@@ -300,8 +338,10 @@ def calibrate(out_dir: Path, settings: CalibrationSettings,
     names = settings.parameters
     priors = [specs[n]["prior"] for n in names]
     simulator = Simulator(settings, fitted)
-    waves = history_match(simulator, names, priors, settings)
-    scale = {t.name: 1.0 / math.sqrt(t.variance(0.0)) for t in fitted}
+    waves = history_match(simulator, names, priors, settings, out_dir / WAVES_FILE)
+    seed_var = seed_variance_near_fit(simulator, names, priors, waves)
+    scale = {t.name: 1.0 / math.sqrt(t.variance(float(v)))
+             for t, v in zip(fitted, seed_var, strict=True)}
 
     def model(particle: dict) -> dict[str, float]:
         means = simulator.statistics({n: particle[n] for n in names}).mean(axis=0)
@@ -333,8 +373,9 @@ def calibrate(out_dir: Path, settings: CalibrationSettings,
         log.info("resuming the calibration in %s after generation %d", out_dir, history.max_t)
     else:
         history = generation_runner().new(db, observed)
-    generations: list[Generation] = []
-    started = time.perf_counter()
+    log_file = out_dir / GENERATIONS_FILE  # every generation's figures, across resumes
+    generations = ([Generation(**g) for g in json.loads(log_file.read_text())]
+                   if log_file.exists() else [])
     while True:
         done = stop_reason(history, settings)
         if done:
@@ -346,25 +387,32 @@ def calibrate(out_dir: Path, settings: CalibrationSettings,
         # pyabc draws from numpy's global generator: seeded per generation, so a resumed
         # calibration draws as an uninterrupted one would.
         np.random.seed([settings.sample_seed, 2, t])  # noqa: NPY002
-        start, runs = time.perf_counter(), simulator.runs
+        start = time.perf_counter()
         history = abc.run(max_nr_populations=1)
         pops = history.get_all_populations()
         row = pops[pops["t"] == history.max_t].iloc[0]
         accepted = int(history.get_nr_particles_per_population().iloc[-1])
+        samples = int(row["samples"])  # particles simulated, in whichever process ran them
         generation = Generation(int(row["t"]), float(row["epsilon"]),
-                                accepted / max(int(row["samples"]), 1), accepted,
-                                effective_sample_size(history), simulator.runs - runs,
+                                accepted / max(samples, 1), accepted,
+                                effective_sample_size(history), samples * settings.seeds,
                                 time.perf_counter() - start)
         generations.append(generation)
+        write_json(log_file, [dataclasses.asdict(g) for g in generations])
+        runs = sum(w.runs for w in waves) + sum(g.runs for g in generations)
         left = settings.max_generations - history.max_t - 1
         log.info("generation %d: epsilon %.4g, acceptance %.1f%%, ESS %.0f, %d runs so far, "
                  "%.0f s; at most %d more generations (ETA at most %.0f s)", generation.t,
                  generation.epsilon, 100 * generation.acceptance, generation.ess,
-                 simulator.runs, generation.seconds, left, left * generation.seconds)
+                 runs, generation.seconds, left, left * generation.seconds)
     particles, weights = history.get_distribution()
     result = {"waves": waves, "generations": generations, "particles": particles[names],
-              "weights": weights, "runs": simulator.runs, "stopped": done,
-              "seconds": time.perf_counter() - started, "targets": fitted}
+              "weights": weights,
+              "runs": sum(w.runs for w in waves) + sum(g.runs for g in generations),
+              "stopped": done,
+              "seconds": sum(w.seconds for w in waves) + sum(g.seconds for g in generations),
+              "targets": fitted,
+              "distance_sd": {t.name: 1.0 / scale[t.name] for t in fitted}}
     write_posterior(out_dir, result, settings)
     return result
 
@@ -392,6 +440,8 @@ def write_posterior(out_dir: Path, result: dict[str, Any], settings: Calibration
                        for f in dataclasses.fields(settings)}
     write_json(out_dir / "calibration.json", {
         "settings": settings_record,
+        "point": calibrated_point(table),
+        "distance_sd": result["distance_sd"],
         "targets": [t.name for t in result["targets"]],
         "targets_sha256": hashlib.sha256(Path(settings.targets_file).read_bytes()).hexdigest(),
         "versions": {name: version(name) for name in ("slsim", "mesa", "numpy", "pyabc",
@@ -403,6 +453,20 @@ def write_posterior(out_dir: Path, result: dict[str, Any], settings: Calibration
                    "share_not_ruled_out": w.left} for w in result["waves"]],
         "generations": [dataclasses.asdict(g) for g in result["generations"]],
     })
+
+
+def calibrated_point(particles: "pd.DataFrame") -> dict[str, float]:
+    """The posterior's weighted medoid: the particle with the least weighted mean distance to
+    all others, each parameter scaled to its prior's unit interval. A joint point of the
+    posterior, which the marginal medians need not be."""
+    specs = uncertain_parameters()
+    names = [c for c in particles.columns if c != "weight"]
+    unit = np.column_stack([specs[n]["prior"].distribution().cdf(particles[n].to_numpy())
+                            for n in names])
+    weights = particles["weight"].to_numpy()
+    gaps = np.sqrt(((unit[:, None, :] - unit[None, :, :]) ** 2).sum(axis=2))
+    best = int(np.argmin(gaps @ weights))
+    return {n: float(particles[n].iloc[best]) for n in names}
 
 
 def effective_sample_size(history: Any) -> float:
@@ -468,6 +532,6 @@ def main(argv: list[str] | None = None) -> None:
         settings = settings_from(CalibrationSettings, args)
         result = calibrate(args.sweep_dir, settings)
     print(f"{len(result['particles'])} particles after {len(result['generations'])} "
-          f"generations this time ({result['stopped']}); {result['runs']} runs in "
+          f"generations ({result['stopped']}); {result['runs']} runs in "
           f"{result['seconds']:.0f} s. Posterior: {args.sweep_dir / 'particles.csv'}, draws: "
           f"{args.sweep_dir / 'draws.csv'}")
