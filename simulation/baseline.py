@@ -39,7 +39,7 @@ REGENERATE_COMMAND = "make baseline"
 SEED = 0
 # Three years, the app's default horizon, so slow effects (fading training, turnover) show.
 FULL_HORIZON_WEEKS = 156
-# England (42 real ICBs, 95,900 managers) runs a quarter, to keep the regression test well under
+# England (42 real ICBs, 96,100 managers) runs a quarter, to keep the regression test well under
 # a minute.
 SHORT_HORIZON_WEEKS = {"england": 13}
 EVERY_LEVER_ICS = "default_ics"

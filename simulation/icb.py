@@ -6,11 +6,12 @@ organisations by type with their managers and doctors in training, is built here
 sections 5 and 6):
 
 1. **Real counts first.** A count in ``data/icb/real_counts.csv`` (from a published lookup, with
-   its date) is kept as it is; only what no lookup gives is apportioned.
+   its date) is kept as it is; only what no lookup gives is apportioned. The trusts of each type
+   (ODS trust list, January 2025) and the PCNs (ePCN, October 2024) are real in all 42 ICBs.
 2. **Apportioned counts.** A national total (:data:`NATIONAL_COUNTS`), less the real counts, is
    shared among the remaining ICBs in proportion to their registered adults, as integers by
    largest-remainder rounding (:func:`largest_remainder`), with a floor where every ICB must
-   have one (an acute trust, a PCN, a council).
+   have one (an acute trust, a PCN, a council). Today that is the councils alone.
 3. **Managers** per organisation type: the 40,021 NHS hospital and community services managers
    (King's Fund, 2025; staff-group "managers", so non-clinical) go to trusts only; clinical
    managers are added at each type's clinical share, as in the archetypes. ICB, PCN and
@@ -65,24 +66,37 @@ class National:
     minimum: int = 0  # each ICB gets at least this many
 
 
-# Organisations of each type in England. One ICB per system by definition.
+# Organisations of each type in England: the totals apportioning fills up to. One ICB per system
+# by definition. The trusts and PCNs are the totals of the lookups in real_counts.csv (tested), so
+# nothing of them is left to apportion; data/icb/README.md gives the lookups and the rules.
+TRUST_LOOKUP = "G: ODS etr.csv, trusts open in January 2025, by NHS Staff Survey benchmark group"
 NATIONAL_COUNTS = {
-    # 201 acute, mental-health, community and combined trusts (HSJ, August 2023; ambulance
-    # trusts are not modelled). Their split by type is not in a source: [A] acute 125
-    # (plausible 115-140, specialist trusts included), mental health 50 (45-55), community 26
-    # (15-35, combined community trusts included).
-    "acute_trust": National(125, "A: 125 of the 201 trusts (HSJ 2023); range 115-140", 1),
-    "community_trust": National(26, "A: 26 of the 201 trusts (HSJ 2023); range 15-35"),
-    # Every ICB has mental-health trust provision [A]: a trust serving two ICBs counts in each.
-    "mental_health_trust": National(50, "A: 50 of the 201 trusts (HSJ 2023); range 45-55", 1),
-    # About 1,250 PCNs covering over 99% of practices (NHS England guidance, March 2025; 1,250
-    # in January 2020, BJGP 2020;70:e899). Every ICB has PCNs.
-    "pcn": National(1250, "G: NHS England, March 2025", 1),
+    # 195 acute, mental-health and community trusts (ambulance trusts are not modelled): 134
+    # acute (13 of them specialist; combined acute and community trusts included), 48 mental
+    # health (combined mental-health and community trusts included), 13 community. A trust counts
+    # in the ICB of its headquarters, so five ICBs have no mental-health trust of their own.
+    "acute_trust": National(134, TRUST_LOOKUP, 1),
+    "community_trust": National(13, TRUST_LOOKUP),
+    "mental_health_trust": National(48, TRUST_LOOKUP),
+    # 1,283 PCNs open with at least one member practice (NHS Digital ePCN, October 2024).
+    "pcn": National(1283, "G: NHS Digital ePCN, October 2024", 1),
     # Upper-tier local authorities with adult social care: about 152-153 (24 county councils,
-    # 32 London boroughs, 36 metropolitan boroughs, about 58-59 unitaries, 2 special). Councils
-    # that straddle ICB boundaries are counted once, in the ICB the share of population gives.
+    # 32 London boroughs, 36 metropolitan boroughs, about 58-59 unitaries, 2 special). No
+    # authority-to-ICB lookup was found, so these are apportioned; councils that straddle ICB
+    # boundaries are counted once, in the ICB the share of population gives.
     "social_care": National(153, "G: about 152-153 upper-tier authorities", 1),
 }
+# Published national figures of other dates that the totals above are checked against, within
+# COUNT_TOLERANCE [A: the figures' dates differ]: the lookups are of late 2024 and January 2025;
+# the ODS list shows five trusts closed by merger in 2024, so 195 trusts against 201 (-3%), and
+# 1,283 PCNs against about 1,250 (+3%).
+PUBLISHED_COUNTS = {
+    ("acute_trust", "community_trust", "mental_health_trust"): National(
+        201, "G: HSJ, August 2023: acute, mental-health, community and combined trusts"),
+    ("pcn",): National(1250, "G: about 1,250 (NHS England, March 2025)"),
+    ("social_care",): National(153, "G: about 152-153 upper-tier authorities"),
+}
+COUNT_TOLERANCE = 0.05
 
 # Managers in England by where they work.
 TRUST_MANAGERS = National(
@@ -192,10 +206,27 @@ def largest_remainder(total: int, weights, minimum: int = 0) -> np.ndarray:
 
 @cache
 def real_counts() -> dict[tuple[str, str], tuple[int, str]]:
-    """(ODS code, organisation type) -> (count, source) from ``real_counts.csv``."""
+    """(ODS code, organisation type) -> (count, source) from ``real_counts.csv``; a row with an
+    unknown ICB or type, a count that is not a whole number >= 0, no source or a second row for
+    the same key raises ConfigError naming it."""
+    codes = {board.ods_code for board in roster()}
+    out: dict[tuple[str, str], tuple[int, str]] = {}
     with REAL_COUNTS_FILE.open(newline="") as f:
-        return {(row["ods_code"], row["org_type"]): (int(row["count"]), row["source"])
-                for row in csv.DictReader(f)}
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            key = (row["ods_code"], row["org_type"])
+            where = f"{REAL_COUNTS_FILE.name} line {line} ({key[0]}, {key[1]})"
+            if key[0] not in codes:
+                raise ConfigError(f"{where}: ods_code is not an ICB of roster.csv")
+            if key[1] not in NATIONAL_COUNTS:
+                raise ConfigError(f"{where}: org_type is not one of {sorted(NATIONAL_COUNTS)}")
+            if not row["count"].isdigit():
+                raise ConfigError(f"{where}: count = {row['count']!r} is not a whole number >= 0")
+            if not row["source"].strip():
+                raise ConfigError(f"{where}: source is empty")
+            if key in out:
+                raise ConfigError(f"{where}: a second row for the same ICB and type")
+            out[key] = (int(row["count"]), row["source"])
+    return out
 
 
 def organisation_counts(real: dict[tuple[str, str], tuple[int, str]] | None = None

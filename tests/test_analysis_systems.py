@@ -91,3 +91,6 @@ def test_differences_between_real_icbs_say_they_rest_on_apportioned_inputs():
 
     text = _apportioned_sentence(["greater_manchester", "devon"], ("count", "managers"))
     assert "apportioned" in text and "not on real counts" in text
+    # It names what is apportioned: the councils' count, not the trusts' or PCNs' (real counts).
+    assert "count of social_care;" in text and "managers of acute_trust" in text
+    assert "count of acute_trust" not in text and "count of pcn" not in text

@@ -1,6 +1,7 @@
 """Issue 13: the 42 real ICBs, their make-up, and your own system from a file."""
 
 import collections
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,9 @@ def test_per_type_totals_match_the_national_figures():
     for kind, national in icb.NATIONAL_COUNTS.items():
         assert count[kind] == national.total, kind  # counts exactly
     assert count["icb"] == 42
+    for kinds, published in icb.PUBLISHED_COUNTS.items():  # figures of other dates
+        assert sum(count[k] for k in kinds) == pytest.approx(
+            published.total, rel=icb.COUNT_TOLERANCE), kinds
     trust_nc = sum(r["count"] * r["managers"] * (1 - r["clinical_share"]) for r in rows
                    if r["org_type"] in icb.TRUST_WEIGHTS)
     assert trust_nc == pytest.approx(icb.TRUST_MANAGERS.total, rel=icb.TOLERANCE)
@@ -116,6 +120,45 @@ def test_no_real_count_is_overwritten_by_an_apportioned_one():
     assert count["pcn"] == icb.NATIONAL_COUNTS["pcn"].total
     others = [r for (s, k), r in rows.items() if k == "pcn" and s != "greater_manchester"]
     assert all(r["count_source"] == icb.APPORTIONED for r in others)
+
+
+def test_the_real_counts_match_the_lookup_totals_and_are_kept():
+    real = icb.real_counts()
+    boards = {b.ods_code: b.slug for b in icb.roster()}
+    # The trusts of each type and the PCNs are real in all 42 ICBs, and add up to the lookups'
+    # totals (data/icb/README.md): 134 acute, 13 community, 48 mental-health trusts, 1,283 PCNs.
+    lookups = {"acute_trust": 134, "community_trust": 13, "mental_health_trust": 48, "pcn": 1283}
+    for kind, total in lookups.items():
+        assert {code for code, k in real if k == kind} == set(boards), kind
+        assert sum(n for (_, k), (n, _) in real.items() if k == kind) == total, kind
+        assert icb.NATIONAL_COUNTS[kind].total == total, kind  # nothing left to apportion
+    counts = icb.organisation_counts()
+    for (code, kind), (n, source) in real.items():
+        assert counts[boards[code]][kind] == (n, icb.REAL_PREFIX + source), (code, kind)
+    rows = {(r["ods_code"], r["org_type"]): r for r in icb.makeup()}
+    for (code, kind), (n, _) in real.items():
+        assert rows[code, kind]["count"] == n if n else (code, kind) not in rows
+    assert all(r["count_source"] == icb.APPORTIONED for r in rows.values()
+               if r["org_type"] == "social_care")  # no lookup for councils
+
+
+@pytest.mark.parametrize(("row", "fragment"), [
+    ("QXX,pcn,3,x", "(QXX, pcn): ods_code is not an ICB"),
+    ("QHG,hospital,3,x", "(QHG, hospital): org_type is not one of"),
+    ("QHG,pcn,-1,x", "(QHG, pcn): count = '-1' is not a whole number"),
+    ("QHG,pcn,3,", "(QHG, pcn): source is empty"),
+    ("QHG,pcn,3,x\nQHG,pcn,4,y", "line 3 (QHG, pcn): a second row"),
+])
+def test_a_bad_real_count_names_its_row(tmp_path, monkeypatch, row, fragment):
+    path = tmp_path / "real_counts.csv"
+    path.write_text("ods_code,org_type,count,source\n" + row + "\n")
+    monkeypatch.setattr(icb, "REAL_COUNTS_FILE", path)
+    icb.real_counts.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=re.escape(fragment)):
+            icb.real_counts()
+    finally:
+        icb.real_counts.cache_clear()
 
 
 def test_managers_follow_registered_population():

@@ -205,10 +205,13 @@ def _apportioned_sentence(names: list[str], inputs: tuple[str, ...]) -> str:
     leaning = [n for n, found in resting.items() if found]
     if not leaning:
         return "Those systems' make-up rests on real counts only."
-    return (f"That difference rests on apportioned or assumed inputs ({', '.join(inputs)} by "
-            f"organisation type) for all {len(real)} of these ICBs, not on real counts "
+    found = [i.rsplit(".", 1) for i in set().union(*resting.values())]
+    which = "; ".join(f"{column} of {', '.join(sorted(k for k, c in found if c == column))}"
+                      for column in inputs if any(c == column for _, c in found))
+    return (f"That difference rests on apportioned or assumed inputs ({which}) for all "
+            f"{len(real)} of these ICBs, not on real counts "
             "(simulation/data/icb/makeup.csv).") if len(leaning) == len(real) else (
-            f"Apportioned or assumed inputs ({', '.join(inputs)}) under: {', '.join(leaning)}.")
+            f"Apportioned or assumed inputs ({which}) under: {', '.join(leaning)}.")
 
 
 def ranked_figure(sc: SystemComparison, baseline: str):
