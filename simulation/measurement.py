@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
+from .careers import ESTABLISHED
 from .params import ORG_TYPES
 
 WEEKS_PER_YEAR = 52
@@ -95,6 +96,23 @@ def often_share(flags: np.ndarray, members: np.ndarray, weeks_observed: int) -> 
     if weeks == 0 or n == 0:
         return 0.0
     return float(kernels.often_count(flags, members, weeks) / n)
+
+
+# "Appointed within the previous 3 years" (King's Fund and NHS Providers 2018, facts.md).
+APPOINTMENT_WINDOW_WEEKS = 156
+
+
+def recent_appointment_share(post_since: np.ndarray, holders: np.ndarray, week: int,
+                             window: int = APPOINTMENT_WINDOW_WEEKS) -> float:
+    """Share of ``holders`` who took their current post within the last ``window`` weeks.
+
+    Grounding: 54% of trust directors were appointed within the previous 3 years (King's Fund
+    and NHS Providers 2018); the model's nearest posts are its established (senior) ones.
+    """
+    n = int(np.count_nonzero(holders))
+    if n == 0:
+        return 0.0
+    return float(np.count_nonzero(holders & (week - post_since < window)) / n)
 
 
 def share_of_hours(hours_lost: np.ndarray, members: np.ndarray, contracted_hours: float) -> float:
@@ -183,6 +201,8 @@ def measured_outputs(managers, ties, usable: np.ndarray, bureaucracy: np.ndarray
         "bureaucracy_share_clinical": share_of_hours(bureaucracy, clinical, contracted_hours),
         "bureaucracy_share_nonclinical": share_of_hours(bureaucracy, nonclinical,
                                                         contracted_hours),
+        "established_recent_share": recent_appointment_share(
+            managers.post_since, members & (managers.career_stage == ESTABLISHED), week),
         "promotions": float(promotions),
         "trainees": float(np.count_nonzero(managers.active & managers.is_trainee)),
     }

@@ -231,6 +231,10 @@ OUTPUTS: dict[str, Output] = {o.name: o for o in (
     Output("bureaucracy_share_nonclinical", "Bureaucracy share of non-clinical managers' hours",
            "Hours lost to bureaucracy, non-clinical managers", "% of hours", scale=100,
            kind="share"),
+    Output("established_recent_share",
+           "Share of active managers in established (senior) posts who took their current post "
+           "within the last 156 weeks (as 'directors appointed within the previous 3 years')",
+           "Established posts filled within 3 years", "% of posts", scale=100, kind="share"),
     Output("promotions", "Managers promoted into a vacant post this week",
            "Promotions per week", "managers/week", kind="count"),
     Output("trainees", "Doctors in postgraduate training in post", "Doctors in training",
