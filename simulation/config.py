@@ -31,6 +31,7 @@ from .params import (
     plain_value,
     validate,
 )
+from .posterior import CALIBRATED, CalibrationConfig, check_draw, posterior
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_ICS = "default_ics"
@@ -55,13 +56,22 @@ class RunConfig:
     careers: CareerParams = field(default_factory=CareerParams)
     measurement: MeasurementParams = field(default_factory=MeasurementParams)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     seed: int = param(0, 0, 2**32 - 1, "seed", "Seed of every random stream of the run.", "-")
+    # Draw K of the posterior's equal-weight resample (None: the calibrated point);
+    # simulation/posterior.py.
+    draw: int | None = None
     weeks: int = param(156, 1, 2080, "weeks",
                        "Horizon: weeks to simulate (3 years; 520 for 10).", "A")
     collect_agents: bool = False
 
     def __post_init__(self) -> None:
         validate(self)
+        if self.draw is not None:
+            if self.calibration.name != CALIBRATED:
+                raise ConfigError(f"draw = {self.draw}: a posterior draw needs "
+                                  f"calibration=calibrated, not {self.calibration.name}")
+            check_draw(self.draw, len(posterior().draws))
         # Store every knob, defaults included, so equal scenarios hash equally.
         self.scenario.interventions = {
             name: dataclasses.asdict(intervention_params(name, spec))
@@ -196,6 +206,8 @@ def build_config(
     seed: int = 0,
     weeks: int = 156,
     scenario: str = "baseline",
+    draw: int | None = None,
+    calibration: str = CALIBRATED,
     **overrides: Any,
 ) -> RunConfig:
     """A validated :class:`RunConfig` from system/scenario names and flat overrides.
@@ -222,10 +234,15 @@ def build_config(
         own = OmegaConf.structured(ics) if isinstance(ics, ICSConfig) else OmegaConf.create(ics)
     else:
         check_ics_name(ics)
-    cfg = compose([f"ics={DEFAULT_ICS if own is not None else ics}", f"scenario={scenario}"])
+    calibration = plain_value(calibration)
+    if not isinstance(calibration, str) or calibration not in group_options("calibration"):
+        raise ConfigError(f"calibration = {calibration!r} is not one of "
+                          f"{group_options('calibration')}")
+    cfg = compose([f"ics={DEFAULT_ICS if own is not None else ics}", f"scenario={scenario}",
+                   f"calibration={calibration}"])
     if own is not None:
         cfg.ics = _typed_system(own)
-    updates = {"seed": seed, "weeks": weeks}
+    updates = {"seed": seed, "weeks": weeks, "draw": draw}
     for key, value in overrides.items():
         if "." in key:
             updates[key] = value
@@ -249,6 +266,10 @@ def to_run_config(cfg: Any) -> RunConfig:
     """
     from omegaconf.errors import OmegaConfBaseException
 
+    # A draw out of range, named as such (not as the fitted parameter that would resolve it).
+    draw = OmegaConf.select(cfg, "draw", default=None)
+    if draw is not None and OmegaConf.select(cfg, "calibration.name") == CALIBRATED:
+        check_draw(draw, len(posterior().draws))
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), cfg))
     except OmegaConfBaseException as exc:

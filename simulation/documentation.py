@@ -7,7 +7,9 @@
   ``configs/intervention/``, so a lever's config file is the only file written by hand;
 * the real systems, from the ICB roster and the make-up method of ``simulation/icb.py``:
   ``simulation/data/icb/makeup.csv``, ``configs/ics/icb/<slug>.yaml`` (one per ICB) and
-  ``configs/ics/england.yaml`` (the 42 in one run).
+  ``configs/ics/england.yaml`` (the 42 in one run);
+* ``configs/calibration/calibrated.yaml``, from the committed posterior
+  (``simulation/posterior.py``).
 
 The test suite fails if a committed file differs from what this would write.
 """
@@ -15,10 +17,15 @@ The test suite fails if a committed file differs from what this would write.
 import re
 from pathlib import Path
 
-from . import icb
+from . import icb, posterior
 from .config import CONFIG_DIR, group_options
 from .interventions import REGISTRY
-from .params import InterventionParams, parameter_groups, parameter_specs
+from .params import (
+    InterventionParams,
+    parameter_groups,
+    parameter_specs,
+    uncertain_parameters,
+)
 from .priors import Prior
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -59,21 +66,40 @@ def prior_text(prior) -> str:
     return f"fixed: {prior.why}" if prior is not None else "-"
 
 
+def calibrated_table() -> str:
+    """The fitted parameters: assumption, prior, calibrated point and posterior 90% interval
+    (from the committed posterior's equal-weight draws)."""
+    import numpy as np
+
+    post, specs = posterior.posterior(), uncertain_parameters()
+    lines = ["| key | assumption | plausible prior | calibrated point | posterior 90% interval |",
+             "|---|---|---|---|---|"]
+    for path in post.parameters:
+        values = np.array([d[path] for d in post.draws])
+        low, high = np.quantile(values, [0.05, 0.95])
+        lines.append(f"| `{path}` | {specs[path]['default']:g} | "
+                     f"{specs[path]['prior'].describe()} | {post.point[path]:.3g} | "
+                     f"{low:.3g} to {high:.3g} |")
+    return "\n".join(lines)
+
+
 GENERATED = {
-    DOCS / "ODD.md": ("parameter-table", parameter_table),
-    DOCS / "interventions.md": ("intervention-table",
-                                lambda: parameter_table(interventions_only=True)),
+    DOCS / "ODD.md": [("calibrated-table", calibrated_table),
+                      ("parameter-table", parameter_table)],
+    DOCS / "interventions.md": [("intervention-table",
+                                 lambda: parameter_table(interventions_only=True))],
 }
 
 
 def render(path: Path, text: str) -> str:
-    """``text`` with the block between the file's markers replaced by its generated table."""
-    marker, table = GENERATED[path]
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    block = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if not block.search(text):
-        raise ValueError(f"{path.name} lacks the markers {start} ... {end}")
-    return block.sub(lambda _: f"{start}\n{table()}\n{end}", text)
+    """``text`` with each block between the file's markers replaced by its generated table."""
+    for marker, table in GENERATED[path]:
+        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+        block = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+        if not block.search(text):
+            raise ValueError(f"{path.name} lacks the markers {start} ... {end}")
+        text = block.sub(lambda _, s=start, t=table, e=end: f"{s}\n{t()}\n{e}", text)
+    return text
 
 
 def lever_scenario(lever: str) -> str:
@@ -147,6 +173,8 @@ def generated_files() -> dict[Path, str]:
     files.update({CONFIG_DIR / "ics" / "icb" / f"{board.slug}.yaml": icb_config(board, rows)
                   for board in icb.roster()})
     files[CONFIG_DIR / "ics" / "england.yaml"] = england_config(rows)
+    files[CONFIG_DIR / "calibration" / f"{posterior.CALIBRATED}.yaml"] = (
+        posterior.calibrated_config())
     return files
 
 

@@ -391,3 +391,21 @@ def test_same_run_hash_and_results_under_every_launcher(tmp_path, launcher, jobl
     assert outputs.keys() == joblib_reference.keys()  # folder names carry the config hash
     for name, frame in outputs.items():
         pd.testing.assert_frame_equal(frame, joblib_reference[name], check_exact=True)
+
+
+def test_posterior_draws_compose_quickly_as_hydra_does(composer):
+    """draw=K changes what the calibrated config's interpolations resolve to: the quick path
+    re-reads them per job, and an explicit override of a fitted parameter still wins."""
+    from simulation.posterior import posterior
+
+    fitted = posterior().parameters[0]
+    jobs = [["ics=small_ics", f"draw={k}", "seed=1"] for k in range(4)]
+    jobs += [["ics=small_ics", f"draw={k}", f"{fitted}=0.25"] for k in range(3)]
+    jobs += [["ics=small_ics", "calibration=uncalibrated", f"seed={s}"] for s in range(2)]
+    for job in jobs:
+        assert config_hash(composer(job)) == config_hash(composer.compose_in_full(job)), job
+    assert not composer.in_full
+    draws = {composer(job).draw: composer(job) for job in jobs[:4]}
+    group, name = fitted.split(".")
+    assert [getattr(getattr(c, group), name) for c in draws.values()] == [
+        posterior().draws[k][fitted] for k in range(4)]

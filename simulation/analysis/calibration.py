@@ -46,6 +46,7 @@ from ..commands import (
 from ..config import RunConfig, build_config, group_options
 from ..model import SharedLeadershipModel
 from ..params import ConfigError, choice, param, uncertain_parameters, validate
+from ..posterior import FILES, POSTERIOR_DIR, UNCALIBRATED, posterior
 from ..priors import Prior
 from ..results_io import write_json, write_streamed
 from .sensitivity import screen
@@ -93,6 +94,9 @@ class CalibrationSettings:
                         "sampler, bit-identical on resume)", "-")
     draws: int = param(1000, 10, 1000000, "draws", "size of the equal-weight resample of the "
                        "posterior that draw=K indexes", "-")
+    # A Dask scheduler's address (tcp://HOST:8786): particles run on its workers, on a cluster
+    # (pyabc's DaskDistributedSampler; docs/calibration.md). None: this machine's processes.
+    dask_scheduler: str | None = None
 
     def __post_init__(self) -> None:
         self.parameters, self.targets = list(self.parameters or ()), list(self.targets or ())
@@ -114,7 +118,9 @@ class Simulator:
 
     def __init__(self, settings: CalibrationSettings, targets: list[Target]):
         self.settings, self.targets = settings, targets
-        self.base: RunConfig = build_config(ics=settings.ics, weeks=settings.weeks)
+        # The schema's stated values: unfitted parameters stay at them, whatever is installed.
+        self.base: RunConfig = build_config(ics=settings.ics, weeks=settings.weeks,
+                                            calibration=UNCALIBRATED)
         self.specs = uncertain_parameters()
         self.runs = 0
 
@@ -363,8 +369,15 @@ def calibrate(out_dir: Path, settings: CalibrationSettings,
     def generation_runner() -> Any:
         """A fresh ABCSMC on the stored history: every generation, the first after a resume
         included, starts the same way (pyabc caches the sample it calibrates epsilon from)."""
-        sampler = (pyabc.sampler.SingleCoreSampler() if settings.n_jobs == 1
-                   else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=settings.n_jobs))
+        if settings.dask_scheduler:
+            from distributed import Client
+
+            sampler = pyabc.sampler.DaskDistributedSampler(
+                dask_client=Client(settings.dask_scheduler))
+        elif settings.n_jobs == 1:
+            sampler = pyabc.sampler.SingleCoreSampler()
+        else:
+            sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=settings.n_jobs)
         return pyabc.ABCSMC(model, prior, distance, population_size=settings.population_size,
                             sampler=sampler)
 
@@ -496,6 +509,23 @@ def stop_reason(history: Any, settings: CalibrationSettings) -> str | None:
     return None
 
 
+def install(out_dir: Path, folder: Path = POSTERIOR_DIR) -> None:
+    """Copy a finished calibration's posterior (:data:`simulation.posterior.FILES`) into
+    ``folder`` (the package data by default) and regenerate the files made from it."""
+    import shutil
+
+    from .. import documentation
+
+    missing = [name for name in FILES if not (Path(out_dir) / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{out_dir} holds no finished calibration (missing {missing})")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        shutil.copyfile(Path(out_dir) / name, folder / name)
+    posterior.cache_clear()
+    documentation.main()
+
+
 def main(argv: list[str] | None = None) -> None:
     """``slsim-calibrate OUT --parameters a,b [...]``: history matching, then ABC-SMC, into OUT
     (resumable: the same command again continues where it stopped)."""
@@ -525,8 +555,31 @@ def main(argv: list[str] | None = None) -> None:
     for flag, name in (("--cutoff", "cutoff"), ("--min-eps-change", "min_eps_change"),
                        ("--min-acceptance", "min_acceptance")):
         option(flag, name, type=float)
+    parser.add_argument("--dask-scheduler", metavar="tcp://HOST:8786",
+                        help="run the particles on a Dask cluster's workers (pyabc's "
+                             "DaskDistributedSampler): the scheduler's address")
+    parser.add_argument("--install", action="store_true", default=False,
+                        help="make the finished calibration in the folder the model's own: "
+                             "copy its posterior into the package data and regenerate "
+                             "configs/calibration/calibrated.yaml (a development checkout)")
+    parser.add_argument("--report", type=Path, metavar="DIR", default=None,
+                        help="write the validation report of the finished calibration in the "
+                             "folder into DIR (prior against posterior, posterior predictive "
+                             "against every target, the calibrated point on other systems)")
+    parser.add_argument("--report-draws", type=int, default=100, metavar="N",
+                        help="posterior draws the report's predictive runs (default 100)")
     args = parser.parse_args(argv)
+    if args.install:
+        with reported_errors(PROG, ValueError, OSError):
+            install(args.sweep_dir)
+        return
     progress_logging()
+    if args.report:
+        from .calibration_report import write_report
+
+        with reported_errors(PROG, ValueError, OSError):
+            print(f"Report: {write_report(args.sweep_dir, args.report, draws=args.report_draws)}")
+        return
     logging.getLogger("ABC").setLevel(logging.WARNING)  # pyabc's lines: ours say the same
     with reported_errors(PROG, ValueError, OSError, RuntimeError):
         settings = settings_from(CalibrationSettings, args)

@@ -26,7 +26,8 @@ TARGETS_FILE = Path(__file__).resolve().parent.parent / "data" / "calibration" /
 # weeks, or (from the run's breakdown by organisation type) the ratio of two organisation types.
 STATISTICS = ("final", "mean_last_13", "mean_last_52", "ratio_by_org_type")
 WINDOWS = {"final": 1, "mean_last_13": 13, "mean_last_52": 52}
-POPULATIONS = ("managers", "clinical_managers", "nonclinical_managers", "trainees", "teams",
+POPULATIONS = ("managers", "clinical_managers", "nonclinical_managers", "established_managers",
+               "trainees", "teams",
                *ORG_TYPES)
 # A value to match, or a bound the model should not exceed (when a source gives only that).
 KINDS = ("value", "upper_bound")

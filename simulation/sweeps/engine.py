@@ -168,6 +168,33 @@ class _GroupChoice:
     config: DictConfig  # the composed task config of the choice
     scratch: DictConfig  # a copy that each job's value overrides are applied to, then read
     validated: RunConfig | None  # the choice's own config, validated (None if it is invalid)
+    # Parameters set by an interpolation (the calibrated config's ${slsim_posterior:...,${draw}}):
+    # re-read for each job, since a job's value overrides (draw=K) can change what they resolve to.
+    interpolated: tuple[str, ...] = ()
+    touched: set[str] = dataclasses.field(default_factory=set)  # keys the last job set on scratch
+
+
+def _restore(scratch: DictConfig, original: DictConfig, keys: set[str]) -> None:
+    """Set each dotted key of ``scratch`` back to its raw value in ``original`` (an
+    interpolation stays an interpolation), undoing the last job's value overrides."""
+    for dotted in keys:
+        parent, _, key = dotted.rpartition(".")
+        source = OmegaConf.select(original, parent) if parent else original
+        target = OmegaConf.select(scratch, parent) if parent else scratch
+        if isinstance(source, DictConfig) and isinstance(target, DictConfig) and key in source:
+            target[key] = source._get_node(key)._value()
+
+
+def _interpolated_leaves(node: DictConfig, prefix: str = "") -> tuple[str, ...]:
+    """The dotted paths of the leaves of ``node`` whose value is an interpolation."""
+    found: list[str] = []
+    for key in node:
+        path = f"{prefix}{key}"
+        if OmegaConf.is_interpolation(node, key):
+            found.append(path)
+        elif isinstance(node._get_node(key), DictConfig):
+            found.extend(_interpolated_leaves(node._get_node(key), f"{path}."))
+    return tuple(found)
 
 
 def _plain_hint(hint: Any) -> bool:
@@ -261,7 +288,8 @@ class JobComposer:
                 validated = to_run_config(config)
             except ConfigError:  # the jobs' values may still make it valid: each is checked
                 validated = None
-            self.choices[groups] = _GroupChoice(config, copy.deepcopy(config), validated)
+            self.choices[groups] = _GroupChoice(config, copy.deepcopy(config), validated,
+                                                _interpolated_leaves(config))
         return self.choices[groups]
 
     def quick(self, choice: _GroupChoice, values: list[Any]) -> RunConfig:
@@ -274,6 +302,8 @@ class JobComposer:
             job_config = copy.deepcopy(choice.config)
             apply_value_overrides(values, job_config)
             return to_run_config(job_config)
+        _restore(choice.scratch, choice.config, choice.touched)
+        choice.touched = {o.key_or_group for o in values}
         apply_value_overrides(values, choice.scratch)  # Hydra types and checks each value
         typed = {}
         for override, path in zip(values, paths, strict=True):
@@ -281,6 +311,10 @@ class JobComposer:
             if isinstance(value, DictConfig | ListConfig):
                 value = OmegaConf.to_container(value)
             typed[path] = value
+        for dotted in choice.interpolated:  # resolved with this job's values (its draw=K)
+            path = _field_path(dotted)
+            if path and path not in typed:
+                typed[path] = OmegaConf.select(choice.scratch, dotted)
         return _with_values(choice.validated, typed) if typed else choice.validated
 
     def __call__(self, job: Sequence[str]) -> RunConfig:
