@@ -28,8 +28,9 @@ import pandas as pd
 from scipy import linalg
 from sklearn.preprocessing import SplineTransformer
 
+from ..icb import roster
+
 LEVEL = 0.95
-ENGLAND_SYSTEMS = 42  # integrated care boards in England since July 2022 (simulation/icb.py)
 
 
 # --- From tidy runs to draws x options --------------------------------------------------------
@@ -167,17 +168,19 @@ def evpi(net_benefits) -> float:
     return float(nb.max(axis=1).mean() - nb.mean(axis=0).max())
 
 
-def population_evpi(per_decision: float, systems: int = ENGLAND_SYSTEMS,
+def population_evpi(per_decision: float, systems: int | None = None,
                     horizon_years: float = 3.0, decision_years: float = 10.0,
                     rate: float = 0.035) -> float:
     """EVPI scaled from one system and one decision to ``systems`` systems deciding afresh every
     ``horizon_years`` (the model's horizon) for ``decision_years``, each later decision
     discounted at ``rate``: per_decision x systems x sum_k (1 + rate)^(-k horizon_years).
 
-    The scaling of Philips et al. (2008, Value Health 11:1159). The defaults: the 42 ICBs of
-    England; a decision horizon of 10 years [A: 5 to 15, the span of the NHS's long-term plans;
-    information is worth less as the system changes].
+    The defaults: every system is one of England's 42 ICBs (``systems=None``:
+    :func:`simulation.icb.roster`); a decision horizon of 10 years [A: 5 to 15, the span of the
+    NHS's long-term plans; information is worth less as the system it informs changes: Philips,
+    Claxton & Palmer 2008, "The half-life of truth", Med Decis Making 28:287].
     """
+    systems = len(roster()) if systems is None else systems
     if systems < 1 or horizon_years <= 0 or decision_years < horizon_years:
         raise ValueError(f"systems = {systems} must be >= 1 and decision_years = "
                          f"{decision_years} >= horizon_years = {horizon_years} > 0")
