@@ -3,7 +3,9 @@
 * **levels**: each group's mean of each outcome at the horizon with its 95% CI, and whether there
   were enough seeds (CI half-width against a target precision, CV stability);
 * **differences**: each option minus the baseline, paired by seed, with CIs, relative change,
-  Cohen's d and Holm-adjusted p-values;
+  Cohen's d and Holm-adjusted p-values; a difference is *clear* when its Holm-adjusted p-value
+  is below 0.05, the statistic printed beside the verdict (an unadjusted CI could exclude zero
+  while the adjusted p does not, and the two would then disagree);
 * **costs**: incremental cost and cost per unit of gain;
 * **ranking**: the options ranked by the gain in the primary outcome, with those tied with the
   best;
@@ -21,6 +23,7 @@ from ..outputs import Output
 from .load import SweepTables, describe_groups, resolve_baseline
 from .outcomes import OUTCOMES, TASKS_TOTAL, column_name, outcome
 from .stats import (
+    LEVEL,
     cv_stability,
     holm,
     mean_ci,
@@ -32,6 +35,7 @@ from .systems import SystemComparison, compare_systems
 
 PRECISION = 0.05  # target CI half-width, as a share of the mean
 CV_TOLERANCE = 0.1
+ALPHA = 1 - LEVEL  # a difference is clear when its Holm-adjusted p-value is below this
 
 
 @dataclass
@@ -120,6 +124,7 @@ def _differences(tables: SweepTables, baseline: str, outcomes) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame["p_holm"] = holm(frame["p_value"])
+        frame["clear"] = frame["p_holm"] < ALPHA  # the verdict follows the p printed beside it
     return frame
 
 
@@ -128,17 +133,26 @@ def _per_unit(cost: float, gain: float, clear: bool) -> float:
     return cost / gain if clear and gain > 0 else math.nan
 
 
-def _costs(tables: SweepTables, baseline: str, primary: Output) -> pd.DataFrame:
+def _costs(tables: SweepTables, baseline: str, primary: Output,
+           differences: pd.DataFrame) -> pd.DataFrame:
+    """Incremental cost and cost per unit of gain. The verdicts on the primary outcome and on
+    tasks a week are those of ``differences`` (Holm-adjusted), so every table agrees; an outcome
+    that table does not compare (a ranking outcome with no better direction) keeps the verdict
+    of its own CI, the only statistic shown for it."""
     rows = []
     tasks_week = OUTCOMES["tasks_completed"]
+    verdicts = differences.set_index(["group", "outcome"])["clear"] if not differences.empty \
+        else pd.Series(dtype=bool)
     for group in tables.groups:
         if group == baseline:
             continue
         seeds = _common_seeds(tables, group, baseline)
         cost = _difference_row(tables, group, baseline, "cost", seeds)
         gain = _difference_row(tables, group, baseline, column_name(primary), seeds)
+        gain["clear"] = bool(verdicts.get((group, primary.name), gain["clear"]))
         total = _difference_row(tables, group, baseline, column_name(TASKS_TOTAL), seeds)
         weekly = _difference_row(tables, group, baseline, column_name(tasks_week), seeds)
+        weekly["clear"] = bool(verdicts.get((group, tasks_week.name), weekly["clear"]))
         sign = primary.sign() or 1
         relative = sign * gain["relative"] * 100
         rows.append({
@@ -200,7 +214,7 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
     levels = _levels(tables, outcomes, precision, cv_tolerance)
     compared = tuple(o for o in outcomes if o.better is not None)
     differences = _differences(tables, base, compared)
-    costs = _costs(tables, base, primary_outcome)
+    costs = _costs(tables, base, primary_outcome, differences)
     ranking = _ranking(tables, costs, differences, primary_outcome)
     if not ranking.empty:  # tables and figures list the options in rank order
         tables.groups = [base, *ranking["group"]]

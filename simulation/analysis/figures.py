@@ -86,7 +86,8 @@ def forest_figure(differences: pd.DataFrame, outcomes: Sequence[Output], baselin
     """Paired differences against the baseline, in % of the baseline mean, with 95% CIs.
 
     ``differences``: rows with ``group``, ``outcome``, ``relative``, ``relative_low``,
-    ``relative_high`` and ``clear`` (CI excludes zero); filled markers are clear differences.
+    ``relative_high`` and ``clear`` (Holm-adjusted p below 0.05); filled markers are clear
+    differences.
     """
     fig, axes = _grid(len(outcomes), 4 if len(outcomes) > 4 else len(outcomes), 4.3,
                       1.9 + 0.38 * differences["group"].nunique())

@@ -109,9 +109,10 @@ def summary_sentences(c: Comparison) -> list[str]:
     else:
         sentences.append(
             f"No option changed {p.label} clearly: the largest change, under *{best['group']}*,"
-            f" is {_signed(best['primary_gain'], 2, '%')} with a 95% CI from "
+            f" is {_signed(best['primary_gain'], 2, '%')} (95% CI "
             f"{_signed(best['primary_gain_low'], 2, '%')} to "
-            f"{_signed(best['primary_gain_high'], 2, '%')}, which includes no change.")
+            f"{_signed(best['primary_gain_high'], 2, '%')}), and no option's Holm-adjusted "
+            "p-value is below 0.05.")
     if len(c.ranking) > 1:
         second = c.ranking.iloc[1]
         if second["tied_with_best"]:
@@ -172,8 +173,8 @@ def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
     better = rows[rows["clear"] & (np.sign(rows["difference"]) == item.sign())]
     worse = rows[rows["clear"] & (np.sign(rows["difference"]) == -item.sign())]
     if better.empty and worse.empty:
-        return (f"No option changed {words} clearly with {c.seeds} seeds (every 95% CI "
-                "includes no change).")
+        return (f"No option changed {words} clearly with {c.seeds} seeds (no Holm-adjusted "
+                "p-value below 0.05).")
     parts = []
     for frame, verb in ((better, "improved"), (worse, "worsened")):
         if frame.empty:
@@ -309,7 +310,9 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
     out += ["## Ranking", "",
             f"Options ranked by their gain in {c.primary.label} over *{c.baseline}* (relative, "
             "paired by seed). *Tied with best*: the paired difference from the top option is "
-            "within noise. *(noise)*: the 95% CI includes no change. Burnout changes are in "
+            "within noise. *(noise)*, *within noise*: the paired difference against the baseline "
+            "is not clear (its Holm-adjusted p-value, in the table of paired differences, is "
+            "0.05 or more). Burnout changes are in "
             "percentage points of managers.", "", markdown_table(headers, rows), ""]
     out += ["## Outcomes at the horizon", "",
             "Mean over seeds with its 95% confidence interval.", ""]
@@ -328,8 +331,10 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
                 f"Each option minus *{c.baseline}*, seed by seed: the mean difference with its "
                 "95% CI, the same as a share of the baseline mean, and Cohen's d (the "
                 "difference in units of the run-to-run standard deviation: 0.2 small, 0.5 "
-                "medium, 0.8 large). **Clear** marks a CI that excludes no change; the p-value is"
-                " Holm-adjusted for all the comparisons in this table.", ""]
+                "medium, 0.8 large). The p-value is Holm-adjusted for all the comparisons in "
+                "this table, and **clear** marks an adjusted p-value below 0.05: the verdict "
+                "follows the p-value beside it, so a CI (unadjusted) that just excludes no "
+                "change can sit beside a verdict of *within noise*.", ""]
         for o in (o for o in c.outcomes if o.better is not None):
             out += [f"### {o.label} ({o.unit}; {o.better} is better; {o.horizon})", ""]
             rows = []
