@@ -61,6 +61,10 @@ def test_draw_differences_give_credible_interval_and_probability_above_zero():
     assert rows.loc[1, "low"] == pytest.approx(1 - 1.96, abs=0.05)
     assert rows.loc[1, "high"] == pytest.approx(1 + 1.96, abs=0.05)
     assert rows.loc[1, "p_positive"] == pytest.approx(0.841345, abs=4 * 0.0026)
+    assert not rows.loc[1, "clear"]  # the interval holds zero, P(diff > 0) is 0.84 < 0.975
+    sure = psa.draw_differences(np.column_stack([base, base + 5 + rng.normal(0, 1, 20_000)]))
+    assert sure.loc[1, "clear"] and sure.loc[1, "low"] > 0
+    np.testing.assert_array_equal(rows["clear"], (rows["low"] > 0) | (rows["high"] < 0))
 
 
 # --- CEAC ----------------------------------------------------------------------------------------

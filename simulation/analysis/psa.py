@@ -75,17 +75,24 @@ def mcse_of_share(p, n: int):
 def draw_differences(values, baseline: int = 0, level: float = LEVEL) -> pd.DataFrame:
     """Each option minus the baseline, draw by draw: one row per option (baseline included, at
     zero) with the mean difference, its central ``level`` credible interval over draws, and
-    P(difference > 0) with its Monte Carlo standard error."""
+    P(difference > 0) with its Monte Carlo standard error.
+
+    ``clear``, the verdict of a PSA table, is read from those same numbers: the credible
+    interval excludes zero, that is, P(difference > 0) or P(difference < 0) is above
+    1 - (1 - ``level``) / 2 (0.975).
+    """
     x = _checked(values)
     difference = x - x[:, [baseline]]
     tail = (1 - level) / 2
     p_positive = (difference > 0).mean(axis=0)
+    p_negative = (difference < 0).mean(axis=0)
     return pd.DataFrame({
         "mean": difference.mean(axis=0),
         "low": np.quantile(difference, tail, axis=0),
         "high": np.quantile(difference, 1 - tail, axis=0),
         "p_positive": p_positive,
-        "p_positive_mcse": mcse_of_share(p_positive, len(x))})
+        "p_positive_mcse": mcse_of_share(p_positive, len(x)),
+        "clear": (p_positive > 1 - tail) | (p_negative > 1 - tail)})
 
 
 def _best_shares(values) -> np.ndarray:
