@@ -1,0 +1,128 @@
+"""The decision under uncertainty: the PSA tables of a sweep run on draws (issue 15, sections 2
+and 3), from the loaded sweep's runs and weekly series.
+
+For every option and draw (averaged over the draw's seeds): its discounted cost to the NHS and
+PSS, tasks delivered and leavers (:mod:`.economics`), and the ranking outcome at the horizon.
+From those, with the statistics of :mod:`.psa`:
+
+* **differences**: each option minus the baseline over draws (credible interval, P(diff > 0));
+* **best**: P(best) and P(top two) for the ranking outcome and for net benefit, with MCSEs;
+* **ceac**: the acceptability curves over willingness to pay, and the frontier;
+* **value**: expected net benefit, EVPI per system and for England;
+* **evppi**: EVPPI of each group of drawn parameters;
+* **thresholds**: the price per unit of the ranking outcome at which each option is chosen;
+* **plane**: the cost-effectiveness plane's points.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..outputs import Output
+from . import economics, psa
+from .load import DRAW, SweepTables
+from .outcomes import column_name
+
+WTP_GRID = np.arange(0.0, 2000.0 + 1e-9, 25.0)  # GBP per task: the CEAC's span (economics.py)
+
+
+@dataclass
+class PSAComparison:
+    """The PSA tables of a sweep with draws (see the module docstring)."""
+
+    options: list[str]  # the baseline first
+    draws: int
+    wtp: float  # the headline willingness to pay per task
+    differences: pd.DataFrame  # option x outcome: mean, credible interval, P(diff > 0), clear
+    best: pd.DataFrame  # option x measure: P(best), P(top two), MCSEs
+    ceac: pd.DataFrame  # wtp x option: P(highest net benefit); 'chosen' (CEAF)
+    value: dict  # expected net benefit by option, EVPI per system and for England
+    evppi: pd.Series  # parameter group -> EVPPI (GBP per system per decision)
+    thresholds: pd.DataFrame  # option: the price range per unit of the ranking outcome
+    plane: pd.DataFrame  # draw x option: incremental effect and cost
+    about: dict = field(default_factory=dict)
+
+
+def _arrays(tables: SweepTables, primary: Output, rate: float
+            ) -> tuple[dict[str, np.ndarray], list[str], list]:
+    """Each measure as a (draws, options) array, seeds averaged, options in table order."""
+    totals = economics.discounted_totals(tables.timeseries, rate)
+    runs = tables.runs.join(totals, on="config_hash").rename(columns={"group": "option"})
+    measures = {}
+    for name in ("intervention_cost", "tasks", "leavers", column_name(primary)):
+        measures[name], options, draws = psa.by_draw(runs, name, tables.groups)
+    return measures, options, draws
+
+
+def parameter_groups(columns) -> dict[str, list[str]]:
+    """The drawn parameters grouped for EVPPI: the costs (every unit cost, the replacement
+    cost), each lever's other knobs, and each config section (model, careers, ...)."""
+    groups: dict[str, list[str]] = {}
+    for column in columns:
+        parts = column.split(".")
+        if parts[-1] in ("unit_cost", "replacement_cost"):
+            name = "costs"
+        elif parts[0] == "scenario" and len(parts) > 2:
+            name = f"lever {parts[2]}: effects and coverage"
+        else:
+            name = parts[0]
+        groups.setdefault(name, []).append(column)
+    return groups
+
+
+def compare_draws(tables: SweepTables, baseline: str, primary: Output,
+                  prices: economics.EconomicParams | None = None) -> PSAComparison:
+    """The PSA tables of ``tables`` (a sweep with a ``draw`` column), against ``baseline``."""
+    if tables.draws is None:
+        raise ValueError(f"{tables.sweep_dir} has no {DRAW!r} column: it is not a PSA sweep")
+    prices = prices or economics.EconomicParams()
+    groups = [baseline, *(g for g in tables.groups if g != baseline)]
+    tables = SweepTables(tables.sweep_dir, tables.runs, tables.timeseries, tables.group_columns,
+                         groups, tables.failed, tables.ics, tables.weeks, tables.draws)
+    measures, options, draws = _arrays(tables, primary, prices.discount_rate)
+    replacement = economics.replacement_cost_draws(int(max(draws)) + 1)[np.asarray(draws)]
+    cost = economics.total_cost(measures["intervention_cost"], measures["leavers"],
+                                replacement[:, None])
+    tasks = measures["tasks"]
+    nmb = economics.net_monetary_benefit(tasks, cost, prices.wtp_per_task)
+    outcome = measures[column_name(primary)]
+    sign = primary.sign() or 1
+    table = {primary.name: outcome, "tasks": tasks, "leavers_averted": -measures["leavers"],
+             "cost": cost, "net_benefit": nmb}
+    differences = pd.concat(
+        [psa.draw_differences(values).assign(option=options, outcome=name)
+         for name, values in table.items()], ignore_index=True)
+    differences = differences[differences["option"] != baseline].reset_index(drop=True)
+    best = []
+    for measure, values in ((primary.name, sign * outcome), ("net_benefit", nmb)):
+        p, p_se = psa.probability_best(values)
+        top, top_se = psa.probability_top(values, min(2, len(options)))
+        best.append(pd.DataFrame({"option": options, "measure": measure, "p_best": p,
+                                  "p_best_mcse": p_se, "p_top_two": top,
+                                  "p_top_two_mcse": top_se}))
+    curves = psa.ceac(tasks, cost, WTP_GRID)
+    chosen, _ = psa.ceaf(tasks, cost, WTP_GRID)
+    ceac = pd.DataFrame(curves, columns=options).assign(wtp=WTP_GRID)
+    ceac["chosen"] = np.asarray(options)[chosen]
+    per_system = psa.evpi(nmb)
+    years = tables.weeks[0] / economics.WEEKS_PER_YEAR
+    inputs = tables.draws.loc[draws].assign(replacement_cost=replacement)
+    inputs = inputs.loc[:, inputs.nunique() > 1]
+    evppi = (psa.evppi_groups(nmb, inputs, parameter_groups(inputs.columns))
+             if not inputs.empty else pd.Series(dtype=float, name="evppi"))
+    prices_per_unit = economics.threshold_prices((sign * outcome).mean(axis=0),
+                                                 cost.mean(axis=0))
+    thresholds = pd.DataFrame({"option": options, "lowest": prices_per_unit[:, 0],
+                               "highest": prices_per_unit[:, 1]})
+    return PSAComparison(
+        options, len(draws), prices.wtp_per_task, differences, pd.concat(best), ceac,
+        {"expected_net_benefit": dict(zip(options, nmb.mean(axis=0), strict=True)),
+         "evpi_per_system": per_system,
+         "evpi_england": psa.population_evpi(per_system, horizon_years=years,
+                                             decision_years=max(10.0, years),
+                                             rate=prices.discount_rate),
+         "horizon_years": years},
+        evppi, thresholds, psa.ce_plane(tasks, cost, options),
+        about={"seeds_per_draw": int(tables.runs.groupby(["group", DRAW])["seed"].nunique()
+                                     .min())})
