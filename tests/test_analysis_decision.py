@@ -84,3 +84,36 @@ def test_parameter_groups_put_costs_together():
                       "costs": ["replacement_cost", "scenario.interventions.coach.unit_cost"],
                       "lever coach: effects and coverage":
                           ["scenario.interventions.coach.support_effect"]}
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_tiny_psa_sweep_reaches_the_report(tmp_path, capsys):
+    """Real runs, then the draw column a PSA sweep's results carry (here: draw = seed // 2,
+    with a drawn value per draw, since `draw=K` runs are not built yet), through slsim-compare:
+    the PSA section, ce_plane.png and ceac.png."""
+    from simulation.analysis.batch import run_jobs
+    from simulation.analysis.compare import main as slsim_compare
+    from simulation.layout import RESULTS_FILE
+    from simulation.sweeps.aggregate import aggregate
+
+    out = tmp_path / "psa"
+    jobs = [[f"scenario={s}", f"seed={seed}", "ics=small_ics", "weeks=4"]
+            for s in ("baseline", "protected_time") for seed in range(6)]
+    run_jobs(jobs, out, n_jobs=2)
+    aggregate(out)
+    results = pd.read_parquet(out / RESULTS_FILE)
+    results["draw"] = results["seed"] // 2
+    results["model.x"] = results["draw"] * 0.1
+    results.to_parquet(out / RESULTS_FILE)  # newer than every run: not aggregated again
+    slsim_compare([str(out)])
+    printed = capsys.readouterr().out
+    assert "over 3 draws of the uncertain parameters" in printed
+    text = (out / "report" / "report.md").read_text()
+    assert "## Decision under uncertainty (parameters and seed)" in text
+    assert "seed-only interval is that of draw 0" in text
+    for name in ("ce_plane.png", "ceac.png"):
+        assert (out / "report" / name).read_bytes()[:8] == PNG_SIGNATURE
+        assert f"({name})" in text
+    assert (out / "report" / "tables" / "psa_best.csv").exists()

@@ -9,7 +9,9 @@
 * **costs**: incremental cost and cost per unit of gain;
 * **ranking**: the options ranked by the gain in the primary outcome, with those tied with the
   best;
-* **systems**: for a national sweep, the gains by ICB and by region (:mod:`.systems`).
+* **systems**: for a national sweep, the gains by ICB and by region (:mod:`.systems`);
+* **psa**: for a sweep on draws of the uncertain parameters, the decision under uncertainty
+  (:mod:`.decision`); the tables above then hold seed noise only, at the sweep's first draw.
 
 The statistics themselves are plain functions in :mod:`simulation.analysis.stats`.
 """
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..outputs import Output
-from .load import SweepTables, describe_groups, resolve_baseline
+from .decision import PSAComparison, compare_draws
+from .load import DRAW, SweepTables, describe_groups, resolve_baseline
 from .outcomes import OUTCOMES, TASKS_TOTAL, column_name, outcome
 from .stats import (
     LEVEL,
@@ -53,6 +56,8 @@ class Comparison:
     cv_tolerance: float = CV_TOLERANCE
     about: dict = field(default_factory=dict)
     systems: SystemComparison | None = None  # by ICB and by region, for a national sweep
+    psa: PSAComparison | None = None  # over draws of the uncertain parameters (a PSA sweep)
+    seed_only_draw: int | None = None  # the draw the seed-only tables hold, in a PSA sweep
 
     @property
     def others(self) -> list[str]:
@@ -210,6 +215,11 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
     if primary_outcome not in outcomes:
         outcomes = (primary_outcome, *outcomes)
     base = resolve_baseline(tables, baseline)
+    psa, seed_only_draw = None, None
+    if tables.draws is not None:  # a PSA: its tables, then the seed-only view of one draw
+        psa = compare_draws(tables, base, primary_outcome)
+        seed_only_draw = int(tables.runs[DRAW].min())
+        tables = tables.at_draw(seed_only_draw)
     tables.groups = [base, *(g for g in tables.groups if g != base)]
     levels = _levels(tables, outcomes, precision, cv_tolerance)
     compared = tuple(o for o in outcomes if o.better is not None)
@@ -225,4 +235,5 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
     seeds = int(tables.runs.groupby("group")["seed"].nunique().min())
     return Comparison(tables, base, primary_outcome, outcomes, seeds, levels, differences,
                       costs, ranking, precision, cv_tolerance, about=describe_groups(tables),
-                      systems=compare_systems(tables, base))
+                      systems=compare_systems(tables, base), psa=psa,
+                      seed_only_draw=seed_only_draw)
