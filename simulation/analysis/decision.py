@@ -24,7 +24,10 @@ from . import economics, psa
 from .load import DRAW, SweepTables
 from .outcomes import column_name
 
-WTP_GRID = np.arange(0.0, 2000.0 + 1e-9, 25.0)  # GBP per task: the CEAC's span (economics.py)
+WTP_GRID = np.arange(0.0, 20000.0 + 1e-9, 250.0)  # GBP per task: the CEAC's span (economics)
+# Fewest draws for EVPPI: [A] a regression on fewer draws than this says little (Strong et al.
+# 2014 used thousands; 30 to 100 is the least anyone would fit a smooth curve to).
+EVPPI_MIN_DRAWS = 30
 
 
 @dataclass
@@ -110,7 +113,8 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
     inputs = tables.draws.loc[draws].assign(replacement_cost=replacement)
     inputs = inputs.loc[:, inputs.nunique() > 1]
     evppi = (psa.evppi_groups(nmb, inputs, parameter_groups(inputs.columns))
-             if not inputs.empty else pd.Series(dtype=float, name="evppi"))
+             if not inputs.empty and len(draws) >= EVPPI_MIN_DRAWS
+             else pd.Series(dtype=float, name="evppi"))
     prices_per_unit = economics.threshold_prices((sign * outcome).mean(axis=0),
                                                  cost.mean(axis=0))
     thresholds = pd.DataFrame({"option": options, "lowest": prices_per_unit[:, 0],

@@ -32,12 +32,14 @@ from ..params import param, parameter_specs, validate
 from ..priors import fixed, triangular
 
 WEEKS_PER_YEAR = 52
-# The willingness to pay per integrated-care task delivered, for the CEAC grid and the NMB
-# headline (GBP). [A], no published value exists: the low end, GBP 100, is about the manager time a
-# task takes (1.5 h, the model's collaboration hours, at the GBP 55 an hour of backfill that
-# protected time is costed at); the high end, GBP 1,000, is a task that also spares a few days of
-# delayed discharge or duplicated assessment. The report's CEAC spans GBP 0 to 2,000.
-WTP_PER_TASK_RANGE = (100.0, 1000.0)
+# The willingness to pay per integrated-care task delivered (GBP). [A], no published value
+# exists; the range is set by the manager time a task takes at GBP 55 an hour (the backfill rate
+# protected time is costed at). Low end, GBP 150: the meeting time of one joint interaction
+# (1.5 h from each of two partners). High end, GBP 18,000: the manager time the system already
+# spends per task delivered on default_ics (about 15 leadership hours a week from each of 1,450
+# managers for 68 tasks a week, some 320 hours a task), what it reveals it pays today. The
+# headline, GBP 2,000, is about one manager-week (37.5 h). The CEAC spans GBP 0 to 20,000.
+WTP_PER_TASK_RANGE = (150.0, 18000.0)
 
 
 @dataclass
@@ -59,7 +61,7 @@ class EconomicParams:
         "G: NICE reference case, 3.5% a year (PMG36, 2022)",
         prior=fixed("a convention of the reference case; 1.5% is NICE's sensitivity case"))
     wtp_per_task: float = param(
-        300.0, 0.0, 1e5, "GBP per task",
+        2000.0, 0.0, 1e5, "GBP per task",
         "Willingness to pay for one integrated-care task delivered (the NMB headline).",
         f"A: plausible range GBP {WTP_PER_TASK_RANGE[0]:,.0f} to "
         f"{WTP_PER_TASK_RANGE[1]:,.0f} (WTP_PER_TASK_RANGE); the CEAC shows them all",
