@@ -221,3 +221,11 @@ def test_case_study_evppi_matches_the_exact_partial_evpi(case_study, name):
     _, se = _one_level(_conditional_inb(psa_sample, group))
     estimate = psa.evppi(_case_study_nb(psa_sample), psa_sample[:, group], gp_points=600)
     assert estimate == pytest.approx(truth, abs=4 * se + 5)
+
+
+def test_evppi_of_an_input_with_two_values():
+    # INB = +1 or -1 as x is 1 or 0, plus noise: knowing x is worth E[max(g, 0)] = 0.5.
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 2, 2000).astype(float)
+    nb = np.column_stack([np.zeros(2000), 2 * x - 1 + rng.normal(0, 1, 2000)])
+    assert psa.evppi(nb, x) == pytest.approx(0.5, abs=4 * 0.5 / math.sqrt(2000) + 0.02)

@@ -198,14 +198,15 @@ def population_evpi(per_decision: float, systems: int | None = None,
 
 def _pspline_fit(x: np.ndarray, y: np.ndarray, basis_size: int) -> np.ndarray:
     """Fitted values of a tensor-product penalised cubic regression spline of ``y`` on the
-    columns of ``x`` (P-splines, Eilers & Marx 1996, Stat Sci 11:89), the smoothing parameter
-    chosen by generalised cross-validation: the GAM of Strong et al. (2014) without mgcv.
+    columns of ``x`` (P-splines: equally spaced knots, so an input with few values still has a
+    full basis; Eilers & Marx 1996, Stat Sci 11:89), the smoothing parameter chosen by
+    generalised cross-validation: the GAM of Strong et al. (2014) without mgcv.
 
     The second-difference penalty leaves linear trends unpenalised, so the fitted values keep
     the mean of ``y`` (what EVPPI needs: E[fitted] = E[NB]).
     """
     knots = basis_size - 2  # cubic B-splines: basis size = knots + degree - 1
-    bases = [SplineTransformer(n_knots=knots, degree=3, knots="quantile", include_bias=True)
+    bases = [SplineTransformer(n_knots=knots, degree=3, knots="uniform", include_bias=True)
              .fit_transform(column[:, None]) for column in x.T]
     design = bases[0]
     for basis in bases[1:]:  # row-wise Kronecker product: the tensor-product basis
@@ -221,13 +222,16 @@ def _pspline_fit(x: np.ndarray, y: np.ndarray, basis_size: int) -> np.ndarray:
         penalty += term
     gram, moment = design.T @ design, design.T @ y
     scale = np.trace(gram) / np.trace(penalty)
-    best = (np.inf, None)
+    # A vanishing ridge keeps the system solvable when an input takes few values (empty basis
+    # functions), without changing the fit otherwise.
+    ridge = 1e-9 * np.trace(gram) / len(gram) * np.eye(len(gram))
+    best = (np.inf, np.full(len(y), y.mean()))
     for smoothing in 10.0 ** np.arange(-6, 4.5, 0.5):
-        system = gram + smoothing * scale * penalty
+        system = gram + smoothing * scale * penalty + ridge
         coefficients = linalg.solve(system, moment, assume_a="pos")
         fitted = design @ coefficients
-        hat_trace = np.trace(linalg.solve(system, gram, assume_a="pos"))
-        gcv = len(y) * np.sum((y - fitted) ** 2) / (len(y) - hat_trace) ** 2
+        freedom = len(y) - np.trace(linalg.solve(system, gram, assume_a="pos"))
+        gcv = len(y) * np.sum((y - fitted) ** 2) / freedom**2 if freedom > 0 else np.inf
         if gcv < best[0]:
             best = (gcv, fitted)
     return best[1]
