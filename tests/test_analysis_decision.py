@@ -60,6 +60,16 @@ def test_evppi_of_the_parameter_that_decides_is_the_evpi(result):
     assert result.value["evpi_england"] > 42 * result.value["evpi_per_system"]
 
 
+def test_evppi_of_a_group_too_large_for_the_draws_is_not_estimated():
+    tables = _tables()
+    extra = np.random.default_rng(8).random((DRAWS, 13))
+    for i in range(13):  # 13 drawn parameters need 130 draws; there are 120
+        tables.draws[f"careers.p{i}"] = extra[:, i]
+    result = decision.compare_draws(tables, "baseline", OUTCOMES["sl_density"])
+    assert "careers" not in result.evppi and result.about["evppi_skipped"] == {"careers": 130}
+    assert "model" in result.evppi
+
+
 def test_a_sweep_without_draws_is_refused():
     tables = _tables()
     tables.draws = None

@@ -25,8 +25,11 @@ from .load import DRAW, SweepTables
 from .outcomes import column_name
 
 WTP_GRID = np.arange(0.0, 20000.0 + 1e-9, 250.0)  # GBP per task: the CEAC's span (economics)
-# Fewest draws for EVPPI: [A] a regression on fewer draws than this says little (Strong et al.
-# 2014 used thousands; 30 to 100 is the least anyone would fit a smooth curve to).
+# Fewest draws for EVPPI: a regression on fewer draws than 10 per input (Harrell, *Regression
+# Modeling Strategies*, 2nd ed. 2015, section 4.4: 10 to 20 observations per parameter) fits
+# noise, and an overfitted metamodel returns EVPI for any group; 30 in all [A]: the least anyone
+# would fit a smooth curve to (Strong et al. 2014 used thousands).
+EVPPI_DRAWS_PER_PARAMETER = 10
 EVPPI_MIN_DRAWS = 30
 
 
@@ -112,8 +115,11 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
     years = tables.weeks[0] / economics.WEEKS_PER_YEAR
     inputs = tables.draws.loc[draws].assign(replacement_cost=replacement)
     inputs = inputs.loc[:, inputs.nunique() > 1]
-    evppi = (psa.evppi_groups(nmb, inputs, parameter_groups(inputs.columns))
-             if not inputs.empty and len(draws) >= EVPPI_MIN_DRAWS
+    needed = {name: max(EVPPI_MIN_DRAWS, EVPPI_DRAWS_PER_PARAMETER * len(columns))
+              for name, columns in parameter_groups(inputs.columns).items()}
+    valued = {name: columns for name, columns in parameter_groups(inputs.columns).items()
+              if len(draws) >= needed[name]}
+    evppi = (psa.evppi_groups(nmb, inputs, valued) if valued
              else pd.Series(dtype=float, name="evppi"))
     prices_per_unit = economics.threshold_prices((sign * outcome).mean(axis=0),
                                                  cost.mean(axis=0))
@@ -129,4 +135,5 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
          "horizon_years": years},
         evppi, thresholds, psa.ce_plane(tasks, cost, options),
         about={"seeds_per_draw": int(tables.runs.groupby(["group", DRAW])["seed"].nunique()
-                                     .min())})
+                                     .min()),
+               "evppi_skipped": {name: n for name, n in needed.items() if name not in valued}})

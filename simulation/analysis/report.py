@@ -23,7 +23,7 @@ from ..outputs import format_gbp, format_number
 from ..results_io import write_figure, write_json, write_streamed
 from . import figures, systems
 from .comparison import Comparison
-from .decision import EVPPI_MIN_DRAWS
+from .decision import EVPPI_DRAWS_PER_PARAMETER, EVPPI_MIN_DRAWS
 from .outcomes import outcome
 from .stats import effect_size_words
 from .tables import markdown_table
@@ -208,6 +208,9 @@ def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
 def _replication_sentence(c: Comparison) -> str:
     levels = c.levels[c.levels["outcome"].isin([o.name for o in c.outcomes if o.better])]
     levels = levels[levels["mean"].abs() > 0]
+    if not levels["relative_half_width"].notna().any():  # one seed (a PSA of one seed a draw)
+        return (f"With {c.seeds} seed{'s' if c.seeds != 1 else ''} there is no seed-only "
+                "interval: it needs at least 2.")
     within = int((levels["relative_half_width"] <= c.precision).sum())
     widest = levels.loc[levels["relative_half_width"].idxmax()]
     primary = c.levels[(c.levels["outcome"] == c.primary.name)
@@ -461,9 +464,10 @@ def psa_section(c: Comparison) -> list[str]:
            " (NICE reference case): intervention cost plus replacing each manager who leaves, "
            "discounted at 3.5% a year, like the tasks delivered. Net benefit (NMB) is valued "
            f"at {gbp} per integrated-care task. Intervals are 95% credible intervals over "
-           "draws; **clear** marks one that excludes no change (P(difference > 0) above "
-           f"0.975 or below 0.025). The seed-only interval is that of draw "
-           f"{c.seed_only_draw} alone.", ""]
+           "draws; **clear** marks one that excludes no change. The seed-only interval is "
+           f"that of draw {c.seed_only_draw} alone."
+           + (" With one seed a draw, seed noise counts here as parameter uncertainty, so "
+              "P(best) and EVPI overstate it." if d.about["seeds_per_draw"] == 1 else ""), ""]
     rows = []
     for option in d.options[1:]:
         get = d.differences.set_index(["option", "outcome"]).loc
@@ -474,7 +478,8 @@ def psa_section(c: Comparison) -> list[str]:
             (f"{_signed(seed['difference'] * p.scale)} ({_signed(seed['low'] * p.scale)} to "
              f"{_signed(seed['high'] * p.scale)})") if seed is not None else "n/a",
             _estimate(nmb, money=True), f"{nmb['p_positive']:.2f}",
-            "**clear**" if nmb["clear"] else "uncertain"])
+            ("**clear gain**" if nmb["mean"] > 0 else "**clear loss**") if nmb["clear"]
+            else "uncertain"])
     out += [markdown_table([
         c.kind, f"{p.label} change ({p.unit}; parameters and seed)", "P(> 0)",
         f"{p.label} change (seed only)", f"NMB change at {gbp}/task", "P(NMB > 0)",
@@ -502,9 +507,12 @@ def psa_section(c: Comparison) -> list[str]:
                 "worth, GBP per system per decision; Strong, Oakley & Brennan 2014):", "",
                 markdown_table(["parameters", "EVPPI"], [[g, format_gbp(v)]
                                                           for g, v in d.evppi.items()]), ""]
-    else:
-        out += [f"EVPPI by group of parameters needs at least {EVPPI_MIN_DRAWS} draws, and "
-                "parameters that vary between them.", ""]
+    if d.about["evppi_skipped"]:
+        out += ["EVPPI is not estimated for " + ", ".join(
+            f"*{g}* (needs {n} draws)" for g, n in d.about["evppi_skipped"].items())
+            + f": a regression needs at least {EVPPI_DRAWS_PER_PARAMETER} draws per parameter of"
+            f" the group, and {EVPPI_MIN_DRAWS} in all, or it fits noise and overstates EVPPI.",
+            ""]
     rows = [[r["option"], "never" if not np.isfinite(r["lowest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} or more" if np.isinf(r["highest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} to {format_gbp(r['highest'] / p.scale)}"]
