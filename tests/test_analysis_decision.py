@@ -70,6 +70,15 @@ def test_evppi_of_a_group_too_large_for_the_draws_is_not_estimated():
     assert "model" in result.evppi
 
 
+def test_a_draw_an_option_did_not_finish_is_left_out():
+    tables = _tables()
+    runs = tables.runs
+    tables.runs = runs[~((runs["group"] == "a") & (runs["draw"] == 5))
+                       & ~((runs["group"] == "b") & (runs["draw"] == 6) & (runs["seed"] == 1))]
+    result = decision.compare_draws(tables, "baseline", OUTCOMES["sl_density"])
+    assert result.draws == DRAWS - 2 and result.about["draws_left_out"] == 2
+
+
 def test_a_sweep_without_draws_is_refused():
     tables = _tables()
     tables.draws = None

@@ -50,11 +50,23 @@ class PSAComparison:
     about: dict = field(default_factory=dict)
 
 
+def complete_draws(runs: pd.DataFrame, options: list[str]) -> list:
+    """The draws every option ran with the same seeds (a failed run leaves its draw out of the
+    paired analysis)."""
+    runs = runs[runs["group"].isin(options)]
+    by_draw = runs.groupby(DRAW)
+    pairs, seeds = by_draw.size(), by_draw["seed"].nunique()
+    complete = (pairs == seeds * len(options)) & (by_draw["group"].nunique() == len(options))
+    return sorted(complete.index[complete])
+
+
 def _arrays(tables: SweepTables, primary: Output, rate: float
             ) -> tuple[dict[str, np.ndarray], list[str], list]:
-    """Each measure as a (draws, options) array, seeds averaged, options in table order."""
+    """Each measure as a (draws, options) array, seeds averaged, options in table order, over
+    the draws every option ran."""
     totals = economics.discounted_totals(tables.timeseries, rate)
-    runs = tables.runs.join(totals, on="config_hash").rename(columns={"group": "option"})
+    runs = tables.runs[tables.runs[DRAW].isin(complete_draws(tables.runs, tables.groups))]
+    runs = runs.join(totals, on="config_hash").rename(columns={"group": "option"})
     measures = {}
     for name in ("intervention_cost", "tasks", "leavers", column_name(primary)):
         measures[name], options, draws = psa.by_draw(runs, name, tables.groups)
@@ -136,4 +148,5 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
         evppi, thresholds, psa.ce_plane(tasks, cost, options),
         about={"seeds_per_draw": int(tables.runs.groupby(["group", DRAW])["seed"].nunique()
                                      .min()),
-               "evppi_skipped": {name: n for name, n in needed.items() if name not in valued}})
+               "evppi_skipped": {name: n for name, n in needed.items() if name not in valued},
+               "draws_left_out": int(tables.runs[DRAW].nunique()) - len(draws)})

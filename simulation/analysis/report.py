@@ -459,7 +459,9 @@ def psa_section(c: Comparison) -> list[str]:
     d, p = c.psa, c.primary
     gbp = format_gbp(d.wtp)
     out = ["## Decision under uncertainty (parameters and seed)", "",
-           f"{d.draws} draws of the uncertain parameters, every option on every draw, "
+           f"{d.draws} draws of the uncertain parameters, every option on every draw"
+           + (f" ({d.about['draws_left_out']} more left out: an option's run of them did not "
+              "succeed)" if d.about["draws_left_out"] else "") + ", "
            f"{d.about['seeds_per_draw']} seed(s) per draw averaged. Costs are the NHS and PSS's"
            " (NICE reference case): intervention cost plus replacing each manager who leaves, "
            "discounted at 3.5% a year, like the tasks delivered. Net benefit (NMB) is valued "
