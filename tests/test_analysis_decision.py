@@ -58,6 +58,8 @@ def test_evppi_of_the_parameter_that_decides_is_the_evpi(result):
     assert result.value["evpi_per_system"] > 0
     assert result.evppi["model"] == pytest.approx(result.value["evpi_per_system"], rel=0.1)
     assert result.value["evpi_england"] > 42 * result.value["evpi_per_system"]
+    assert result.tornado.iloc[0]["parameter"] == "model.x"  # the tornado names it first
+    assert set(result.about["tornado_pair"]) <= {"baseline", "a", "b"}
 
 
 def test_evppi_of_a_group_too_large_for_the_draws_is_not_estimated():

@@ -229,3 +229,14 @@ def test_evppi_of_an_input_with_two_values():
     x = rng.integers(0, 2, 2000).astype(float)
     nb = np.column_stack([np.zeros(2000), 2 * x - 1 + rng.normal(0, 1, 2000)])
     assert psa.evppi(nb, x) == pytest.approx(0.5, abs=4 * 0.5 / math.sqrt(2000) + 0.02)
+
+
+def test_one_way_ranges_rank_the_input_that_moves_the_outcome():
+    rng = np.random.default_rng(9)
+    inputs = pd.DataFrame(rng.random((400, 3)), columns=["big", "small", "none"])
+    y = 10 * inputs["big"] + 2 * inputs["small"] + rng.normal(0, 0.5, 400)
+    ranges = psa.one_way_ranges(y, inputs)
+    assert list(ranges["parameter"]) == ["big", "small", "none"]
+    big = ranges.iloc[0]  # the lowest tenth averages about 0.05, the highest about 0.95
+    assert big["at_low"] == pytest.approx(10 * 0.05 + 1, abs=0.3)
+    assert big["at_high"] == pytest.approx(10 * 0.95 + 1, abs=0.3)

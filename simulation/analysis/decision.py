@@ -11,7 +11,9 @@ From those, with the statistics of :mod:`.psa`:
 * **value**: expected net benefit, EVPI per system and for England;
 * **evppi**: EVPPI of each group of drawn parameters;
 * **thresholds**: the price per unit of the ranking outcome at which each option is chosen;
-* **plane**: the cost-effectiveness plane's points.
+* **plane**: the cost-effectiveness plane's points;
+* **tornado**: how the net benefit of the leading option over the next moves with each drawn
+  parameter, low against high.
 """
 
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ class PSAComparison:
     evppi: pd.Series  # parameter group -> EVPPI (GBP per system per decision)
     thresholds: pd.DataFrame  # option: the price range per unit of the ranking outcome
     plane: pd.DataFrame  # draw x option: incremental effect and cost
+    tornado: pd.DataFrame  # parameter: NMB of the leader over the next, input low and high
     about: dict = field(default_factory=dict)
 
 
@@ -137,6 +140,10 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
                                                  cost.mean(axis=0))
     thresholds = pd.DataFrame({"option": options, "lowest": prices_per_unit[:, 0],
                                "highest": prices_per_unit[:, 1]})
+    leader, runner_up = np.argsort(nmb.mean(axis=0))[::-1][:2]
+    tornado = (psa.one_way_ranges(nmb[:, leader] - nmb[:, runner_up], inputs)
+               if len(draws) >= EVPPI_MIN_DRAWS and not inputs.empty
+               else pd.DataFrame(columns=["parameter", "at_low", "at_high", "width"]))
     return PSAComparison(
         options, len(draws), prices.wtp_per_task, differences, pd.concat(best), ceac,
         {"expected_net_benefit": dict(zip(options, nmb.mean(axis=0), strict=True)),
@@ -145,8 +152,9 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
                                              decision_years=max(10.0, years),
                                              rate=prices.discount_rate),
          "horizon_years": years},
-        evppi, thresholds, psa.ce_plane(tasks, cost, options),
+        evppi, thresholds, psa.ce_plane(tasks, cost, options), tornado,
         about={"seeds_per_draw": int(tables.runs.groupby(["group", DRAW])["seed"].nunique()
                                      .min()),
                "evppi_skipped": {name: n for name, n in needed.items() if name not in valued},
-               "draws_left_out": int(tables.runs[DRAW].nunique()) - len(draws)})
+               "draws_left_out": int(tables.runs[DRAW].nunique()) - len(draws),
+               "tornado_pair": (options[leader], options[runner_up])})

@@ -263,3 +263,24 @@ def ceac_figure(ceac: pd.DataFrame, options: Sequence[str], colours: dict[str, t
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def tornado_figure(ranges: pd.DataFrame, leader: str, other: str, unit: str, top: int = 12):
+    """The tornado: for the ``top`` widest rows of ``ranges`` (as
+    :func:`simulation.analysis.psa.one_way_ranges` returns them), a bar from the expected
+    net benefit of ``leader`` over ``other`` with the parameter low to that with it high."""
+    rows = ranges.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.38 * len(rows)))
+    y = np.arange(len(rows))
+    low, high = rows["at_low"].to_numpy(float), rows["at_high"].to_numpy(float)
+    ax.barh(y, high - low, left=low, color=np.where(high >= low, "tab:blue", "tab:orange"),
+            alpha=0.8)
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(rows["parameter"], fontsize=8)
+    ax.set_xlabel(f"net benefit of {leader} over {other}, GBP ({unit})")
+    ax.set_title("What the choice depends on: parameter in its lowest tenth of draws (bar start)"
+                 "\nto its highest (bar end); blue: higher favours the leader", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -248,7 +248,8 @@ def write_report(c: Comparison, out_dir: Path | None = None) -> dict[str, Path]:
     if c.psa is not None:
         frames.update(psa_differences=c.psa.differences, psa_best=c.psa.best, ceac=c.psa.ceac,
                       evppi=c.psa.evppi.rename_axis("group").reset_index(),
-                      thresholds=c.psa.thresholds, ce_plane=c.psa.plane)
+                      thresholds=c.psa.thresholds, ce_plane=c.psa.plane,
+                      tornado=c.psa.tornado)
     for name, frame in frames.items():
         paths[f"{name}.csv"] = write_streamed(out_dir / "tables" / f"{name}.csv",
                                               lambda tmp, f=frame: f.to_csv(tmp, index=False))
@@ -314,6 +315,11 @@ def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
                                   c.psa.draws)
         paths["ceac.png"] = write_figure(out_dir / "ceac.png", fig)
         plt.close(fig)
+        if not c.psa.tornado.empty:
+            fig = figures.tornado_figure(c.psa.tornado, *c.psa.about["tornado_pair"],
+                                         f"at {format_gbp(c.psa.wtp)} per task")
+            paths["tornado.png"] = write_figure(out_dir / "tornado.png", fig)
+            plt.close(fig)
     return paths
 
 
@@ -422,6 +428,8 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
         "ce_plane.png": "Cost-effectiveness plane: incremental cost against tasks delivered, "
                         "one point per draw.",
         "ceac.png": "Cost-effectiveness acceptability curves, with the frontier.",
+        "tornado.png": "Tornado: the net benefit of the leading option over the next, each "
+                       "parameter low against high.",
     }
     out += ["## Figures", ""]
     for name, file in images.items():
@@ -515,6 +523,13 @@ def psa_section(c: Comparison) -> list[str]:
             + f": a regression needs at least {EVPPI_DRAWS_PER_PARAMETER} draws per parameter of"
             f" the group, and {EVPPI_MIN_DRAWS} in all, or it fits noise and overstates EVPPI.",
             ""]
+    if not d.tornado.empty:
+        leader, other = d.about["tornado_pair"]
+        top = d.tornado.iloc[0]
+        out += [f"*{leader}* leads *{other}* on expected net benefit; of the drawn parameters, "
+                f"the choice between them depends most on `{top['parameter']}`: their "
+                f"difference is {format_gbp(top['at_low'])} in the draws where it is lowest and"
+                f" {format_gbp(top['at_high'])} where it is highest (`tornado.png`).", ""]
     rows = [[r["option"], "never" if not np.isfinite(r["lowest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} or more" if np.isinf(r["highest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} to {format_gbp(r['highest'] / p.scale)}"]
