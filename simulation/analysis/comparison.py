@@ -216,7 +216,7 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
         outcomes = (primary_outcome, *outcomes)
     base = resolve_baseline(tables, baseline)
     psa, seed_only_draw = None, None
-    if tables.draws is not None:  # a PSA: its tables, then the seed-only view of one draw
+    if tables.draws is not None and len(tables.groups) > 1:  # a PSA, then one draw's seeds
         psa = compare_draws(tables, base, primary_outcome)
         seed_only_draw = int(tables.runs[DRAW].min())
         tables = tables.at_draw(seed_only_draw)

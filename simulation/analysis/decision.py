@@ -92,11 +92,56 @@ def parameter_groups(columns) -> dict[str, list[str]]:
     return groups
 
 
+def _best_table(options: list[str], measures: dict[str, np.ndarray]) -> pd.DataFrame:
+    """P(best) and P(top two), with their MCSEs, of each option on each measure (higher is
+    better)."""
+    rows = []
+    for measure, values in measures.items():
+        p, p_se = psa.probability_best(values)
+        top, top_se = psa.probability_top(values, min(2, len(options)))
+        rows.append(pd.DataFrame({"option": options, "measure": measure, "p_best": p,
+                                  "p_best_mcse": p_se, "p_top_two": top,
+                                  "p_top_two_mcse": top_se}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _ceac_table(tasks: np.ndarray, cost: np.ndarray, options: list[str]) -> pd.DataFrame:
+    """The CEAC over :data:`WTP_GRID`, one column per option, and the CEAF's choice."""
+    chosen, _ = psa.ceaf(tasks, cost, WTP_GRID)
+    table = pd.DataFrame(psa.ceac(tasks, cost, WTP_GRID), columns=options).assign(wtp=WTP_GRID)
+    table["chosen"] = np.asarray(options)[chosen]
+    return table
+
+
+def _evppi(nmb: np.ndarray, inputs: pd.DataFrame) -> tuple[pd.Series, dict[str, int]]:
+    """EVPPI of each parameter group with enough draws to fit, and the draws each other group
+    would need."""
+    groups = parameter_groups(inputs.columns)
+    needed = {name: max(EVPPI_MIN_DRAWS, EVPPI_DRAWS_PER_PARAMETER * len(columns))
+              for name, columns in groups.items()}
+    valued = {name: columns for name, columns in groups.items() if len(nmb) >= needed[name]}
+    values = (psa.evppi_groups(nmb, inputs, valued) if valued
+              else pd.Series(dtype=float, name="evppi"))
+    return values, {name: n for name, n in needed.items() if name not in valued}
+
+
+def _tornado(nmb: np.ndarray, inputs: pd.DataFrame) -> tuple[pd.DataFrame, tuple[int, int]]:
+    """The tornado of the net benefit of the option of highest expected NMB over the next, and
+    those two options (empty below :data:`EVPPI_MIN_DRAWS` draws)."""
+    leader, runner_up = np.argsort(nmb.mean(axis=0))[::-1][:2]
+    if len(nmb) < EVPPI_MIN_DRAWS or inputs.empty:
+        return pd.DataFrame(columns=["parameter", "at_low", "at_high", "width"]), (leader,
+                                                                                    runner_up)
+    return psa.one_way_ranges(nmb[:, leader] - nmb[:, runner_up], inputs), (leader, runner_up)
+
+
 def compare_draws(tables: SweepTables, baseline: str, primary: Output,
                   prices: economics.EconomicParams | None = None) -> PSAComparison:
     """The PSA tables of ``tables`` (a sweep with a ``draw`` column), against ``baseline``."""
     if tables.draws is None:
         raise ValueError(f"{tables.sweep_dir} has no {DRAW!r} column: it is not a PSA sweep")
+    if len(tables.groups) < 2:
+        raise ValueError(f"a PSA compares options; the sweep has only {tables.groups}")
     prices = prices or economics.EconomicParams()
     groups = [baseline, *(g for g in tables.groups if g != baseline)]
     tables = SweepTables(tables.sweep_dir, tables.runs, tables.timeseries, tables.group_columns,
@@ -107,54 +152,36 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
                                 replacement[:, None])
     tasks = measures["tasks"]
     nmb = economics.net_monetary_benefit(tasks, cost, prices.wtp_per_task)
-    outcome = measures[column_name(primary)]
-    sign = primary.sign() or 1
-    table = {primary.name: outcome, "tasks": tasks, "leavers_averted": -measures["leavers"],
-             "cost": cost, "net_benefit": nmb}
+    gain = (primary.sign() or 1) * measures[column_name(primary)]  # higher is better
+    table = {primary.name: measures[column_name(primary)], "tasks": tasks,
+             "leavers_averted": -measures["leavers"], "cost": cost, "net_benefit": nmb}
     differences = pd.concat(
         [psa.draw_differences(values).assign(option=options, outcome=name)
          for name, values in table.items()], ignore_index=True)
     differences = differences[differences["option"] != baseline].reset_index(drop=True)
-    best = []
-    for measure, values in ((primary.name, sign * outcome), ("net_benefit", nmb)):
-        p, p_se = psa.probability_best(values)
-        top, top_se = psa.probability_top(values, min(2, len(options)))
-        best.append(pd.DataFrame({"option": options, "measure": measure, "p_best": p,
-                                  "p_best_mcse": p_se, "p_top_two": top,
-                                  "p_top_two_mcse": top_se}))
-    curves = psa.ceac(tasks, cost, WTP_GRID)
-    chosen, _ = psa.ceaf(tasks, cost, WTP_GRID)
-    ceac = pd.DataFrame(curves, columns=options).assign(wtp=WTP_GRID)
-    ceac["chosen"] = np.asarray(options)[chosen]
-    per_system = psa.evpi(nmb)
-    years = tables.weeks[0] / economics.WEEKS_PER_YEAR
     inputs = tables.draws.loc[draws].assign(replacement_cost=replacement)
     inputs = inputs.loc[:, inputs.nunique() > 1]
-    needed = {name: max(EVPPI_MIN_DRAWS, EVPPI_DRAWS_PER_PARAMETER * len(columns))
-              for name, columns in parameter_groups(inputs.columns).items()}
-    valued = {name: columns for name, columns in parameter_groups(inputs.columns).items()
-              if len(draws) >= needed[name]}
-    evppi = (psa.evppi_groups(nmb, inputs, valued) if valued
-             else pd.Series(dtype=float, name="evppi"))
-    prices_per_unit = economics.threshold_prices((sign * outcome).mean(axis=0),
-                                                 cost.mean(axis=0))
-    thresholds = pd.DataFrame({"option": options, "lowest": prices_per_unit[:, 0],
-                               "highest": prices_per_unit[:, 1]})
-    leader, runner_up = np.argsort(nmb.mean(axis=0))[::-1][:2]
-    tornado = (psa.one_way_ranges(nmb[:, leader] - nmb[:, runner_up], inputs)
-               if len(draws) >= EVPPI_MIN_DRAWS and not inputs.empty
-               else pd.DataFrame(columns=["parameter", "at_low", "at_high", "width"]))
+    evppi, skipped = _evppi(nmb, inputs)
+    tornado, (leader, runner_up) = _tornado(nmb, inputs)
+    prices_per_unit = economics.threshold_prices(gain.mean(axis=0), cost.mean(axis=0))
+    per_system = psa.evpi(nmb)
+    years = tables.weeks[0] / economics.WEEKS_PER_YEAR
     return PSAComparison(
-        options, len(draws), prices.wtp_per_task, differences, pd.concat(best), ceac,
+        options, len(draws), prices.wtp_per_task, differences,
+        _best_table(options, {primary.name: gain, "net_benefit": nmb}),
+        _ceac_table(tasks, cost, options),
         {"expected_net_benefit": dict(zip(options, nmb.mean(axis=0), strict=True)),
          "evpi_per_system": per_system,
          "evpi_england": psa.population_evpi(per_system, horizon_years=years,
                                              decision_years=max(10.0, years),
                                              rate=prices.discount_rate),
          "horizon_years": years},
-        evppi, thresholds, psa.ce_plane(tasks, cost, options), tornado,
+        evppi,
+        pd.DataFrame({"option": options, "lowest": prices_per_unit[:, 0],
+                      "highest": prices_per_unit[:, 1]}),
+        psa.ce_plane(tasks, cost, options), tornado,
         about={"seeds_per_draw": int(tables.runs.groupby(["group", DRAW])["seed"].nunique()
                                      .min()),
-               "evppi_skipped": {name: n for name, n in needed.items() if name not in valued},
+               "evppi_skipped": skipped,
                "draws_left_out": int(tables.runs[DRAW].nunique()) - len(draws),
                "tornado_pair": (options[leader], options[runner_up])})
