@@ -17,7 +17,7 @@ from ..params import choice, param, validate
 from .comparison import PRECISION, compare
 from .load import load
 from .outcomes import OUTCOMES, outcome
-from .report import ranking_rows, write_report
+from .report import psa_sentence, ranking_rows, write_report
 from .tables import plain_table
 
 PROG = "slsim-compare"
@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Ranking by {comparison.primary.label} against {comparison.baseline} "
           f"({comparison.seeds} seeds, 95% CIs, paired by seed):")
     print(plain_table(headers, rows))
+    if comparison.psa is not None:
+        print(psa_sentence(comparison))
     print()
     print(f"Report: {paths['report.md']}")
     print(f"        {paths['report.html']} (figures embedded)")

@@ -3,11 +3,15 @@
 * **levels**: each group's mean of each outcome at the horizon with its 95% CI, and whether there
   were enough seeds (CI half-width against a target precision, CV stability);
 * **differences**: each option minus the baseline, paired by seed, with CIs, relative change,
-  Cohen's d and Holm-adjusted p-values;
+  Cohen's d and Holm-adjusted p-values; a difference is *clear* when its Holm-adjusted p-value
+  is below 0.05, the statistic printed beside the verdict (an unadjusted CI could exclude zero
+  while the adjusted p does not, and the two would then disagree);
 * **costs**: incremental cost and cost per unit of gain;
 * **ranking**: the options ranked by the gain in the primary outcome, with those tied with the
   best;
-* **systems**: for a national sweep, the gains by ICB and by region (:mod:`.systems`).
+* **systems**: for a national sweep, the gains by ICB and by region (:mod:`.systems`);
+* **psa**: for a sweep on draws of the uncertain parameters, the decision under uncertainty
+  (:mod:`.decision`); the tables above then hold seed noise only, at the sweep's first draw.
 
 The statistics themselves are plain functions in :mod:`simulation.analysis.stats`.
 """
@@ -18,9 +22,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..outputs import Output
-from .load import SweepTables, describe_groups, resolve_baseline
+from .decision import PSAComparison, compare_draws
+from .load import DRAW, SweepTables, describe_groups, resolve_baseline
 from .outcomes import OUTCOMES, TASKS_TOTAL, column_name, outcome
 from .stats import (
+    LEVEL,
     cv_stability,
     holm,
     mean_ci,
@@ -32,6 +38,7 @@ from .systems import SystemComparison, compare_systems
 
 PRECISION = 0.05  # target CI half-width, as a share of the mean
 CV_TOLERANCE = 0.1
+ALPHA = 1 - LEVEL  # a difference is clear when its Holm-adjusted p-value is below this
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Comparison:
     cv_tolerance: float = CV_TOLERANCE
     about: dict = field(default_factory=dict)
     systems: SystemComparison | None = None  # by ICB and by region, for a national sweep
+    psa: PSAComparison | None = None  # over draws of the uncertain parameters (a PSA sweep)
+    seed_only_draw: int | None = None  # the draw the seed-only tables hold, in a PSA sweep
 
     @property
     def others(self) -> list[str]:
@@ -120,6 +129,7 @@ def _differences(tables: SweepTables, baseline: str, outcomes) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame["p_holm"] = holm(frame["p_value"])
+        frame["clear"] = frame["p_holm"] < ALPHA  # the verdict follows the p printed beside it
     return frame
 
 
@@ -128,17 +138,26 @@ def _per_unit(cost: float, gain: float, clear: bool) -> float:
     return cost / gain if clear and gain > 0 else math.nan
 
 
-def _costs(tables: SweepTables, baseline: str, primary: Output) -> pd.DataFrame:
+def _costs(tables: SweepTables, baseline: str, primary: Output,
+           differences: pd.DataFrame) -> pd.DataFrame:
+    """Incremental cost and cost per unit of gain. The verdicts on the primary outcome and on
+    tasks a week are those of ``differences`` (Holm-adjusted), so every table agrees; an outcome
+    that table does not compare (a ranking outcome with no better direction) keeps the verdict
+    of its own CI, the only statistic shown for it."""
     rows = []
     tasks_week = OUTCOMES["tasks_completed"]
+    verdicts = differences.set_index(["group", "outcome"])["clear"] if not differences.empty \
+        else pd.Series(dtype=bool)
     for group in tables.groups:
         if group == baseline:
             continue
         seeds = _common_seeds(tables, group, baseline)
         cost = _difference_row(tables, group, baseline, "cost", seeds)
         gain = _difference_row(tables, group, baseline, column_name(primary), seeds)
+        gain["clear"] = bool(verdicts.get((group, primary.name), gain["clear"]))
         total = _difference_row(tables, group, baseline, column_name(TASKS_TOTAL), seeds)
         weekly = _difference_row(tables, group, baseline, column_name(tasks_week), seeds)
+        weekly["clear"] = bool(verdicts.get((group, tasks_week.name), weekly["clear"]))
         sign = primary.sign() or 1
         relative = sign * gain["relative"] * 100
         rows.append({
@@ -196,11 +215,16 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
     if primary_outcome not in outcomes:
         outcomes = (primary_outcome, *outcomes)
     base = resolve_baseline(tables, baseline)
+    psa, seed_only_draw = None, None
+    if tables.draws is not None and len(tables.groups) > 1:  # a PSA, then one draw's seeds
+        psa = compare_draws(tables, base, primary_outcome)
+        seed_only_draw = int(tables.runs[DRAW].min())
+        tables = tables.at_draw(seed_only_draw)
     tables.groups = [base, *(g for g in tables.groups if g != base)]
     levels = _levels(tables, outcomes, precision, cv_tolerance)
     compared = tuple(o for o in outcomes if o.better is not None)
     differences = _differences(tables, base, compared)
-    costs = _costs(tables, base, primary_outcome)
+    costs = _costs(tables, base, primary_outcome, differences)
     ranking = _ranking(tables, costs, differences, primary_outcome)
     if not ranking.empty:  # tables and figures list the options in rank order
         tables.groups = [base, *ranking["group"]]
@@ -211,4 +235,5 @@ def compare(tables: SweepTables, baseline: str = "baseline", primary: str = "sl_
     seeds = int(tables.runs.groupby("group")["seed"].nunique().min())
     return Comparison(tables, base, primary_outcome, outcomes, seeds, levels, differences,
                       costs, ranking, precision, cv_tolerance, about=describe_groups(tables),
-                      systems=compare_systems(tables, base))
+                      systems=compare_systems(tables, base), psa=psa,
+                      seed_only_draw=seed_only_draw)

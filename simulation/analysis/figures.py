@@ -86,7 +86,8 @@ def forest_figure(differences: pd.DataFrame, outcomes: Sequence[Output], baselin
     """Paired differences against the baseline, in % of the baseline mean, with 95% CIs.
 
     ``differences``: rows with ``group``, ``outcome``, ``relative``, ``relative_low``,
-    ``relative_high`` and ``clear`` (CI excludes zero); filled markers are clear differences.
+    ``relative_high`` and ``clear`` (Holm-adjusted p below 0.05); filled markers are clear
+    differences.
     """
     fig, axes = _grid(len(outcomes), 4 if len(outcomes) > 4 else len(outcomes), 4.3,
                       1.9 + 0.38 * differences["group"].nunique())
@@ -114,7 +115,8 @@ def forest_figure(differences: pd.DataFrame, outcomes: Sequence[Output], baselin
         else:
             ax.set_yticklabels(groups, fontsize=8)
     fig.suptitle(f"Paired differences against {baseline} ({seeds} seeds, paired by seed): mean "
-                 f"and {LEVEL:.0%} CI\nfilled: the CI excludes no change; hollow: within noise",
+                 f"and {LEVEL:.0%} CI\nfilled: clear (Holm-adjusted p < 0.05); hollow: within "
+                 "noise",
                  fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
@@ -214,4 +216,71 @@ def grid_figure(table: pd.DataFrame, x: str, y: str, outcomes: Sequence[Output],
         fig.colorbar(image, ax=ax, label=item.unit)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def ce_plane_figure(plane: pd.DataFrame, colours: dict[str, tuple], baseline: str, effect: str,
+                    draws: int):
+    """The cost-effectiveness plane: incremental cost (GBP) against incremental effect, one point
+    per draw for each option, its mean marked; ``plane`` as :func:`simulation.analysis.psa.
+    ce_plane` returns it."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    ax.axhline(0, color="grey", lw=1)
+    ax.axvline(0, color="grey", lw=1)
+    for option, rows in plane.groupby("option", sort=False):
+        ax.scatter(rows["incremental_effect"], rows["incremental_cost"], s=9, alpha=0.35,
+                   color=colours[option], label=option)
+        ax.plot(rows["incremental_effect"].mean(), rows["incremental_cost"].mean(), "X",
+                color=colours[option], ms=10, mec="black")
+    ax.set_xlabel(f"incremental {effect} vs {baseline} (discounted)")
+    ax.set_ylabel(f"incremental cost vs {baseline}, GBP (discounted, net of leavers averted)")
+    _plain_numbers(ax)
+    ax.set_title(f"Cost-effectiveness plane: one point per draw ({draws} draws), X = mean",
+                 fontsize=11)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def ceac_figure(ceac: pd.DataFrame, options: Sequence[str], colours: dict[str, tuple],
+                unit: str, draws: int):
+    """Cost-effectiveness acceptability curves over willingness to pay, with the frontier
+    (CEAF: the option of highest expected net benefit) drawn thick; ``ceac`` as
+    :class:`simulation.analysis.decision.PSAComparison` holds it."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    wtp = ceac["wtp"].to_numpy(float)
+    for option in options:
+        ax.plot(wtp, ceac[option], color=colours[option], lw=1.4, label=option)
+    frontier = ceac[list(options)].to_numpy(float)[np.arange(len(ceac)), [
+        list(options).index(o) for o in ceac["chosen"]]]
+    ax.plot(wtp, frontier, color="black", lw=4, alpha=0.25, label="frontier (CEAF)")
+    ax.set_xlabel(f"willingness to pay, GBP per {unit}")
+    ax.set_ylabel("probability of the highest net benefit")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"Cost-effectiveness acceptability curves ({draws} draws)", fontsize=11)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def tornado_figure(ranges: pd.DataFrame, leader: str, other: str, unit: str, top: int = 12):
+    """The tornado: for the ``top`` widest rows of ``ranges`` (as
+    :func:`simulation.analysis.psa.one_way_ranges` returns them), a bar from the expected
+    net benefit of ``leader`` over ``other`` with the parameter low to that with it high."""
+    rows = ranges.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.38 * len(rows)))
+    y = np.arange(len(rows))
+    low, high = rows["at_low"].to_numpy(float), rows["at_high"].to_numpy(float)
+    ax.barh(y, high - low, left=low, color=np.where(high >= low, "tab:blue", "tab:orange"),
+            alpha=0.8)
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(y)
+    ax.set_yticklabels(rows["parameter"], fontsize=8)
+    ax.set_xlabel(f"net benefit of {leader} over {other}, GBP ({unit})")
+    ax.set_title("What the choice depends on: parameter in its lowest tenth of draws (bar start)"
+                 "\nto its highest (bar end); blue: higher favours the leader", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
     return fig

@@ -6,6 +6,11 @@ horizon.
 folder) and keeps the succeeded runs. Runs are grouped by scenario and by every other parameter
 the sweep varied; seeds are the replications. :func:`resolve_baseline` finds the group a user
 names, and :func:`describe_groups` what each group ran.
+
+A probabilistic sensitivity analysis (issue 15) records each run's ``draw`` of the uncertain
+parameters. A draw is a replicate, like a seed, not a group: the parameters that take one value
+per scenario and draw are the draw's values (:func:`split_draw_columns`), kept one row per draw
+in :attr:`SweepTables.draws`. Without a ``draw`` column everything is as before.
 """
 
 import hashlib
@@ -56,6 +61,14 @@ class SweepTables:
     failed: int
     ics: list[str]
     weeks: list[int]
+    draws: pd.DataFrame | None = None  # a PSA: one row per draw, its drawn parameter values
+
+    def at_draw(self, draw) -> "SweepTables":
+        """The runs of one draw alone: the seed-only view of a PSA sweep."""
+        runs = self.runs[self.runs[DRAW] == draw]
+        series = self.timeseries[self.timeseries["config_hash"].isin(runs["config_hash"])]
+        return SweepTables(self.sweep_dir, runs, series, self.group_columns, list(self.groups),
+                           self.failed, self.ics, self.weeks)
 
     def values(self, group: str, column: str, seeds=None) -> np.ndarray:
         """``column`` of ``group``'s runs in seed order (only ``seeds``, in that order, if
@@ -83,6 +96,26 @@ def _label(row: pd.Series, columns: list[str]) -> str:
     return ", ".join(parts)
 
 
+DRAW = "draw"  # the column of a PSA run's draw of the uncertain parameters
+
+
+def split_draw_columns(results: pd.DataFrame, varied: list[str]) -> tuple[list[str], list[str]]:
+    """The varied columns that group runs, and those that belong to the draw: with a ``draw``
+    column, a parameter that takes one value in each (scenario, draw) is a drawn value, not a
+    setting of the sweep (a grid crossed with draws varies within a draw, so it still groups)."""
+    if DRAW not in results.columns:
+        return varied, []
+    per_draw = [c for c in varied if c != DRAW and bool(
+        (results.groupby(["scenario", DRAW])[c].nunique(dropna=True) <= 1).all())]
+    return [c for c in varied if c != DRAW and c not in per_draw], per_draw
+
+
+def _draw_values(results: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per draw: each drawn parameter's value (a lever's knobs come from the scenarios
+    that have the lever)."""
+    return results.groupby(DRAW)[columns].first().sort_index()
+
+
 def load(sweep_dir: Path, outcomes: tuple[Output, ...] = tuple(OUTCOMES.values())
          ) -> SweepTables:
     """Read (aggregating first if needed) and group a sweep's runs, with each run's value of
@@ -99,6 +132,7 @@ def load(sweep_dir: Path, outcomes: tuple[Output, ...] = tuple(OUTCOMES.values()
                            f"(see {sweep_dir / FAILURES_FILE})")
     varied = [c for c in results.columns
               if c not in IDENTITY and c not in OUTPUTS and c != "error_type"]
+    varied, drawn = split_draw_columns(results, varied)
     group_columns = ["scenario"] if results["scenario"].nunique() > 1 or not varied else []
     group_columns += [c for c in ("ics", "weeks") if results[c].nunique() > 1]
     group_columns += varied
@@ -107,18 +141,20 @@ def load(sweep_dir: Path, outcomes: tuple[Output, ...] = tuple(OUTCOMES.values()
     series = pd.read_parquet(sweep_dir / SWEEP_TIMESERIES_FILE)
     series = series[series["config_hash"].isin(results["config_hash"])]
     values = horizon_values(series, outcomes)
-    runs = results[["config_hash", "run", "group", "seed", *group_columns]].join(
+    replicate = ["seed", DRAW] if DRAW in results.columns else ["seed"]
+    runs = results[["config_hash", "run", "group", *replicate, *group_columns]].join(
         values, on="config_hash")
-    duplicated = runs.duplicated(["group", "seed"])
+    duplicated = runs.duplicated(["group", *replicate])
     if duplicated.any():
         raise CompareError(
-            f"{int(duplicated.sum())} runs repeat a (group, seed) pair, e.g. "
+            f"{int(duplicated.sum())} runs repeat a (group, {', '.join(replicate)}) pair, e.g. "
             f"{runs.loc[duplicated, 'run'].iloc[0]}: the sweep varied something the grouping "
             "cannot see")
     series = series.merge(runs[["config_hash", "group"]], on="config_hash")
-    return SweepTables(sweep_dir, runs.sort_values(["group", "seed"]), series, group_columns,
-                       list(dict.fromkeys(results["group"])), failed,
-                       sorted(results["ics"].unique()), sorted(results["weeks"].unique()))
+    return SweepTables(sweep_dir, runs.sort_values(["group", *replicate[::-1]]), series,
+                       group_columns, list(dict.fromkeys(results["group"])), failed,
+                       sorted(results["ics"].unique()), sorted(results["weeks"].unique()),
+                       _draw_values(results, drawn) if DRAW in results.columns else None)
 
 
 def resolve_baseline(tables: SweepTables, name: str) -> str:

@@ -23,6 +23,7 @@ from ..outputs import format_gbp, format_number
 from ..results_io import write_figure, write_json, write_streamed
 from . import figures, systems
 from .comparison import Comparison
+from .decision import EVPPI_DRAWS_PER_PARAMETER, EVPPI_MIN_DRAWS
 from .outcomes import outcome
 from .stats import effect_size_words
 from .tables import markdown_table
@@ -95,6 +96,8 @@ def summary_sentences(c: Comparison) -> list[str]:
         "each; runs with the same seed share their random numbers, so every difference below "
         "is paired by seed and its 95% confidence interval (CI) reflects only the model's "
         "randomness."]
+    if c.psa is not None:
+        sentences.append(psa_sentence(c))
     if c.ranking.empty:
         return sentences
     best = c.ranking.iloc[0]
@@ -109,9 +112,10 @@ def summary_sentences(c: Comparison) -> list[str]:
     else:
         sentences.append(
             f"No option changed {p.label} clearly: the largest change, under *{best['group']}*,"
-            f" is {_signed(best['primary_gain'], 2, '%')} with a 95% CI from "
+            f" is {_signed(best['primary_gain'], 2, '%')} (95% CI "
             f"{_signed(best['primary_gain_low'], 2, '%')} to "
-            f"{_signed(best['primary_gain_high'], 2, '%')}, which includes no change.")
+            f"{_signed(best['primary_gain_high'], 2, '%')}), and no option's Holm-adjusted "
+            "p-value is below 0.05.")
     if len(c.ranking) > 1:
         second = c.ranking.iloc[1]
         if second["tied_with_best"]:
@@ -166,14 +170,25 @@ def summary_sentences(c: Comparison) -> list[str]:
     return sentences
 
 
+def psa_sentence(c: Comparison) -> str:
+    """How sure the choice is, over the draws of the uncertain parameters."""
+    d = c.psa
+    best = d.best[d.best["measure"] == "net_benefit"].sort_values("p_best").iloc[-1]
+    return (f"Those tables hold the seeds of draw {c.seed_only_draw} alone; over {d.draws} "
+            f"draws of the uncertain parameters, *{best['option']}* has the highest net benefit"
+            f" at {format_gbp(d.wtp)} per task in {best['p_best']:.0%} of plausible worlds "
+            f"(± {best['p_best_mcse']:.0%}), and removing every uncertainty before deciding "
+            f"would be worth {format_gbp(d.value['evpi_per_system'])} per system (EVPI).")
+
+
 def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
     item = outcome(name)
     rows = c.differences[c.differences["outcome"] == name]
     better = rows[rows["clear"] & (np.sign(rows["difference"]) == item.sign())]
     worse = rows[rows["clear"] & (np.sign(rows["difference"]) == -item.sign())]
     if better.empty and worse.empty:
-        return (f"No option changed {words} clearly with {c.seeds} seeds (every 95% CI "
-                "includes no change).")
+        return (f"No option changed {words} clearly with {c.seeds} seeds (no Holm-adjusted "
+                "p-value below 0.05).")
     parts = []
     for frame, verb in ((better, "improved"), (worse, "worsened")):
         if frame.empty:
@@ -193,6 +208,9 @@ def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
 def _replication_sentence(c: Comparison) -> str:
     levels = c.levels[c.levels["outcome"].isin([o.name for o in c.outcomes if o.better])]
     levels = levels[levels["mean"].abs() > 0]
+    if not levels["relative_half_width"].notna().any():  # one seed (a PSA of one seed a draw)
+        return (f"With {c.seeds} seed{'s' if c.seeds != 1 else ''} there is no seed-only "
+                "interval: it needs at least 2.")
     within = int((levels["relative_half_width"] <= c.precision).sum())
     widest = levels.loc[levels["relative_half_width"].idxmax()]
     primary = c.levels[(c.levels["outcome"] == c.primary.name)
@@ -227,6 +245,11 @@ def write_report(c: Comparison, out_dir: Path | None = None) -> dict[str, Path]:
     frames = {name: getattr(c, name) for name in ("levels", "differences", "costs", "ranking")}
     if c.systems is not None:
         frames.update(systems=c.systems.systems, regions=c.systems.regions)
+    if c.psa is not None:
+        frames.update(psa_differences=c.psa.differences, psa_best=c.psa.best, ceac=c.psa.ceac,
+                      evppi=c.psa.evppi.rename_axis("group").reset_index(),
+                      thresholds=c.psa.thresholds, ce_plane=c.psa.plane,
+                      tornado=c.psa.tornado)
     for name, frame in frames.items():
         paths[f"{name}.csv"] = write_streamed(out_dir / "tables" / f"{name}.csv",
                                               lambda tmp, f=frame: f.to_csv(tmp, index=False))
@@ -282,6 +305,21 @@ def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
         fig = systems.ranked_figure(c.systems, c.baseline)
         paths["systems.png"] = write_figure(out_dir / "systems.png", fig)
         plt.close(fig)
+    if c.psa is not None:
+        colours = figures.palette(c.psa.options)
+        fig = figures.ce_plane_figure(c.psa.plane, colours, c.baseline, "tasks delivered",
+                                      c.psa.draws)
+        paths["ce_plane.png"] = write_figure(out_dir / "ce_plane.png", fig)
+        plt.close(fig)
+        fig = figures.ceac_figure(c.psa.ceac, c.psa.options, colours, "task delivered",
+                                  c.psa.draws)
+        paths["ceac.png"] = write_figure(out_dir / "ceac.png", fig)
+        plt.close(fig)
+        if not c.psa.tornado.empty:
+            fig = figures.tornado_figure(c.psa.tornado, *c.psa.about["tornado_pair"],
+                                         f"at {format_gbp(c.psa.wtp)} per task")
+            paths["tornado.png"] = write_figure(out_dir / "tornado.png", fig)
+            plt.close(fig)
     return paths
 
 
@@ -309,8 +347,12 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
     out += ["## Ranking", "",
             f"Options ranked by their gain in {c.primary.label} over *{c.baseline}* (relative, "
             "paired by seed). *Tied with best*: the paired difference from the top option is "
-            "within noise. *(noise)*: the 95% CI includes no change. Burnout changes are in "
+            "within noise. *(noise)*, *within noise*: the paired difference against the baseline "
+            "is not clear (its Holm-adjusted p-value, in the table of paired differences, is "
+            "0.05 or more). Burnout changes are in "
             "percentage points of managers.", "", markdown_table(headers, rows), ""]
+    if c.psa is not None:
+        out += psa_section(c)
     out += ["## Outcomes at the horizon", "",
             "Mean over seeds with its 95% confidence interval.", ""]
     headers = [c.kind, *[f"{o.label} ({o.unit})" for o in c.outcomes]]
@@ -328,8 +370,10 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
                 f"Each option minus *{c.baseline}*, seed by seed: the mean difference with its "
                 "95% CI, the same as a share of the baseline mean, and Cohen's d (the "
                 "difference in units of the run-to-run standard deviation: 0.2 small, 0.5 "
-                "medium, 0.8 large). **Clear** marks a CI that excludes no change; the p-value is"
-                " Holm-adjusted for all the comparisons in this table.", ""]
+                "medium, 0.8 large). The p-value is Holm-adjusted for all the comparisons in "
+                "this table, and **clear** marks an adjusted p-value below 0.05: the verdict "
+                "follows the p-value beside it, so a CI (unadjusted) that just excludes no "
+                "change can sit beside a verdict of *within noise*.", ""]
         for o in (o for o in c.outcomes if o.better is not None):
             out += [f"### {o.label} ({o.unit}; {o.better} is better; {o.horizon})", ""]
             rows = []
@@ -381,6 +425,11 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
         "cost_gain.png": "Incremental cost against gain (95% CIs on both axes).",
         "replications.png": "Replication adequacy: running CV and CI half-width as seeds grow.",
         "grid.png": "Mean at the horizon over the two-parameter grid.",
+        "ce_plane.png": "Cost-effectiveness plane: incremental cost against tasks delivered, "
+                        "one point per draw.",
+        "ceac.png": "Cost-effectiveness acceptability curves, with the frontier.",
+        "tornado.png": "Tornado: the net benefit of the leading option over the next, each "
+                       "parameter low against high.",
     }
     out += ["## Figures", ""]
     for name, file in images.items():
@@ -404,6 +453,91 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
             "* The model's parameters are assumptions unless the parameter table in docs/ODD.md "
             "names a source; the results compare options under those assumptions.", ""]
     return "\n".join(out)
+
+
+def _estimate(row: pd.Series, scale: float = 1.0, money: bool = False) -> str:
+    """A PSA difference as 'mean (low to high)', money or a number."""
+    write = format_gbp if money else (lambda v: _signed(v * scale))
+    return f"{write(row['mean'])} ({write(row['low'])} to {write(row['high'])})"
+
+
+def psa_section(c: Comparison) -> list[str]:
+    """The decision under uncertainty: the PSA tables (parameters and seed), beside the
+    seed-only ones; each table says which uncertainty it holds."""
+    d, p = c.psa, c.primary
+    gbp = format_gbp(d.wtp)
+    out = ["## Decision under uncertainty (parameters and seed)", "",
+           f"{d.draws} draws of the uncertain parameters, every option on every draw"
+           + (f" ({d.about['draws_left_out']} more left out: an option's run of them did not "
+              "succeed)" if d.about["draws_left_out"] else "") + ", "
+           f"{d.about['seeds_per_draw']} seed(s) per draw averaged. Costs are the NHS and PSS's"
+           " (NICE reference case): intervention cost plus replacing each manager who leaves, "
+           "discounted at 3.5% a year, like the tasks delivered. Net benefit (NMB) is valued "
+           f"at {gbp} per integrated-care task. Intervals are 95% credible intervals over "
+           "draws; **clear** marks one that excludes no change. The seed-only interval is "
+           f"that of draw {c.seed_only_draw} alone."
+           + (" With one seed a draw, seed noise counts here as parameter uncertainty, so "
+              "P(best) and EVPI overstate it." if d.about["seeds_per_draw"] == 1 else ""), ""]
+    rows = []
+    for option in d.options[1:]:
+        get = d.differences.set_index(["option", "outcome"]).loc
+        gain, nmb = get[(option, p.name)], get[(option, "net_benefit")]
+        seed = c.difference(option, p.name) if not c.differences.empty else None
+        rows.append([
+            option, _estimate(gain, p.scale), f"{gain['p_positive']:.2f}",
+            (f"{_signed(seed['difference'] * p.scale)} ({_signed(seed['low'] * p.scale)} to "
+             f"{_signed(seed['high'] * p.scale)})") if seed is not None else "n/a",
+            _estimate(nmb, money=True), f"{nmb['p_positive']:.2f}",
+            ("**clear gain**" if nmb["mean"] > 0 else "**clear loss**") if nmb["clear"]
+            else "uncertain"])
+    out += [markdown_table([
+        c.kind, f"{p.label} change ({p.unit}; parameters and seed)", "P(> 0)",
+        f"{p.label} change (seed only)", f"NMB change at {gbp}/task", "P(NMB > 0)",
+        "NMB verdict"], rows), ""]
+    best = d.best.set_index(["measure", "option"])
+    rows = [[option, *(f"{best.loc[(m, option), k]:.2f} ± {best.loc[(m, option), k + '_mcse']:.2f}"
+                       for m in (p.name, "net_benefit") for k in ("p_best", "p_top_two"))]
+            for option in d.options]
+    out += ["Probability of being the best option, and among the top two (± Monte Carlo "
+            "standard error):", "",
+            markdown_table([c.kind, f"P(best), {p.label}", "P(top two)", "P(best), NMB",
+                            "P(top two), NMB"], rows), ""]
+    value = d.value
+    expected = value["expected_net_benefit"]
+    out += [f"Expected net benefit at {gbp} per task, against *{c.baseline}*: " + "; ".join(
+        f"*{o}* {format_gbp(v - expected[c.baseline])}" for o, v in expected.items()
+        if o != c.baseline) + " (choose the largest). "
+        f"**EVPI** (what removing every uncertainty before deciding would be worth): "
+        f"{format_gbp(value['evpi_per_system'])} per system per decision; "
+        f"{format_gbp(value['evpi_england'])} for England's 42 ICBs deciding every "
+        f"{value['horizon_years']:.3g} years over a 10-year horizon (an assumption), discounted.",
+        ""]
+    if not d.evppi.empty:
+        out += ["**EVPPI** by group of parameters (what knowing that group alone would be "
+                "worth, GBP per system per decision; Strong, Oakley & Brennan 2014):", "",
+                markdown_table(["parameters", "EVPPI"], [[g, format_gbp(v)]
+                                                          for g, v in d.evppi.items()]), ""]
+    if d.about["evppi_skipped"]:
+        out += ["EVPPI is not estimated for " + ", ".join(
+            f"*{g}* (needs {n} draws)" for g, n in d.about["evppi_skipped"].items())
+            + f": a regression needs at least {EVPPI_DRAWS_PER_PARAMETER} draws per parameter of"
+            f" the group, and {EVPPI_MIN_DRAWS} in all, or it fits noise and overstates EVPPI.",
+            ""]
+    if not d.tornado.empty:
+        leader, other = d.about["tornado_pair"]
+        top = d.tornado.iloc[0]
+        out += [f"*{leader}* leads *{other}* on expected net benefit; of the drawn parameters, "
+                f"the choice between them depends most on `{top['parameter']}`: their "
+                f"difference is {format_gbp(top['at_low'])} in the draws where it is lowest and"
+                f" {format_gbp(top['at_high'])} where it is highest (`tornado.png`).", ""]
+    rows = [[r["option"], "never" if not np.isfinite(r["lowest"]) else
+             f"{format_gbp(r['lowest'] / p.scale)} or more" if np.isinf(r["highest"]) else
+             f"{format_gbp(r['lowest'] / p.scale)} to {format_gbp(r['highest'] / p.scale)}"]
+            for _, r in d.thresholds.iterrows()]
+    out += [f"Threshold analysis: the price per unit of {p.label} ({p.unit}) at which each "
+            "option would be chosen, on expected cost and gain (no one has a price for it):", "",
+            markdown_table([c.kind, "chosen at a price per unit of"], rows), ""]
+    return out
 
 
 def _replication_section(c: Comparison) -> list[str]:

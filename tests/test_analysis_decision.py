@@ -1,0 +1,140 @@
+"""The PSA tables of a sweep on draws, on synthetic runs whose answer is known: option *a*
+delivers more tasks the larger the drawn parameter ``model.x``, at a fixed cost, so which option
+is best depends on ``x`` alone, and EVPPI of the ``model`` group is the whole EVPI."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation.analysis import decision, load
+from simulation.analysis.economics import EconomicParams
+from simulation.analysis.outcomes import OUTCOMES
+
+DRAWS, SEEDS, WEEKS = 120, 2, 52
+
+
+def _tables() -> load.SweepTables:
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1, 1, DRAWS)
+    weeks = np.arange(WEEKS + 1)
+    runs, series = [], []
+    for option, spend in (("baseline", 0.0), ("a", 100.0), ("b", 50.0)):
+        for draw in range(DRAWS):
+            for seed in range(SEEDS):
+                run = f"{option}-{draw}-{seed}"
+                tasks = 10.0 + {"baseline": 0.0, "a": 2.0 * x[draw], "b": 0.05}[option]
+                runs.append({"config_hash": run, "run": run, "group": option, "draw": draw,
+                             "seed": seed, "sl_density": 1e-4 * (1 + (option != "baseline"))})
+                series.append(pd.DataFrame({
+                    "config_hash": run, "week": weeks, "cost": spend * weeks,
+                    "tasks_completed": tasks + rng.normal(0, 0.01, len(weeks)),
+                    "exits": np.full(len(weeks), 1.0)}))
+    draws = pd.DataFrame({"model.x": x, "scenario.interventions.a.unit_cost": 100.0},
+                         index=pd.RangeIndex(DRAWS, name="draw"))
+    return load.SweepTables(Path("."), pd.DataFrame(runs), pd.concat(series, ignore_index=True),
+                            ["scenario"], ["baseline", "a", "b"], 0, ["synthetic"], [WEEKS],
+                            draws)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return decision.compare_draws(_tables(), "baseline", OUTCOMES["sl_density"],
+                                  EconomicParams(wtp_per_task=300.0))
+
+
+def test_the_psa_tables_hold_every_option_and_draw(result):
+    assert result.options == ["baseline", "a", "b"] and result.draws == DRAWS
+    assert set(result.differences["option"]) == {"a", "b"}
+    np.testing.assert_allclose(result.ceac[result.options].sum(axis=1), 1.0)
+    assert len(result.plane) == 2 * DRAWS
+    best = result.best[result.best["measure"] == "net_benefit"].set_index("option")
+    assert best["p_best"].sum() == pytest.approx(1.0)
+    assert result.about["seeds_per_draw"] == SEEDS
+
+
+def test_evppi_of_the_parameter_that_decides_is_the_evpi(result):
+    assert result.value["evpi_per_system"] > 0
+    assert result.evppi["model"] == pytest.approx(result.value["evpi_per_system"], rel=0.1)
+    assert result.value["evpi_england"] > 42 * result.value["evpi_per_system"]
+    assert result.tornado.iloc[0]["parameter"] == "model.x"  # the tornado names it first
+    assert set(result.about["tornado_pair"]) <= {"baseline", "a", "b"}
+
+
+def test_evppi_of_a_group_too_large_for_the_draws_is_not_estimated():
+    tables = _tables()
+    extra = np.random.default_rng(8).random((DRAWS, 13))
+    for i in range(13):  # 13 drawn parameters need 130 draws; there are 120
+        tables.draws[f"careers.p{i}"] = extra[:, i]
+    result = decision.compare_draws(tables, "baseline", OUTCOMES["sl_density"])
+    assert "careers" not in result.evppi and result.about["evppi_skipped"] == {"careers": 130}
+    assert "model" in result.evppi
+
+
+def test_a_draw_an_option_did_not_finish_is_left_out():
+    tables = _tables()
+    runs = tables.runs
+    tables.runs = runs[~((runs["group"] == "a") & (runs["draw"] == 5))
+                       & ~((runs["group"] == "b") & (runs["draw"] == 6) & (runs["seed"] == 1))]
+    result = decision.compare_draws(tables, "baseline", OUTCOMES["sl_density"])
+    assert result.draws == DRAWS - 2 and result.about["draws_left_out"] == 2
+
+
+def test_a_sweep_without_draws_is_refused():
+    tables = _tables()
+    tables.draws = None
+    with pytest.raises(ValueError, match="no 'draw' column"):
+        decision.compare_draws(tables, "baseline", OUTCOMES["sl_density"])
+
+
+def test_drawn_parameters_are_not_groups():
+    results = pd.DataFrame({"scenario": ["a", "a", "b", "b"] * 2, "draw": [0, 1] * 4,
+                            "seed": [0, 0, 0, 0, 1, 1, 1, 1],
+                            "model.x": [0.1, 0.2] * 4, "grid": [1, 1, 1, 1, 2, 2, 2, 2]})
+    group, drawn = load.split_draw_columns(results, ["draw", "model.x", "grid"])
+    assert group == ["grid"] and drawn == ["model.x"]
+    assert load.split_draw_columns(results.drop(columns="draw"), ["model.x"]) == (["model.x"], [])
+
+
+def test_parameter_groups_put_costs_together():
+    groups = decision.parameter_groups(["model.a", "careers.b", "replacement_cost",
+                                        "scenario.interventions.coach.unit_cost",
+                                        "scenario.interventions.coach.support_effect"])
+    assert groups == {"model": ["model.a"], "careers": ["careers.b"],
+                      "costs": ["replacement_cost", "scenario.interventions.coach.unit_cost"],
+                      "lever coach: effects and coverage":
+                          ["scenario.interventions.coach.support_effect"]}
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_tiny_psa_sweep_reaches_the_report(tmp_path, capsys):
+    """Real runs, then the draw column a PSA sweep's results carry (here: draw = seed // 2,
+    with a drawn value per draw, since `draw=K` runs are not built yet), through slsim-compare:
+    the PSA section, ce_plane.png and ceac.png."""
+    from simulation.analysis.batch import run_jobs
+    from simulation.analysis.compare import main as slsim_compare
+    from simulation.layout import RESULTS_FILE
+    from simulation.sweeps.aggregate import aggregate
+
+    out = tmp_path / "psa"
+    jobs = [[f"scenario={s}", f"seed={seed}", "ics=small_ics", "weeks=4"]
+            for s in ("baseline", "protected_time") for seed in range(6)]
+    run_jobs(jobs, out, n_jobs=2)
+    aggregate(out)
+    results = pd.read_parquet(out / RESULTS_FILE)
+    results["draw"] = results["seed"] // 2
+    results["model.x"] = results["draw"] * 0.1
+    results.to_parquet(out / RESULTS_FILE)  # newer than every run: not aggregated again
+    slsim_compare([str(out)])
+    printed = capsys.readouterr().out
+    assert "over 3 draws of the uncertain parameters" in printed
+    text = (out / "report" / "report.md").read_text()
+    assert "## Decision under uncertainty (parameters and seed)" in text
+    assert "seed-only interval is that of draw 0" in text
+    for name in ("ce_plane.png", "ceac.png"):
+        assert (out / "report" / name).read_bytes()[:8] == PNG_SIGNATURE
+        assert f"({name})" in text
+    assert (out / "report" / "tables" / "psa_best.csv").exists()
