@@ -53,7 +53,8 @@ def write(tmp_path, mutate):
     (lambda t: t[0].update(weight=2), r"unknown keys \['weight'\]"),
     (lambda t: t[1].update(name="burnout_share"), r"'burnout_share' is used twice"),
     (lambda t: t[0].update(numerator="acute_trust"), r"applies to statistic 'ratio_by_org_type'"),
-    (lambda t: t[-1].update(numerator="hospice"), r"numerator = 'hospice' is not one of"),
+    (lambda t: next(x for x in t if x["statistic"] == "ratio_by_org_type").update(
+        numerator="hospice"), r"numerator = 'hospice' is not one of"),
 ])
 def test_bad_targets_are_refused_naming_the_target_and_key(tmp_path, mutate, message):
     with pytest.raises(ConfigError, match=message):
