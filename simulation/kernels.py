@@ -423,6 +423,59 @@ def often_count(flags, members, weeks):
     return count
 
 
+# ---------------------------------------------------------------------- keyed random streams
+
+_M32 = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(16)
+
+
+@register_jitable
+def _hashmix(value, hash_const, multiplier):
+    # SeedSequence's hashmix, in 64-bit words kept to their low 32 bits.
+    value ^= hash_const
+    hash_const = (hash_const * multiplier) & _M32
+    value = (value * hash_const) & _M32
+    return value ^ (value >> _SHIFT), hash_const
+
+
+@register_jitable
+def _mix(x, y):
+    result = (np.uint64(0xCA01F9DD) * x - np.uint64(0x4973F715) * y) & _M32
+    return result ^ (result >> _SHIFT)
+
+
+@kernel
+def seed_sequence_state(entropy, out):
+    """The four 64-bit words ``numpy.random.SeedSequence.generate_state(4, np.uint64)`` gives
+    for a sequence whose assembled entropy (its entropy's 32-bit words, padded to four, then
+    its spawn key's) is ``entropy``: numpy's own algorithm (``numpy/random/bit_generator.pyx``:
+    the pool mixed from the entropy, then the words drawn from the pool), integer for integer,
+    so a generator seeded with them is the one numpy builds. Written to ``out``."""
+    mult_a = np.uint64(0x931E8875)
+    hash_a = np.uint64(0x43B0D7E5)
+    pool = np.zeros(4, dtype=np.uint64)
+    for i in range(4):
+        word = entropy[i] if i < entropy.shape[0] else np.uint64(0)
+        pool[i], hash_a = _hashmix(word, hash_a, mult_a)
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                mixed, hash_a = _hashmix(pool[i_src], hash_a, mult_a)
+                pool[i_dst] = _mix(pool[i_dst], mixed)
+    for i_src in range(4, entropy.shape[0]):
+        for i_dst in range(4):
+            mixed, hash_a = _hashmix(entropy[i_src], hash_a, mult_a)
+            pool[i_dst] = _mix(pool[i_dst], mixed)
+    mult_b = np.uint64(0x58F38DED)
+    hash_b = np.uint64(0x8B51F9DD)
+    for i in range(8):
+        word, hash_b = _hashmix(pool[i % 4], hash_b, mult_b)
+        if i % 2 == 0:
+            out[i // 2] = word
+        else:
+            out[i // 2] |= word << np.uint64(32)
+
+
 # ---------------------------------------------------------------------- work and careers
 
 @kernel
