@@ -330,6 +330,24 @@ def close_ties_of(source, target, leaving, first_carried, granted, trust, restin
                 open_[k] = False
 
 
+@kernel
+def movers_ties(source, target, open_, reverse, moving, held, relationships, touched):
+    """The ties of a move (``relationships.move_people``), in tie order: ``touched``, every tie
+    with a ``moving`` post at either end; ``relationships``, those of them that are open, the
+    lower-indexed direction of their pair, between two ``held`` posts. Returns how many of each
+    it wrote."""
+    n_relationships = n_touched = 0
+    for k in range(source.shape[0]):
+        i, j = source[k], target[k]
+        if moving[i] or moving[j]:
+            touched[n_touched] = k
+            n_touched += 1
+            if open_[k] and k < reverse[k] and held[i] and held[j]:
+                relationships[n_relationships] = k
+                n_relationships += 1
+    return n_relationships, n_touched
+
+
 # ---------------------------------------------------------------------- the week's outputs
 
 @kernel
@@ -499,16 +517,36 @@ def best_candidates(due, internal, stage, is_clinical, org, system, score, avail
     ``internal``, the available candidate of the stage below, the same group and system with
     the highest ``score`` (the first of equals), from the post's organisation if anyone there
     is available; else an outside hire. A winner is no longer available. Writes who is promoted
-    from and to which post, and the posts hired into; returns how many of each."""
+    from and to which post, and the posts hired into; returns how many of each.
+
+    The candidates are first listed by system, stage and group, each list in post order, so a
+    vacancy looks only at its own list (the same winner as a scan of every post)."""
+    n_systems = 0
+    for c in range(stage.shape[0]):
+        n_systems = max(n_systems, system[c] + 1)
+    start = np.zeros(6 * n_systems + 1, dtype=np.int64)
+    for c in range(stage.shape[0]):
+        if available[c]:
+            start[(system[c] * 3 + stage[c]) * 2 + is_clinical[c] + 1] += 1
+    for g in range(6 * n_systems):
+        start[g + 1] += start[g]
+    filled = start[:-1].copy()
+    listed = np.empty(start[-1], dtype=np.int64)
+    for c in range(stage.shape[0]):
+        if available[c]:
+            g = (system[c] * 3 + stage[c]) * 2 + is_clinical[c]
+            listed[filled[g]] = c
+            filled[g] += 1
     n_promoted = n_hired = 0
     for d in range(due.shape[0]):
         post = due[d]
         winner = -1
-        if internal[d]:
+        if internal[d] and stage[post] > 0:
+            g = (system[post] * 3 + stage[post] - 1) * 2 + is_clinical[post]
             best_local = best_any = -1
-            for c in range(stage.shape[0]):
-                if (available[c] and stage[c] == stage[post] - 1
-                        and is_clinical[c] == is_clinical[post] and system[c] == system[post]):
+            for at in range(start[g], start[g + 1]):
+                c = listed[at]
+                if available[c]:
                     if best_any < 0 or score[c] > score[best_any]:
                         best_any = c
                     if org[c] == org[post] and (best_local < 0 or score[c] > score[best_local]):

@@ -429,7 +429,7 @@ class SharedLeadershipModel(mesa.Model):
         m = self.managers
         candidates = draw_people(rng, m.org, m.is_clinical, m.is_trainee, m.career_stage,
                                  self.config.population, self.params, self.careers_params,
-                                 self.config.measurement.survey_window_weeks).take(posts)
+                                 self.config.measurement.survey_window_weeks, at=posts)
         candidates.profession = np.where(m.is_trainee[posts], DOCTOR, m.profession[posts])
         candidates.hired_week[:] = week
         candidates.post_since[:] = week
