@@ -62,16 +62,19 @@ def cache_dir() -> Path:
 numba.config.CACHE_DIR = str(cache_dir())
 
 
-_SCRATCH: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
+_SCRATCH: dict[tuple, np.ndarray] = {}
 
 
 def scratch(name: str, shape, dtype=float) -> np.ndarray:
     """A work array for a kernel to fill, reused from call to call (its contents are stale):
-    allocating tie-sized arrays afresh every week costs more than the loops that fill them."""
-    key = (name, tuple(np.atleast_1d(shape).tolist()), np.dtype(dtype).str)
-    if key not in _SCRATCH:
-        _SCRATCH[key] = np.empty(key[1], dtype=dtype)
-    return _SCRATCH[key]
+    allocating tie-sized arrays afresh every week costs more than the loops that fill them.
+    Keyed by the arguments as given (a size or a shape tuple, a dtype), so a lookup is one
+    dictionary access."""
+    key = (name, shape, dtype)
+    found = _SCRATCH.get(key)
+    if found is None:
+        found = _SCRATCH[key] = np.empty(shape, dtype=dtype)
+    return found
 
 
 def kernel(fn):
