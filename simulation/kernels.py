@@ -62,16 +62,19 @@ def cache_dir() -> Path:
 numba.config.CACHE_DIR = str(cache_dir())
 
 
-_SCRATCH: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
+_SCRATCH: dict[tuple, np.ndarray] = {}
 
 
 def scratch(name: str, shape, dtype=float) -> np.ndarray:
     """A work array for a kernel to fill, reused from call to call (its contents are stale):
-    allocating tie-sized arrays afresh every week costs more than the loops that fill them."""
-    key = (name, tuple(np.atleast_1d(shape).tolist()), np.dtype(dtype).str)
-    if key not in _SCRATCH:
-        _SCRATCH[key] = np.empty(key[1], dtype=dtype)
-    return _SCRATCH[key]
+    allocating tie-sized arrays afresh every week costs more than the loops that fill them.
+    Keyed by the arguments as given (a size or a shape tuple, a dtype), so a lookup is one
+    dictionary access."""
+    key = (name, shape, dtype)
+    found = _SCRATCH.get(key)
+    if found is None:
+        found = _SCRATCH[key] = np.empty(shape, dtype=dtype)
+    return found
 
 
 def kernel(fn):
@@ -330,6 +333,24 @@ def close_ties_of(source, target, leaving, first_carried, granted, trust, restin
                 open_[k] = False
 
 
+@kernel
+def movers_ties(source, target, open_, reverse, moving, held, relationships, touched):
+    """The ties of a move (``relationships.move_people``), in tie order: ``touched``, every tie
+    with a ``moving`` post at either end; ``relationships``, those of them that are open, the
+    lower-indexed direction of their pair, between two ``held`` posts. Returns how many of each
+    it wrote."""
+    n_relationships = n_touched = 0
+    for k in range(source.shape[0]):
+        i, j = source[k], target[k]
+        if moving[i] or moving[j]:
+            touched[n_touched] = k
+            n_touched += 1
+            if open_[k] and k < reverse[k] and held[i] and held[j]:
+                relationships[n_relationships] = k
+                n_relationships += 1
+    return n_relationships, n_touched
+
+
 # ---------------------------------------------------------------------- the week's outputs
 
 @kernel
@@ -423,6 +444,59 @@ def often_count(flags, members, weeks):
     return count
 
 
+# ---------------------------------------------------------------------- keyed random streams
+
+_M32 = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(16)
+
+
+@register_jitable
+def _hashmix(value, hash_const, multiplier):
+    # SeedSequence's hashmix, in 64-bit words kept to their low 32 bits.
+    value ^= hash_const
+    hash_const = (hash_const * multiplier) & _M32
+    value = (value * hash_const) & _M32
+    return value ^ (value >> _SHIFT), hash_const
+
+
+@register_jitable
+def _mix(x, y):
+    result = (np.uint64(0xCA01F9DD) * x - np.uint64(0x4973F715) * y) & _M32
+    return result ^ (result >> _SHIFT)
+
+
+@kernel
+def seed_sequence_state(entropy, out):
+    """The four 64-bit words ``numpy.random.SeedSequence.generate_state(4, np.uint64)`` gives
+    for a sequence whose assembled entropy (its entropy's 32-bit words, padded to four, then
+    its spawn key's) is ``entropy``: numpy's own algorithm (``numpy/random/bit_generator.pyx``:
+    the pool mixed from the entropy, then the words drawn from the pool), integer for integer,
+    so a generator seeded with them is the one numpy builds. Written to ``out``."""
+    mult_a = np.uint64(0x931E8875)
+    hash_a = np.uint64(0x43B0D7E5)
+    pool = np.zeros(4, dtype=np.uint64)
+    for i in range(4):
+        word = entropy[i] if i < entropy.shape[0] else np.uint64(0)
+        pool[i], hash_a = _hashmix(word, hash_a, mult_a)
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                mixed, hash_a = _hashmix(pool[i_src], hash_a, mult_a)
+                pool[i_dst] = _mix(pool[i_dst], mixed)
+    for i_src in range(4, entropy.shape[0]):
+        for i_dst in range(4):
+            mixed, hash_a = _hashmix(entropy[i_src], hash_a, mult_a)
+            pool[i_dst] = _mix(pool[i_dst], mixed)
+    mult_b = np.uint64(0x58F38DED)
+    hash_b = np.uint64(0x8B51F9DD)
+    for i in range(8):
+        word, hash_b = _hashmix(pool[i % 4], hash_b, mult_b)
+        if i % 2 == 0:
+            out[i // 2] = word
+        else:
+            out[i // 2] |= word << np.uint64(32)
+
+
 # ---------------------------------------------------------------------- work and careers
 
 @kernel
@@ -446,16 +520,36 @@ def best_candidates(due, internal, stage, is_clinical, org, system, score, avail
     ``internal``, the available candidate of the stage below, the same group and system with
     the highest ``score`` (the first of equals), from the post's organisation if anyone there
     is available; else an outside hire. A winner is no longer available. Writes who is promoted
-    from and to which post, and the posts hired into; returns how many of each."""
+    from and to which post, and the posts hired into; returns how many of each.
+
+    The candidates are first listed by system, stage and group, each list in post order, so a
+    vacancy looks only at its own list (the same winner as a scan of every post)."""
+    n_systems = 0
+    for c in range(stage.shape[0]):
+        n_systems = max(n_systems, system[c] + 1)
+    start = np.zeros(6 * n_systems + 1, dtype=np.int64)
+    for c in range(stage.shape[0]):
+        if available[c]:
+            start[(system[c] * 3 + stage[c]) * 2 + is_clinical[c] + 1] += 1
+    for g in range(6 * n_systems):
+        start[g + 1] += start[g]
+    filled = start[:-1].copy()
+    listed = np.empty(start[-1], dtype=np.int64)
+    for c in range(stage.shape[0]):
+        if available[c]:
+            g = (system[c] * 3 + stage[c]) * 2 + is_clinical[c]
+            listed[filled[g]] = c
+            filled[g] += 1
     n_promoted = n_hired = 0
     for d in range(due.shape[0]):
         post = due[d]
         winner = -1
-        if internal[d]:
+        if internal[d] and stage[post] > 0:
+            g = (system[post] * 3 + stage[post] - 1) * 2 + is_clinical[post]
             best_local = best_any = -1
-            for c in range(stage.shape[0]):
-                if (available[c] and stage[c] == stage[post] - 1
-                        and is_clinical[c] == is_clinical[post] and system[c] == system[post]):
+            for at in range(start[g], start[g + 1]):
+                c = listed[at]
+                if available[c]:
                     if best_any < 0 or score[c] > score[best_any]:
                         best_any = c
                     if org[c] == org[post] and (best_local < 0 or score[c] > score[best_local]):

@@ -93,6 +93,21 @@ class Events:
         self.table[key] = value
 
 
+class OutputCollector(mesa.DataCollector):
+    """Mesa's DataCollector, handed each week's outputs as they are: they are plain floats in
+    ``model.latest``, so the deep copy Mesa makes of every reporter's value (most of what
+    collecting costs a small system's week) is left out. Agent-level reporters are Mesa's own."""
+
+    def collect(self, model: "SharedLeadershipModel") -> None:
+        self._collection_steps.append(model.time)  # as Mesa's collect does (batch_run reads it)
+        for name, values in self.model_vars.items():
+            values.append(model.latest[name])
+        if self.agent_reporters:
+            model_reporters, self.model_reporters = self.model_reporters, {}
+            super().collect(model)
+            self.model_reporters = model_reporters
+
+
 class SharedLeadershipModel(mesa.Model):
     """Shared leadership between clinical and non-clinical managers across an ICS.
 
@@ -151,7 +166,7 @@ class SharedLeadershipModel(mesa.Model):
 
         self.agent_at = np.array([Manager(self, i) for i in range(len(self.managers))],
                                  dtype=object)
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = OutputCollector(
             model_reporters={name: _reporter(name) for name in OUTPUTS},
             agent_reporters=({"leader_identity": "leader_identity", "stress": "stress",
                               "leadership_received": "leadership_received"}
@@ -429,7 +444,7 @@ class SharedLeadershipModel(mesa.Model):
         m = self.managers
         candidates = draw_people(rng, m.org, m.is_clinical, m.is_trainee, m.career_stage,
                                  self.config.population, self.params, self.careers_params,
-                                 self.config.measurement.survey_window_weeks).take(posts)
+                                 self.config.measurement.survey_window_weeks, at=posts)
         candidates.profession = np.where(m.is_trainee[posts], DOCTOR, m.profession[posts])
         candidates.hired_week[:] = week
         candidates.post_since[:] = week

@@ -61,59 +61,71 @@ def build_organisations(ics: ICSConfig, clarity: float) -> tuple[Organisations, 
     return orgs, roster
 
 
-def _trait(rng: np.random.Generator, mean, spread: float, n: int) -> np.ndarray:
-    """Normal draws around ``mean`` clipped to [0, 1]: always ``n`` draws (fixed shape)."""
-    return np.clip(mean + spread * rng.standard_normal(n), 0.0, 1.0)
+def _trait(rng: np.random.Generator, mean, spread: float, n: int, at: np.ndarray) -> np.ndarray:
+    """Normal draws around ``mean`` clipped to [0, 1]: always ``n`` draws (fixed shape), those
+    ``at`` kept."""
+    return np.clip(mean + spread * rng.standard_normal(n)[at], 0.0, 1.0)
 
 
 def draw_people(rng: np.random.Generator, org: np.ndarray, is_clinical: np.ndarray,
                 is_trainee: np.ndarray, career_stage: np.ndarray, pop: PopulationParams,
-                model: ModelParams, career: CareerParams, window: int) -> Managers:
+                model: ModelParams, career: CareerParams, window: int,
+                at: np.ndarray | None = None) -> Managers:
     """Draw the people who hold the given posts: professions and starting traits.
 
     Used both at the start and for new hires, so newcomers come from the same distributions.
     Clinicians start with lower leader identity (Table 1, "saw myself as a clinician and not a
     leader"). Doctors in training are doctors with a trainee's leadership hours; they start
     their training.
+
+    Draws are made for every post given, whatever ``at`` says, so a post's draws never depend
+    on which other posts are filled (common random numbers); the people returned are those of
+    the posts ``at`` (all of them by default), in that order.
     """
     n = len(org)
-    clinical_prof = rng.choice(len(CLINICAL_PROFESSIONS), size=n, p=pop.clinical_profession_shares)
+    at = np.arange(n) if at is None else at
+    k = len(at)
+    clinical_prof = rng.choice(len(CLINICAL_PROFESSIONS), size=n,
+                               p=pop.clinical_profession_shares)[at]
     other_prof = len(CLINICAL_PROFESSIONS) + rng.choice(
-        len(pop.nonclinical_profession_shares), size=n, p=pop.nonclinical_profession_shares)
+        len(pop.nonclinical_profession_shares), size=n, p=pop.nonclinical_profession_shares)[at]
+    org, is_clinical, is_trainee, career_stage = (org[at], is_clinical[at], is_trainee[at],
+                                                  career_stage[at])
     identity_mean = (np.asarray(pop.identity_by_stage)[career_stage]
                      - pop.clinician_identity_gap * is_clinical)
-    duty = _trait(rng, pop.motivation_mean, pop.trait_spread, n)
+    duty = _trait(rng, pop.motivation_mean, pop.trait_spread, n, at)
     base_hours = np.where(is_clinical, model.clinical_leadership_hours,
                           model.nonclinical_leadership_hours)
     return Managers(
-        org=org.copy(),
-        is_clinical=is_clinical.copy(),
+        org=org,
+        is_clinical=is_clinical,
         profession=np.where(is_trainee, DOCTOR, np.where(is_clinical, clinical_prof, other_prof)),
-        career_stage=career_stage.copy(),
+        career_stage=career_stage,
         duty=duty,
         motivation=duty.copy(),
-        leader_identity=_trait(rng, identity_mean, pop.trait_spread, n),
-        sl_skill=_trait(rng, np.asarray(pop.skill_by_stage)[career_stage], pop.trait_spread, n),
-        understanding=_trait(rng, pop.understanding_mean, pop.trait_spread, n),
+        leader_identity=_trait(rng, identity_mean, pop.trait_spread, n, at),
+        sl_skill=_trait(rng, np.asarray(pop.skill_by_stage)[career_stage], pop.trait_spread, n,
+                        at),
+        understanding=_trait(rng, pop.understanding_mean, pop.trait_spread, n, at),
         base_hours=np.where(is_trainee, career.trainee_leadership_hours, base_hours).astype(float),
-        hours_boost=np.zeros(n),
-        support=np.full(n, model.support),
-        stress=np.zeros(n),
-        active=np.ones(n, dtype=bool),
-        vacant_weeks=np.zeros(n, dtype=np.int64),
-        backlog=np.zeros(n),
-        backlog_age=np.zeros(n),
-        completed=np.zeros(n),
-        formal_leader=np.zeros(n, dtype=bool),
-        expected_leadership=np.zeros(n),
-        hired_week=np.zeros(n, dtype=np.int64),
-        team=np.zeros(n, dtype=np.int64),
-        is_trainee=is_trainee.copy(),
-        post_since=np.zeros(n, dtype=np.int64),
-        training_week=np.zeros(n, dtype=np.int64),
-        completed_weeks=np.zeros((n, window)),
-        burnt_weeks=np.zeros((n, window), dtype=bool),
-        pressed_weeks=np.zeros((n, window), dtype=bool),
+        hours_boost=np.zeros(k),
+        support=np.full(k, model.support),
+        stress=np.zeros(k),
+        active=np.ones(k, dtype=bool),
+        vacant_weeks=np.zeros(k, dtype=np.int64),
+        backlog=np.zeros(k),
+        backlog_age=np.zeros(k),
+        completed=np.zeros(k),
+        formal_leader=np.zeros(k, dtype=bool),
+        expected_leadership=np.zeros(k),
+        hired_week=np.zeros(k, dtype=np.int64),
+        team=np.zeros(k, dtype=np.int64),
+        is_trainee=is_trainee,
+        post_since=np.zeros(k, dtype=np.int64),
+        training_week=np.zeros(k, dtype=np.int64),
+        completed_weeks=np.zeros((k, window)),
+        burnt_weeks=np.zeros((k, window), dtype=bool),
+        pressed_weeks=np.zeros((k, window), dtype=bool),
     )
 
 

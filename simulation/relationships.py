@@ -89,10 +89,11 @@ def move_people(ties: Ties, index: RoleTieIndex, n_role: int, origin: np.ndarray
     arriving = np.zeros(n, dtype=bool)
     arriving[destination] = True
     held = moving | (active & ~arriving)
-    touched = ties.open & (moving[ties.source] | moving[ties.target])
-    touched &= np.arange(len(ties)) < ties.reverse
-    touched &= held[ties.source] & held[ties.target]
-    forward = np.flatnonzero(touched)
+    forward, left = kernels.scratch("moved ties", len(ties), np.int64), kernels.scratch(
+        "ties left", len(ties), np.int64)
+    n_forward, n_left = kernels.movers_ties(ties.source, ties.target, ties.open, ties.reverse,
+                                            moving, held, forward, left)
+    forward, left = forward[:n_forward], left[:n_left]
     backward = ties.reverse[forward]
     a, b = new_post[ties.source[forward]], new_post[ties.target[forward]]
     keep = a != b
@@ -102,7 +103,6 @@ def move_people(ties: Ties, index: RoleTieIndex, n_role: int, origin: np.ndarray
 
     # The posts left behind keep their role ties, at rest, for whoever fills them; carried ties
     # of the movers are released (they are re-opened below at the new posts).
-    left = np.flatnonzero(moving[ties.source] | moving[ties.target])
     role = left[left < n_role]
     ties.trust[role] = resting[role]
     ties.granted[role] = 0.0

@@ -25,6 +25,29 @@ STREAM_NAMES = (
 )
 
 
+def _words(value: int) -> list[int]:
+    """A non-negative integer's 32-bit words, least significant first (0 is one word), as
+    ``SeedSequence`` reads its entropy and spawn keys."""
+    words = [value & 0xFFFFFFFF]
+    while value > 0xFFFFFFFF:
+        value >>= 32
+        words.append(value & 0xFFFFFFFF)
+    return words
+
+
+class _Seeded(np.random.bit_generator.ISeedSequence):
+    """The state words of a ``SeedSequence``, computed by :func:`kernels.seed_sequence_state`,
+    handed to ``PCG64`` as a seed sequence (it asks for just these)."""
+
+    def __init__(self, state: np.ndarray):
+        self.state = state
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        if n_words != 4 or np.dtype(dtype) != np.uint64:
+            raise ValueError("a weekly stream's seed gives PCG64's four 64-bit words only")
+        return self.state
+
+
 class RandomStreams:
     """Named ``numpy.random.Generator`` objects spawned from ``SeedSequence(seed)``."""
 
@@ -34,6 +57,15 @@ class RandomStreams:
             name: np.random.Generator(np.random.PCG64(child))
             for name, child in zip(STREAM_NAMES, children, strict=True)
         }
+        # Each stream's assembled entropy (SeedSequence's: the entropy's words padded to its
+        # pool of four, then the spawn key's), to which a week's key adds its words.
+        self._entropy = {}
+        for name, child in zip(STREAM_NAMES, children, strict=True):
+            entropy = _words(child.entropy)
+            entropy += [0] * (child.pool_size - len(entropy))
+            for part in child.spawn_key:
+                entropy += _words(part)
+            self._entropy[name] = entropy
 
     def __getattr__(self, name: str) -> np.random.Generator:
         try:
@@ -44,10 +76,16 @@ class RandomStreams:
     def weekly(self, name: str, week: int, *key: int) -> np.random.Generator:
         """The generator of phase ``name`` for ``week`` (and an optional sub-key, such as an
         intervention's position). Keyed, not consumed: what one week or branch draws never
-        shifts another week's draws."""
-        parent = self._generators[name].bit_generator.seed_seq
-        child = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, week, *key))
-        return np.random.Generator(np.random.PCG64(child))
+        shifts another week's draws.
+
+        The generator is the one ``PCG64(SeedSequence(entropy, spawn_key=(*spawn_key, week,
+        *key)))`` of the phase's sequence gives, bit for bit; its seed is computed in one
+        compiled call instead (numpy's seed sequence costs more than a small system's week
+        spends on most phases)."""
+        entropy = self._entropy[name] + [word for part in (week, *key) for word in _words(part)]
+        state = np.empty(4, dtype=np.uint64)
+        kernels.seed_sequence_state(np.array(entropy, dtype=np.uint64), state)
+        return np.random.Generator(np.random.PCG64(_Seeded(state)))
 
 
 def poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:

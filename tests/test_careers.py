@@ -61,6 +61,39 @@ def test_promotion_takes_the_best_eligible_candidate_from_the_same_organisation_
     assert outside.hired == [0] and not outside.promoted_to
 
 
+def test_each_vacancy_gets_the_winner_a_scan_of_every_post_gives():
+    # The compiled search looks only at the vacancy's own system, stage and group: the same
+    # winners, in the same order, as the rule's plain statement, post by post over every post.
+    rng = np.random.default_rng(5)
+    n = 400
+    stage, clinical = rng.integers(0, 3, n), rng.random(n) < 0.4
+    org = rng.integers(0, 12, n)
+    system = org // 4
+    active, weeks = rng.random(n) < 0.8, rng.integers(0, 200, n)
+    identity = rng.random(n).round(1)  # ties in score, so the first of equals matters
+    u_route, due = rng.random(n), rng.permutation(np.flatnonzero(~active))
+    filled = careers.fill_vacancies(due, u_route, np.zeros(n), active, stage, clinical,
+                                    np.zeros(n, bool), org, system, weeks, identity,
+                                    internal_share=0.7, min_weeks_in_post=52, merit_noise=0.0)
+    available = active & (weeks >= 52)
+    promoted_from, promoted_to, hired = [], [], []
+    for post in due:
+        eligible = [c for c in range(n) if available[c] and stage[c] == stage[post] - 1
+                    and clinical[c] == clinical[post] and system[c] == system[post]]
+        local = [c for c in eligible if org[c] == org[post]]
+        pool = local or eligible
+        if stage[post] > 0 and u_route[post] < 0.7 and pool:
+            winner = max(pool, key=lambda c: (identity[c], -c))
+            available[winner] = False
+            promoted_from.append(winner)
+            promoted_to.append(int(post))
+        else:
+            hired.append(int(post))
+    assert len(promoted_to) > 20 and len(hired) > 20
+    assert (filled.promoted_from, filled.promoted_to, filled.hired) == (
+        promoted_from, promoted_to, hired)
+
+
 def test_stationary_tenure_is_geometric_with_the_exit_hazard():
     tenure = careers.weeks_in_post_at_start(np.random.default_rng(0).random(200_000), 0.01)
     assert tenure.min() == 0

@@ -179,6 +179,20 @@ def test_poisson_counts_invert_the_cdf(lams, seed):
     assert np.all(np.abs(counts - expected) <= 1)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(st.integers(0, 2**32 - 1), st.integers(0, 2**200)),
+       st.sampled_from(["work", "claim", "recruitment", "interventions", "careers"]),
+       st.integers(0, 2**40), st.lists(st.integers(0, 2**70), max_size=2))
+def test_a_weekly_stream_is_the_generator_numpys_seed_sequence_gives(seed, name, week, key):
+    from simulation.streams import STREAM_NAMES, RandomStreams
+    parent = np.random.SeedSequence(seed).spawn(len(STREAM_NAMES))[STREAM_NAMES.index(name)]
+    expected = np.random.Generator(np.random.PCG64(np.random.SeedSequence(
+        parent.entropy, spawn_key=(*parent.spawn_key, week, *key))))
+    weekly = RandomStreams(seed).weekly(name, week, *key)
+    assert weekly.bit_generator.state == expected.bit_generator.state
+    np.testing.assert_array_equal(weekly.random(5), expected.random(5))
+
+
 def test_cache_goes_under_numba_cache_dir_in_a_folder_named_by_the_sources(tmp_path,
                                                                           monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))

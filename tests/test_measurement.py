@@ -82,3 +82,13 @@ def test_leaver_rate_is_yearly_leavers_over_mean_staff_in_post():
     assert ms.leaver_rate(leavers, in_post) == pytest.approx([26 / 100, 0.0])
     # Before a year has passed, the weeks so far are scaled to a year.
     assert ms.leaver_rate(np.ones((13, 1)), np.full((13, 1), 52.0)) == pytest.approx([1.0])
+
+
+def test_correlation_and_weighted_mean_are_numpys_to_the_bit():
+    rng = np.random.default_rng(3)
+    for n in (3, 4, 9, 40, 129, 700):
+        for _ in range(20):
+            x, weights = rng.random(n), rng.integers(2, 12, n)
+            y = rng.random(n) if n % 2 else x * 3.0 + 1e-3 * rng.random(n)
+            assert ms.correlation(x, y) == float(np.corrcoef(x, y)[0, 1])
+            assert ms.size_weighted_mean(x, weights) == float(np.average(x, weights=weights))
