@@ -267,9 +267,10 @@ def to_run_config(cfg: Any) -> RunConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     # A draw out of range, named as such (not as the fitted parameter that would resolve it).
-    draw = OmegaConf.select(cfg, "draw", default=None)
-    if draw is not None and OmegaConf.select(cfg, "calibration.name") == CALIBRATED:
-        check_draw(draw, len(posterior().draws))
+    if isinstance(cfg, DictConfig):
+        draw = OmegaConf.select(cfg, "draw", default=None)
+        if draw is not None and OmegaConf.select(cfg, "calibration.name") == CALIBRATED:
+            check_draw(draw, len(posterior().draws))
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), cfg))
     except OmegaConfBaseException as exc:

@@ -48,6 +48,9 @@ PUBLISHED = {
     "promotions": ("total over the run", "no published count; related: 54% of directors "
                    "appointed within the last 3 years", "King's Fund and NHS Providers 2018 (a "
                    "validation target, not used to set a rate)"),
+    "established_recent_share": ("mean of the last 13 weeks", "54% of trust directors "
+                                 "appointed within the previous 3 years", "King's Fund and NHS "
+                                 "Providers 2018 (a held-out validation target)"),
 }
 
 

@@ -246,6 +246,25 @@ def write_report(calibration_dir: Path, report_dir: Path, *, draws: int = 100,
     return report_dir / "report.md"
 
 
+def _eps_change(generations: pd.DataFrame) -> float:
+    eps = generations["epsilon"].to_numpy()
+    return float(abs(eps[-1] - eps[-2]) / eps[-2]) if len(eps) > 1 else float("nan")
+
+
+def _point_verdict(points: pd.DataFrame, system: str) -> str:
+    """Which targets the calibrated point misses on the calibration's system (implausibility
+    above 2: outside the target's value +- 2 total SD)."""
+    rows = points[points["system"] == system]
+    missed = rows[rows["implausibility"] > 2]
+    if missed.empty:
+        return (f"At the calibrated point on `{system}` every target, fitted and held out, is "
+                "within 2 total SD of its value.")
+    return (f"At the calibrated point on `{system}` these targets lie more than 2 total SD from "
+            "their value (implausibility): " + "; ".join(
+                f"`{m.target}` ({m.use}, {m.mean:.3g} against the target, I = "
+                f"{m.implausibility:.1f})" for m in missed.itertuples()) + ".")
+
+
 def report_text(cal: Calibration, ident: pd.DataFrame, corr: pd.DataFrame,
                 table: pd.DataFrame, points: pd.DataFrame, draws: int, seeds: int,
                 seconds: float) -> str:
@@ -265,8 +284,10 @@ def report_text(cal: Calibration, ident: pd.DataFrame, corr: pd.DataFrame,
         f"({', '.join(f'`{p}`' for p in cal.parameters)}) to **{len(r['targets'])} "
         f"targets** ({', '.join(r['targets'])}) on `{s['ics']}`, "
         f"{s['weeks']} weeks, {s['seeds']} replicate seeds per particle. History matching: "
-        f"{len(waves)} waves; ABC-SMC (pyabc): {len(generations)} generations of "
-        f"{s['population_size']} particles, stopped because {r['stopped']}. "
+        f"{len(waves)} waves; ABC-SMC (pyabc): {len(generations)} generations "
+        f"({', '.join(str(n) for n in generations['particles'])} particles), stopped at "
+        f"{r['stopped']}; the last epsilon change was "
+        f"{_eps_change(generations):.0%}. "
         f"{r['runs']:,} runs in {r['seconds'] / 60:.0f} min. Final effective sample size "
         f"{r['final_ess']:.0f} of {r['final_particles']} particles. Targets file SHA-256 "
         f"`{r['targets_sha256'][:16]}...`; versions {r['versions']}.",
@@ -317,10 +338,12 @@ def report_text(cal: Calibration, ident: pd.DataFrame, corr: pd.DataFrame,
         _md(table),
         "",
         ("Every target's interval meets the posterior predictive's 90% interval." if
-         misses.empty else "**Misses:** " + "; ".join(
+         misses.empty else "**The predictive misses:** " + "; ".join(
              f"`{m.target}` ({m.use}): predictive {m.low:.3g} to {m.high:.3g} against "
              f"{m.value:.3g} (interval {max(m.target_low, 0):.3g} to {m.target_high:.3g})"
              for m in misses.itertuples()) + "."),
+        "",
+        _point_verdict(points, s["ics"]),
         "",
         "## The calibrated point on other systems",
         "",
