@@ -60,7 +60,6 @@ def test_draw_k_takes_row_k_and_an_explicit_override_wins():
         config = build_config(ics="small_ics", draw=k)
         assert {p: value_of(config, p) for p in FITTED} == pytest.approx(POST.draws[k])
     first = FITTED[0]
-    group, name = first.split(".")
     spec = uncertain_parameters()[first]
     chosen = spec["prior"].ppf([0.25])[0]
     pinned = build_config(ics="small_ics", draw=3, **{first: chosen})
@@ -90,7 +89,7 @@ def test_the_config_hash_covers_the_posterior():
     assert config_dict(config)["calibration"]["posterior_sha256"] == POST.sha256
     # a config that claims another posterior is refused, so no run of an older posterior is
     # taken for one of this posterior
-    with pytest.raises(ConfigError, match="calibration.posterior_sha256"):
+    with pytest.raises(ConfigError, match=r"calibration\.posterior_sha256"):
         CalibrationConfig(CALIBRATED, "0" * 64)
     assert config_hash(config) != config_hash(build_config(ics="small_ics", draw=0))
 
