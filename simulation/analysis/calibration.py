@@ -89,6 +89,8 @@ class CalibrationSettings:
                                   "than this share between generations", "-")
     min_acceptance: float = param(0.02, 0.0, 1.0, "share", "stop when the acceptance rate falls "
                                   "below this", "-")
+    # A time budget: no generation starts that the last one's length says would end past it.
+    max_minutes: float | None = None
     sample_seed: int = param(0, 0, 2**32 - 1, "seed", "seed of the designs and of pyabc", "-")
     n_jobs: int = param(1, 1, 1024, "processes", "worker processes (1: pyabc's single-core "
                         "sampler, bit-identical on resume)", "-")
@@ -101,6 +103,9 @@ class CalibrationSettings:
     def __post_init__(self) -> None:
         self.parameters, self.targets = list(self.parameters or ()), list(self.targets or ())
         validate(self)
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ConfigError(f"max_minutes = {self.max_minutes!r}: allowed values are a positive "
+                              "number of minutes, or None for no time budget")
         if self.screen is not None:
             if self.parameters:
                 raise ConfigError("give parameters or screen, not both")
@@ -336,6 +341,7 @@ def calibrate(out_dir: Path, settings: CalibrationSettings,
     resumable). Returns the waves, the generations and the final weighted particles."""
     import pyabc
 
+    began = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fitted = chosen_targets(targets or load_targets(settings.targets_file),
@@ -390,7 +396,9 @@ def calibrate(out_dir: Path, settings: CalibrationSettings,
     generations = ([Generation(**g) for g in json.loads(log_file.read_text())]
                    if log_file.exists() else [])
     while True:
-        done = stop_reason(history, settings)
+        done = stop_reason(history, settings) or over_budget(
+            settings.max_minutes, time.perf_counter() - began,
+            generations[-1].seconds if history.max_t >= 0 else None)
         if done:
             log.info("ABC-SMC stops after generation %d: %s", history.max_t, done)
             break
@@ -509,6 +517,18 @@ def stop_reason(history: Any, settings: CalibrationSettings) -> str | None:
     return None
 
 
+def over_budget(max_minutes: float | None, elapsed: float,
+                generation_seconds: float | None) -> str | None:
+    """Why the next generation should not start under a time budget of ``max_minutes``: the
+    last generation's length says it would end past it. None to go on: with no budget, or
+    before the first generation (``generation_seconds`` None), which always runs."""
+    if (max_minutes is None or generation_seconds is None
+            or elapsed + generation_seconds <= 60.0 * max_minutes):
+        return None
+    return (f"time budget of {max_minutes:g} minutes (after {elapsed / 60:.1f} minutes, a "
+            f"generation takes about {generation_seconds / 60:.1f})")
+
+
 def install(out_dir: Path, folder: Path = POSTERIOR_DIR) -> None:
     """Copy a finished calibration's posterior (:data:`simulation.posterior.FILES`) into
     ``folder`` (the package data by default) and regenerate the files made from it."""
@@ -555,6 +575,9 @@ def main(argv: list[str] | None = None) -> None:
     for flag, name in (("--cutoff", "cutoff"), ("--min-eps-change", "min_eps_change"),
                        ("--min-acceptance", "min_acceptance")):
         option(flag, name, type=float)
+    parser.add_argument("--max-minutes", type=float, metavar="MINUTES",
+                        help="time budget: start no generation that the last one's length says "
+                             "would end past it (the history stays resumable)")
     parser.add_argument("--dask-scheduler", metavar="tcp://HOST:8786",
                         help="run the particles on a Dask cluster's workers (pyabc's "
                              "DaskDistributedSampler): the scheduler's address")
