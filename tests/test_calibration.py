@@ -99,10 +99,18 @@ def test_a_morris_screening_picks_the_parameters_to_fit(tmp_path):
     ({"targets": ["team_sl_delivery_corr"]}, r"are for 'validate', not 'fit'"),
     ({"targets": ["nope"]}, "unknown targets"),
     ({"population_size": 5}, r"population_size = 5 is outside the allowed range"),
+    ({"max_minutes": 0}, r"max_minutes = 0: allowed values are a positive number"),
 ])
 def test_bad_settings_are_refused_before_any_run(change, message):
     with pytest.raises(ConfigError, match=message):
         calibration.CalibrationSettings(**{**SMALL, **change})
+
+
+def test_a_time_budget_starts_no_generation_that_would_end_past_it():
+    assert calibration.over_budget(None, 1e6, 60.0) is None
+    assert calibration.over_budget(10.0, 1e6, None) is None  # the first generation always runs
+    assert calibration.over_budget(10.0, 500.0, 60.0) is None
+    assert "time budget of 10 minutes" in calibration.over_budget(10.0, 560.0, 60.0)
 
 
 @pytest.mark.slow
