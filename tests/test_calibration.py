@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from simulation.analysis import calibration
+from simulation.analysis.calibration_report import weighted_quantile
 from simulation.analysis.targets import Target, Uncertainty
 from simulation.params import ConfigError, uncertain_parameters
 
@@ -34,21 +35,14 @@ def targets():
             "leaver_rate": synthetic("leaver_rate", observed[1], 0.01)}
 
 
-def weighted_interval(values, weights, mass=0.9):
-    order = np.argsort(values)
-    cumulative = np.cumsum(np.asarray(weights)[order]) / np.sum(weights)
-    sorted_values = np.asarray(values)[order]
-    return (sorted_values[np.searchsorted(cumulative, (1 - mass) / 2)],
-            sorted_values[np.searchsorted(cumulative, (1 + mass) / 2)])
-
-
 @pytest.mark.slow
 def test_known_parameters_are_recovered(tmp_path, targets):
     settings = calibration.CalibrationSettings(**SMALL, max_generations=3)
     result = calibration.calibrate(tmp_path, settings, targets)
     specs = uncertain_parameters()
     for name, true in TRUTH.items():
-        low, high = weighted_interval(result["particles"][name], result["weights"])
+        values, weights = result["particles"][name].to_numpy(), np.asarray(result["weights"])
+        low, high = (weighted_quantile(values, weights, q) for q in (0.05, 0.95))
         assert low <= true <= high, (name, low, high)
         prior_low, prior_high = specs[name]["prior"].ppf([0.05, 0.95])
         assert high - low < prior_high - prior_low, name

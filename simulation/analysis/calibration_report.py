@@ -27,7 +27,9 @@ from .calibration import CalibrationSettings, Simulator
 from .targets import TARGETS_FILE, Target, load_targets, seed_variance_of_mean
 
 log = logging.getLogger(__name__)
-IDENTIFIED_BELOW = 0.5  # posterior 90% width under half the prior's: the data pin it down [A]
+# A parameter the data pin down: its posterior 90% interval is under half the prior's [A: a
+# convention of reporting, plausible from a third (strict) to two-thirds (lenient)].
+IDENTIFIED_BELOW = 0.5
 
 
 @dataclass
@@ -84,11 +86,13 @@ def correlations(cal: Calibration) -> pd.DataFrame:
                         columns=cal.parameters)
 
 
-def simulator(cal: Calibration, targets: list[Target], ics: str | None = None) -> Simulator:
-    """Runs of the calibration's set-up (on ``ics`` if given), reading ``targets``."""
+def simulator(cal: Calibration, targets: list[Target], ics: str | None = None,
+              seeds: int | None = None) -> Simulator:
+    """Runs of the calibration's set-up (on ``ics`` and with ``seeds`` replicates if given),
+    reading ``targets``."""
     s = cal.record["settings"]
     settings = CalibrationSettings(ics=ics or s["ics"], weeks=s["weeks"],
-                                   parameters=cal.parameters, seeds=s["seeds"])
+                                   parameters=cal.parameters, seeds=seeds or s["seeds"])
     return Simulator(settings, targets)
 
 
@@ -110,8 +114,7 @@ def point_on_systems(cal: Calibration, targets: list[Target], systems: list[str]
     standard error over seeds and implausibility."""
     rows = []
     for ics in systems:
-        sim = simulator(cal, targets, ics)
-        sim.settings.seeds = seeds
+        sim = simulator(cal, targets, ics, seeds)
         stats = sim.statistics(dict(cal.record["point"]))
         for j, t in enumerate(targets):
             variance = seed_variance_of_mean(stats[:, j])
