@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import solara
 import solara.lab
 import traitlets
+from matplotlib.ticker import MaxNLocator
 
 from . import app as live
 from . import ensemble
@@ -105,6 +106,7 @@ def difference_figure(comparison: Comparison) -> bytes:
         ax.fill_between(series["week"], series["low"] * item.scale,
                         series["high"] * item.scale, color=colours[group], alpha=0.2, lw=0)
     ax.axhline(0, color="grey", lw=1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("week")
     ax.set_ylabel(f"difference ({item.unit})")
     ax.set_title(f"{item.label}: each option minus {comparison.baseline}, paired by seed\n"
@@ -188,7 +190,7 @@ module.exports = {
 def PlanCard(plan: ensemble.EnsemblePlan | None, problem: str, folder: Path | None,
              speed, confirmed: solara.Reactive[bool], setup: str):
     """The planned runs, the ETA from measured speed and, for a big plan, the confirmation."""
-    with solara.Card("Plan"):
+    with solara.Card("Plan"), solara.Column(gap="6px"):
         if plan is None:
             solara.Error(problem)
             return
@@ -275,6 +277,7 @@ def EnsembleView():
     message = solara.use_reactive("")
     setup = solara.use_reactive("")
 
+    solara.AppBarTitle("Shared leadership: comparing options over an ensemble")
     calibrated = calibration.value == CALIBRATED
     mode = uncertainty.value if calibrated else SEED_ONLY
     plan, problem = _plan(ics.value, options.value, weeks.value, replicates.value, mode,
