@@ -323,9 +323,11 @@ def EnsembleView():
         if code < 0:
             message.set("Cancelled: the finished runs are kept, and starting again resumes.")
         else:
-            message.set("Finished." if code == 0 else
-                        f"The sweep ended with code {code}: see {folder / ensemble.LOG_FILE}.")
+            ended = ("Finished." if code == 0 else
+                     f"The sweep ended with code {code}: see {folder / ensemble.LOG_FILE}.")
+            message.set(f"{ended} Writing the report ...")
             write_report()
+            message.set(ended)
         run.set(None)  # the folder is surveyed again once it is idle
 
     solara.lab.use_task(watch, dependencies=[run.value], prefer_threaded=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import ipyvuetify as v
 import ipywidgets
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 
@@ -530,6 +531,30 @@ def test_probability_best_and_the_difference_over_time_come_from_the_runs(tiny_e
     assert final["difference"] == pytest.approx(
         comparison.difference(final["group"], "sl_density")["difference"])
     assert ensemble.ceac_at(comparison, 1000.0) is None  # seed-only: no CEAC
+
+
+def test_on_posterior_draws_p_best_and_the_ceac_are_the_reports(tmp_path):
+    plan = ensemble.EnsemblePlan("small_ics", (a_scenario(),), weeks=3, replicates=2, draws=2)
+    folder = tmp_path / ensemble.folder_name(plan)
+    assert run_to_end(ensemble.EnsembleRun(plan, folder)).succeeded == plan.runs == 8
+    ensemble.report(folder, "sl_density")
+    comparison = ensemble.comparison_of(folder, "sl_density")
+    tables = folder / "report" / "tables"
+    best = pd.read_csv(tables / "psa_best.csv")
+    best = best[best["measure"] == "sl_density"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(ensemble.probability_best(comparison),
+                                  best[["option", "p_best", "p_best_mcse"]])
+    ceac = pd.read_csv(tables / "ceac.csv")
+    row = ensemble.ceac_at(comparison, 1000.0)
+    written = ceac[ceac["wtp"] == row["wtp"]].iloc[0]
+    assert row["wtp"] == 1000.0 and row["chosen"] == written["chosen"]
+    assert [row[o] for o in comparison.psa.options] == pytest.approx(
+        [written[o] for o in comparison.psa.options])
+    assert app_ensemble.ceac_png(comparison, 1000.0).startswith(b"\x89PNG")
+
+
+def test_viz_passes_the_folder_of_ensembles_to_the_app(tmp_path):
+    assert viz_cli.parse_args(["--ensembles", str(tmp_path)]).ensembles == tmp_path
 
 
 @pytest.fixture
