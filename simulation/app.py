@@ -578,7 +578,9 @@ def Page():
     play_interval = solara.use_reactive(200)
     weeks_per_step = solara.use_reactive(1)
     building = solara.use_reactive(None)  # (step, done, total) while a system is being built
-    wanted = solara.use_reactive(None)  # the settings of the runs to build next
+    # (request number, settings) of the runs to build next: numbered, because Reset asks for
+    # the same settings again and a reactive value that is set equal does not change.
+    wanted = solara.use_reactive((0, None))
 
     def restart(new_settings: dict) -> None:
         settings.set(new_settings)
@@ -589,23 +591,23 @@ def Page():
             error.set(f"Not applied: {exc}")
             return
         error.set(None)
-        wanted.set(dict(new_settings))  # a new object: the same settings again build again
+        wanted.set((wanted.value[0] + 1, dict(new_settings)))
 
     def build() -> None:
         # In a thread of its own, so the page shows the progress of a national system's
         # seconds of set-up (each system's network) while it builds.
         asked = wanted.value
-        if asked is None:
+        if asked[1] is None:
             return
         try:
             with setup_progress(lambda *step: building.set(step)):
-                fresh = ScenarioComparison(**asked)
+                fresh = ScenarioComparison(**asked[1])
         except Exception as exc:  # shown, not lost in the build's thread
             traceback.print_exc()
             building.set(None)
             error.set(f"Could not build the runs: {type(exc).__name__}: {exc}")
             return
-        if wanted.value is asked:  # not overtaken by a later change
+        if wanted.value == asked:  # not overtaken by a later change
             building.set(None)
             comparison.set(fresh)
             week.set(0)

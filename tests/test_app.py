@@ -226,6 +226,9 @@ def test_step_advances_both_runs_and_redraws(page):
     assert week_shown(page) == "Week 7 of 156"
     button(page, "Reset").click()
     assert eventually(lambda: week_shown(page) == "Week 0 of 156")
+    button(page, "Step").click()
+    button(page, "Reset").click()  # the same settings again: still a restart
+    assert eventually(lambda: week_shown(page) == "Week 0 of 156")
 
 
 @pytest.fixture
