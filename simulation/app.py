@@ -54,6 +54,7 @@ from .config import (
 )
 from .metrics import usable_ties
 from .model import SharedLeadershipModel
+from .network import setup_progress
 from .outputs import OUTPUTS, TRENDS, format_gbp
 from .params import ORG_TYPES, ConfigError, ModelParams, parameter_specs
 
@@ -170,6 +171,12 @@ def model_params() -> dict[str, dict]:
 
 
 # ------------------------------------------------------------------------ the paired model
+def arm_configs(*, scenario: str = BASELINE, **settings) -> list[RunConfig]:
+    """The validated configs of the baseline and the scenario (``ConfigError`` names a bad
+    value): quick, so the page checks a change at once and builds the runs after."""
+    return [build_config(scenario=name, **settings) for name in (BASELINE, scenario)]
+
+
 class ScenarioComparison(mesa.Model):
     """The baseline and one scenario from the same seed, stepped together week by week.
 
@@ -179,7 +186,7 @@ class ScenarioComparison(mesa.Model):
     """
 
     def __init__(self, *, scenario: str = BASELINE, **settings):
-        configs = [build_config(scenario=name, **settings) for name in (BASELINE, scenario)]
+        configs = arm_configs(scenario=scenario, **settings)
         super().__init__(rng=configs[0].seed)
         self.baseline, self.policy = (SharedLeadershipModel(config) for config in configs)
         self.layout = cached_layout(self.baseline)
@@ -502,13 +509,22 @@ def WeekTable(comparison: ScenarioComparison, week: solara.Reactive[int]):
         solara.Markdown("\n".join(rows))
 
 
+def building_text(step: str, done: int, total: int) -> str:
+    return f"Building the {step}: system {done} of {total} (the baseline's, then the scenario's)"
+
+
 @solara.component
 def RunCard(comparison: ScenarioComparison, week: solara.Reactive[int],
             playing: solara.Reactive[bool], weeks_per_step: solara.Reactive[int],
             play_interval: solara.Reactive[int], error: solara.Reactive[str | None],
-            on_reset, on_step):
-    """The week, Reset / Play / Step (as Mesa's ModelController), and any error."""
+            building: solara.Reactive[tuple | None], on_reset, on_step):
+    """The week, Reset / Play / Step (as Mesa's ModelController), the progress of a system
+    being built, and any error."""
     with solara.Card("Run"):
+        if building.value is not None:
+            step, done, total = building.value
+            solara.ProgressLinear(value=100 * done / total)
+            solara.Text(building_text(step, done, total), classes=["slsim-building"])
         solara.Text(f"Week {week.value} of {comparison.baseline.config.weeks}",
                     classes=["slsim-week"], style={"font-size": "1.6em", "font-weight": "500"})
         if not comparison.running:
@@ -561,18 +577,42 @@ def Page():
     error = solara.use_reactive(None)
     play_interval = solara.use_reactive(200)
     weeks_per_step = solara.use_reactive(1)
+    building = solara.use_reactive(None)  # (step, done, total) while a system is being built
+    # (request number, settings) of the runs to build next: numbered, because Reset asks for
+    # the same settings again and a reactive value that is set equal does not change.
+    wanted = solara.use_reactive((0, None))
 
     def restart(new_settings: dict) -> None:
         settings.set(new_settings)
         playing.set(False)
         try:
-            fresh = ScenarioComparison(**new_settings)
+            arm_configs(**new_settings)
         except ConfigError as exc:
             error.set(f"Not applied: {exc}")
             return
         error.set(None)
-        comparison.set(fresh)
-        week.set(0)
+        wanted.set((wanted.value[0] + 1, dict(new_settings)))
+
+    def build() -> None:
+        # In a thread of its own, so the page shows the progress of a national system's
+        # seconds of set-up (each system's network) while it builds.
+        asked = wanted.value
+        if asked[1] is None:
+            return
+        try:
+            with setup_progress(lambda *step: building.set(step)):
+                fresh = ScenarioComparison(**asked[1])
+        except Exception as exc:  # shown, not lost in the build's thread
+            traceback.print_exc()
+            building.set(None)
+            error.set(f"Could not build the runs: {type(exc).__name__}: {exc}")
+            return
+        if wanted.value == asked:  # not overtaken by a later change
+            building.set(None)
+            comparison.set(fresh)
+            week.set(0)
+
+    solara.lab.use_task(build, dependencies=[wanted.value], prefer_threaded=True)
 
     def change(name: str, value) -> None:
         restart({**settings.value, name: value})
@@ -605,7 +645,7 @@ def Page():
         solara.AppBarTitle("Shared leadership in an integrated care system")
 
     with solara.Sidebar(), solara.Column():
-        RunCard(run, week, playing, weeks_per_step, play_interval, error,
+        RunCard(run, week, playing, weeks_per_step, play_interval, error, building,
                 on_reset=lambda: restart(settings.value), on_step=advance)
         with solara.Card("Policy"):
             Control("scenario", controls["scenario"], settings.value["scenario"], change)

@@ -9,6 +9,10 @@ undirected edge gives the ties i -> j and j -> i. After them come free slots for
 ties* a person keeps when they change post (``relationships.py``).
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import networkx as nx
 import numpy as np
 
@@ -19,6 +23,29 @@ from .teams import team_edges
 
 ICB = ORG_TYPES.index("icb")
 ESTABLISHED = 2
+
+# Who hears how far the network's set-up has got: a national system (42 ICBs) takes seconds to
+# build, and the app shows it. Set per thread of control, so concurrent builds do not mix, and
+# only listens: the draws and the network built are the same with or without it.
+SetupProgress = Callable[[str, int, int], None]  # (step, done, total)
+_SETUP_PROGRESS: ContextVar[SetupProgress | None] = ContextVar("setup_progress", default=None)
+
+
+@contextmanager
+def setup_progress(on_progress: SetupProgress | None) -> Iterator[None]:
+    """Within the block, every network built reports ``on_progress(step, done, total)``."""
+    token = _SETUP_PROGRESS.set(on_progress)
+    try:
+        yield
+    finally:
+        _SETUP_PROGRESS.reset(token)
+
+
+def report_setup(step: str, done: int, total: int) -> None:
+    """Tell the listener of :func:`setup_progress`, if any, that ``done`` of ``total`` are."""
+    listener = _SETUP_PROGRESS.get()
+    if listener is not None:
+        listener(step, done, total)
 
 
 def within_org_edges(rng: np.random.Generator, members: np.ndarray, degree: float) -> np.ndarray:
@@ -71,13 +98,16 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
     open_edges, forum_edges = [team_edges(managers.team, net.team_tie_density, rng)], []
     for o in range(len(orgs)):
         open_edges.append(within_org_edges(rng, np.flatnonzero(org == o), net.within_org_degree))
-    for s in np.unique(orgs.system):
+    systems = np.unique(orgs.system)
+    report_setup("network", 0, len(systems))
+    for done, s in enumerate(systems, start=1):
         members = np.flatnonzero(orgs.system[org] == s)
         local = managers.take(members)
         open_edges.append(cross_org_edges(
             rng, members, spanning_weights(local, orgs, net, net.cross_org_degree), org))
         forum_edges.append(cross_org_edges(
             rng, members, spanning_weights(local, orgs, net, net.forum_ties_per_manager), org))
+        report_setup("network", done, len(systems))
     existing = _unique_undirected(np.concatenate(open_edges))
     forum = _unique_undirected(np.concatenate(forum_edges))
     if len(forum):

@@ -3,6 +3,7 @@
     slsim-viz                  # http://127.0.0.1:8765/
     slsim-viz --port 0         # any free port; the URL is printed
     slsim-viz --systems DIR    # the system menu offers your system files too (DIR/ics/*.yaml)
+    slsim-viz --ensembles DIR  # where the ensemble view keeps its sweeps (outputs/ensembles)
 
 It listens on the host given here (127.0.0.1 unless ``--host`` says otherwise), never on whatever
 ``$HOST`` or ``$SOLARA_HOST`` hold, and sends no telemetry.
@@ -24,7 +25,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-APP = "simulation.app"
+APP = "simulation.app_ensemble"  # the live view (simulation.app) and the ensemble view
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 NPM_TIMEOUT_S = 600
@@ -127,6 +128,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--systems", type=Path, metavar="DIR",
                         help="a folder of your own system files (DIR/ics/*.yaml, or DIR/*.yaml), "
                              "each checked now and offered in the app's system menu")
+    parser.add_argument("--ensembles", type=Path, metavar="DIR",
+                        help="folder the ensemble view keeps its sweeps in, one folder each "
+                             "(default outputs/ensembles)")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port = {args.port} is outside the allowed range [0, 65535]")
@@ -172,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         from .config import SYSTEMS_DIR_ENV
 
         os.environ[SYSTEMS_DIR_ENV] = str(args.systems.resolve())
+    if args.ensembles is not None:
+        from .ensemble import ENSEMBLES_DIR_ENV
+
+        os.environ[ENSEMBLES_DIR_ENV] = str(args.ensembles.resolve())
     ensure_page_assets()
     print(f"slsim-viz: serving the app at http://{args.host}:{port}/ (Ctrl+C stops it)",
           flush=True)

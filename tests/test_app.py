@@ -5,15 +5,19 @@ import re
 import shutil
 import socket
 import time
+from pathlib import Path
 
 import ipyvuetify as v
 import ipywidgets
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 
-from simulation import app, icb, viz_cli
-from simulation.config import CONFIG_DIR, SYSTEMS_DIR_ENV, RunConfig
+from simulation import app, app_ensemble, ensemble, icb, network, viz_cli
+from simulation.analysis.report import _signed
+from simulation.config import CONFIG_DIR, SYSTEMS_DIR_ENV, RunConfig, build_config
+from simulation.layout import RUNS_DIR, STATUS_FILE, SUCCEEDED, check_run, index_runs
 from simulation.model import SharedLeadershipModel
 from simulation.outputs import TRENDS
 from simulation.params import ConfigError, ModelParams, parameter_specs
@@ -221,7 +225,10 @@ def test_step_advances_both_runs_and_redraws(page):
     button(page, "Step").click()
     assert week_shown(page) == "Week 7 of 156"
     button(page, "Reset").click()
-    assert week_shown(page) == "Week 0 of 156"
+    assert eventually(lambda: week_shown(page) == "Week 0 of 156")
+    button(page, "Step").click()
+    button(page, "Reset").click()  # the same settings again: still a restart
+    assert eventually(lambda: week_shown(page) == "Week 0 of 156")
 
 
 @pytest.fixture
@@ -242,15 +249,17 @@ def test_a_control_restarts_both_runs_with_its_value(page, built):
     button(page, "Step").click()
     label = app.model_params()["bureaucracy_load"]["label"]
     page.find(v.Slider, label=label).widget.v_model = 0.8
-    assert built[-1]["bureaucracy_load"] == 0.8
-    assert week_shown(page) == "Week 0 of 156"
+    assert eventually(lambda: built and built[-1]["bureaucracy_load"] == 0.8)
+    assert eventually(lambda: week_shown(page) == "Week 0 of 156")
 
     others = [name for name in scenarios() if name != a_scenario()]
     if others:
         page.find(v.Select, label=app.model_params()["scenario"]["label"]).widget.v_model = (
             others[0])
-        assert built[-1]["scenario"] == others[0] and built[-1]["bureaucracy_load"] == 0.8
-        page.find(v.CardTitle, children=[f"Scenario: {others[0]}"]).assert_single()
+        assert eventually(lambda: built[-1]["scenario"] == others[0])
+        assert built[-1]["bureaucracy_load"] == 0.8
+        assert eventually(lambda: page.find(v.CardTitle,
+                                            children=[f"Scenario: {others[0]}"]).widgets)
 
 
 def test_a_bad_value_shows_an_error_and_the_app_keeps_working(page):
@@ -265,7 +274,7 @@ def test_a_bad_value_shows_an_error_and_the_app_keeps_working(page):
     seed.v_model = "7"
     seed.fire_event("keyup.enter", None)
     assert not errors(page)
-    assert week_shown(page) == "Week 0 of 156"
+    assert eventually(lambda: week_shown(page) == "Week 0 of 156")
 
 
 def eventually(check, timeout_s: float = 60.0):
@@ -363,9 +372,23 @@ def test_the_menu_offers_the_served_folder_of_system_files(monkeypatch):
 
 def test_choosing_a_region_then_an_icb_restarts_with_it(page, built):
     page.find(v.Select, label="Group or region").widget.v_model = "Midlands"
-    assert built[-1]["ics"] == "icb/" + icb.regions()["Midlands"][0]
+    assert eventually(lambda: built and built[-1]["ics"] == "icb/"
+                      + icb.regions()["Midlands"][0])
     page.find(v.Select, label="System").widget.v_model = "shropshire_telford_and_wrekin"
-    assert built[-1]["ics"] == "icb/shropshire_telford_and_wrekin"
+    assert eventually(lambda: built[-1]["ics"] == "icb/shropshire_telford_and_wrekin")
+
+
+def test_building_a_system_shows_its_progress_then_the_runs(page, monkeypatch):
+    shown = []
+    text = app.building_text
+    monkeypatch.setattr(app, "building_text", lambda *step: shown.append(step) or text(*step))
+    button(page, "Step").click()
+    page.find(v.Select, label="System").widget.v_model = "default_ics"
+    assert eventually(lambda: week_shown(page) == "Week 0 of 156", 300)
+    assert not errors(page)
+    # Each arm's network, from none of its one system built to all of it, as it was built.
+    assert shown == [("network", 0, 1), ("network", 1, 1)] * 2
+    assert not page.find(v.Html, class_="slsim-building").widgets
 
 
 def test_viz_checks_the_folder_of_system_files_at_launch(tmp_path):
@@ -377,3 +400,199 @@ def test_viz_checks_the_folder_of_system_files_at_launch(tmp_path):
         "clinical_share: 0.3, bureaucracy_layers: 3}\n")
     problem = viz_cli.check_system_folder(tmp_path)
     assert "bad.yaml" in problem and "hospital" in problem and "acute_trust" in problem
+
+
+# --------------------------------------------------------------------------- the ensemble view
+TINY = ensemble.EnsemblePlan("small_ics", (a_scenario(),), weeks=3, replicates=2)
+
+
+def test_an_ensemble_plan_is_the_command_line_sweep_in_a_folder_of_its_own(tmp_path):
+    folder = tmp_path / ensemble.folder_name(TINY)
+    assert TINY.scenarios == ("baseline", a_scenario()) and TINY.runs == 4
+    assert ensemble.folder_name(TINY) == ensemble.folder_name(
+        ensemble.EnsemblePlan("small_ics", (a_scenario(),), weeks=3, replicates=2))
+    assert ensemble.folder_name(TINY) != ensemble.folder_name(
+        ensemble.EnsemblePlan("small_ics", (a_scenario(),), weeks=3, replicates=3))
+    command = ensemble.reproducing_command(TINY, folder)
+    assert command.startswith(f"slsim -m scenario=baseline,{a_scenario()} 'seed=range(0,2)' "
+                              "ics=small_ics weeks=3")
+    assert f"hydra/launcher=joblib hydra.sweep.dir={folder}" in command
+    assert command.endswith(f"slsim-compare {folder}")
+    drawn = ensemble.EnsemblePlan("small_ics", (a_scenario(),), 3, 2, draws=4)
+    assert drawn.runs == 16 and "'draw=range(0,4)'" in ensemble.reproducing_command(drawn, folder)
+    with pytest.raises(ValueError, match="calibrated"):
+        ensemble.EnsemblePlan("small_ics", (a_scenario(),), 3, 2, draws=4,
+                              calibration="uncalibrated")
+
+
+def test_a_big_ensemble_asks_first_and_the_eta_follows_the_measured_speed():
+    speed = ensemble.Speed(setup_s=1.0, week_s=0.1)
+    assert ensemble.planned_seconds(TINY, speed) == pytest.approx(
+        4 * (1.0 + 0.3) / ensemble.workers())
+    assert not ensemble.needs_confirmation(TINY, speed)
+    national = ensemble.EnsemblePlan("england", (a_scenario(),), weeks=156, replicates=20)
+    assert ensemble.needs_confirmation(national, ensemble.Speed(setup_s=15.0, week_s=1.0))
+
+
+def test_setup_reports_each_system_of_the_network_and_draws_the_same():
+    heard = []
+    config = build_config(ics="small_ics", weeks=1, **{"ics.systems": 3})
+    quiet = SharedLeadershipModel(config)
+    with network.setup_progress(lambda *step: heard.append(step)):
+        loud = SharedLeadershipModel(config)
+    systems = len(np.unique(loud.organisations.system))
+    assert heard == [("network", done, systems) for done in range(systems + 1)]
+    assert np.array_equal(quiet.ties.source, loud.ties.source)
+    assert np.array_equal(quiet.managers.org, loud.managers.org)
+
+
+def run_to_end(run: ensemble.EnsembleRun, timeout_s: float = 600.0) -> ensemble.Progress:
+    deadline = time.monotonic() + timeout_s
+    while run.running and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not run.running, "the sweep did not finish in time"
+    return run.progress()
+
+
+def succeeded_runs(folder) -> dict[str, float]:
+    """Each succeeded run folder's name -> the time its status.json was written."""
+    return {path.name: (path / STATUS_FILE).stat().st_mtime_ns
+            for path in index_runs(folder / RUNS_DIR).values()
+            if check_run(path).state == SUCCEEDED}
+
+
+def test_cancelling_kills_every_worker_keeps_finished_runs_and_a_rerun_resumes(tmp_path):
+    plan = ensemble.EnsemblePlan("small_ics", (a_scenario(),), weeks=26, replicates=4)
+    folder = tmp_path / ensemble.folder_name(plan)
+    run = ensemble.EnsembleRun(plan, folder)
+    deadline = time.monotonic() + 600
+    while run.running and not succeeded_runs(folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.running, "the sweep finished before it could be cancelled: make it longer"
+    run.cancel()
+    assert not ensemble.group_alive(run.process.pid)
+    assert run.process.returncode < 0
+    kept = succeeded_runs(folder)
+    assert 0 < len(kept) < plan.runs
+
+    again = ensemble.EnsembleRun(plan, folder)
+    assert again.done_at_start >= len(kept)
+    assert run_to_end(again) == ensemble.Progress(plan.runs, plan.runs, 0)
+    after = succeeded_runs(folder)
+    assert {name: after[name] for name in kept} == kept  # resumed: not run again
+
+
+@pytest.fixture
+def tiny_ensemble(tmp_path_factory) -> Path:
+    """A finished tiny ensemble, with its report."""
+    folder = tmp_path_factory.mktemp("ensembles") / ensemble.folder_name(TINY)
+    assert run_to_end(ensemble.EnsembleRun(TINY, folder)).succeeded == TINY.runs
+    ensemble.report(folder, "sl_density")
+    return folder
+
+
+def report_relative_changes(report: str, label: str) -> dict[str, tuple[str, str, str, str]]:
+    """From report.md's paired differences of outcome ``label``: option -> (relative change,
+    low, high, verdict), as printed."""
+    section = report.split(f"### {label} (", 1)[1].split("\n### ", 1)[0]
+    found = {}
+    for row in section.splitlines():
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        match = re.fullmatch(r"(\S+) \((\S+) to (\S+)\)", cells[2]) if len(cells) == 6 else None
+        if match:
+            found[cells[0]] = (*match.groups(), cells[5])
+    return found
+
+
+def test_the_forest_plots_numbers_are_those_of_report_md(tiny_ensemble):
+    comparison = ensemble.comparison_of(tiny_ensemble, "sl_density")
+    report = (tiny_ensemble / "report" / "report.md").read_text()
+    rows = ensemble.forest_rows(comparison)
+    assert len(rows) == len(comparison.differences) > 0
+    for item in comparison.outcomes:
+        if item.better is None:
+            continue
+        printed = report_relative_changes(report, item.label)
+        shown = rows[rows["outcome"] == item.name]
+        assert set(printed) == set(shown["group"])
+        for row in shown.itertuples():
+            assert printed[row.group] == (
+                *(_signed(value, 2, "%") for value in (row.relative, row.relative_low,
+                                                       row.relative_high)),
+                "**clear**" if row.clear else "within noise")
+
+
+def test_probability_best_and_the_difference_over_time_come_from_the_runs(tiny_ensemble):
+    comparison = ensemble.comparison_of(tiny_ensemble, "sl_density")
+    best = ensemble.probability_best(comparison)
+    assert list(best["option"]) == comparison.tables.groups
+    assert best["p_best"].sum() == pytest.approx(1.0)
+    assert (best["p_best_mcse"] >= 0).all()
+    over_time = ensemble.difference_over_time(comparison.tables, "baseline", comparison.primary)
+    assert sorted(over_time["week"].unique()) == list(range(TINY.weeks + 1))
+    final = over_time[over_time["week"] == TINY.weeks].iloc[0]
+    assert final["difference"] == pytest.approx(
+        comparison.difference(final["group"], "sl_density")["difference"])
+    assert ensemble.ceac_at(comparison, 1000.0) is None  # seed-only: no CEAC
+
+
+def test_on_posterior_draws_p_best_and_the_ceac_are_the_reports(tmp_path):
+    plan = ensemble.EnsemblePlan("small_ics", (a_scenario(),), weeks=3, replicates=2, draws=2)
+    folder = tmp_path / ensemble.folder_name(plan)
+    assert run_to_end(ensemble.EnsembleRun(plan, folder)).succeeded == plan.runs == 8
+    ensemble.report(folder, "sl_density")
+    comparison = ensemble.comparison_of(folder, "sl_density")
+    tables = folder / "report" / "tables"
+    best = pd.read_csv(tables / "psa_best.csv")
+    best = best[best["measure"] == "sl_density"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(ensemble.probability_best(comparison),
+                                  best[["option", "p_best", "p_best_mcse"]])
+    ceac = pd.read_csv(tables / "ceac.csv")
+    row = ensemble.ceac_at(comparison, 1000.0)
+    written = ceac[ceac["wtp"] == row["wtp"]].iloc[0]
+    assert row["wtp"] == 1000.0 and row["chosen"] == written["chosen"]
+    assert [row[o] for o in comparison.psa.options] == pytest.approx(
+        [written[o] for o in comparison.psa.options])
+    assert app_ensemble.ceac_png(comparison, 1000.0).startswith(b"\x89PNG")
+
+
+def test_viz_passes_the_folder_of_ensembles_to_the_app(tmp_path):
+    assert viz_cli.parse_args(["--ensembles", str(tmp_path)]).ensembles == tmp_path
+
+
+@pytest.fixture
+def ensemble_page(monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "DEFAULT_ICS", "small_ics")
+    monkeypatch.setenv(ensemble.ENSEMBLES_DIR_ENV, str(tmp_path))
+    _box, rc = solara.render(solara.AppLayout(children=[app_ensemble.EnsembleView()]),
+                             handle_error=False)
+    yield rc
+    rc.close()
+
+
+def text_of(rc, class_: str) -> str:
+    return rc.find(v.Html, class_=class_).widget.children[0]
+
+
+def test_the_ensemble_view_plans_runs_and_reports_a_tiny_ensemble(ensemble_page, tmp_path):
+    rc = ensemble_page
+    rc.find(v.Slider, label="Horizon: 52 weeks").widget.v_model = TINY.weeks
+    rc.find(v.Slider, label="Replicates (seeds): 5").widget.v_model = TINY.replicates
+    assert text_of(rc, "slsim-planned") == "4 runs: 2 options × 2 seeds"
+    assert str(tmp_path / ensemble.folder_name(TINY)) in text_of(rc, "slsim-folder")
+    assert eventually(lambda: "Estimated time" in text_of(rc, "slsim-eta"), 120)
+    rc.find(v.Select, label="Calibration").widget.v_model = "uncalibrated"
+    assert button(rc, app_ensemble.DRAWS).disabled
+    rc.find(v.Html, children=[app_ensemble.DRAWS_NEED_CALIBRATION]).assert_single()
+    rc.find(v.Select, label="Calibration").widget.v_model = "calibrated"
+    assert not button(rc, app_ensemble.DRAWS).disabled
+
+    button(rc, "Start").click()
+    assert eventually(lambda: "4 of 4 runs done" in text_of(rc, "slsim-progress"), 600)
+    assert eventually(lambda: rc.find(app_ensemble.ReportLink).widgets, 300)
+    html = rc.find(app_ensemble.ReportLink).widget.html
+    assert html.startswith("<!DOCTYPE html>") or "<html" in html[:200]
+    forest = eventually(lambda: rc.find(v.Card, class_="ma-2 slsim-forest").widget, 120)
+    card_text = forest.children[-1]
+    assert any(isinstance(child, ipywidgets.Image) for child in card_text.children)
+    assert not errors(rc)

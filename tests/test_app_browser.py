@@ -3,7 +3,8 @@ Playwright's own browser download is not reachable here) opens it and a user's c
 
 Without a browser this skips, saying why. With ``SLSIM_REQUIRE_BROWSER=1`` (set by ``.ci/run``,
 which installs Chromium) a missing browser fails instead, so CI cannot pass by skipping.
-``SLSIM_SCREENSHOT=docs/img/app.png`` also writes the screenshot there, for the README.
+``SLSIM_SCREENSHOT=docs/img/app.png`` and ``SLSIM_ENSEMBLE_SCREENSHOT=docs/img/ensemble.png``
+also write the screenshots there, for the README.
 """
 
 import os
@@ -53,10 +54,17 @@ def slsim_viz() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server_url(chromium):
+def ensembles(tmp_path_factory) -> Path:
+    """The folder the server keeps its ensembles in."""
+    return tmp_path_factory.mktemp("ensembles")
+
+
+@pytest.fixture(scope="module")
+def server_url(chromium, ensembles):
     """``slsim-viz --port 0`` running; yields the URL it prints. ``$HOST`` says to listen
     everywhere: the server must not heed it."""
-    process = subprocess.Popen([*slsim_viz(), "--port", "0"], stdout=subprocess.PIPE,
+    process = subprocess.Popen([*slsim_viz(), "--port", "0", "--ensembles", str(ensembles)],
+                               stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True,
                                env={**os.environ, "HOST": "0.0.0.0", "SOLARA_HOST": "0.0.0.0"})
     lines: list[str] = []
@@ -173,14 +181,8 @@ def test_step_watch_and_switch_scenario(server_url, page, tmp_path):
     wait_for_week(page, 52)
     assert_no_error_shown(page)
 
-    screenshot = tmp_path / "app.png"
     page.set_viewport_size({"width": 1600, "height": 1760})  # the whole page, as on a projector
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(screenshot))
-    assert screenshot.stat().st_size > 50_000
-    if copy_to := os.environ.get("SLSIM_SCREENSHOT"):
-        Path(copy_to).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(screenshot, copy_to)
+    save_screenshot(page, tmp_path / "app.png", "SLSIM_SCREENSHOT")
 
 
 def test_a_bad_value_shows_an_error_and_play_still_works(server_url, page):
@@ -210,3 +212,63 @@ def test_a_bad_value_shows_an_error_and_play_still_works(server_url, page):
     page.wait_for_timeout(1000)
     assert week(page) == paused_at >= 3
     assert_no_error_shown(page)
+
+
+def save_screenshot(page, path: Path, variable: str) -> None:
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 50_000
+    if copy_to := os.environ.get(variable):
+        Path(copy_to).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy_to)
+
+
+def runs_done(page) -> tuple[int, int]:
+    done, planned = re.match(r"(\d+) of (\d+) runs done",
+                             page.locator(".slsim-progress").inner_text()).groups()
+    return int(done), int(planned)
+
+
+def test_an_ensemble_runs_with_progress_shows_the_forest_plot_and_opens_the_report(
+        server_url, page, ensembles, tmp_path):
+    page.goto(server_url + "ensemble")
+    page.locator(".slsim-eta").wait_for(timeout=PAGE_LOAD_MS)  # the system's speed, measured
+    sliders = page.get_by_role("slider")
+    sliders.nth(0).focus()  # the horizon: 1 week, then 4
+    page.keyboard.press("Home")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.get_by_text("Horizon: 4 weeks").wait_for()
+    sliders.nth(1).focus()  # the replicates: 3
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    page.get_by_text("Replicates (seeds): 3").wait_for()
+    page.get_by_text("6 runs: 2 options × 3 seeds").wait_for()
+    folder = page.locator(".slsim-folder").inner_text().removeprefix("Run folder: ")
+    assert Path(folder).parent == ensembles
+
+    page.get_by_role("button", name="Start").click()
+    page.locator(".slsim-progress").get_by_text(re.compile(r"time left")).wait_for()
+    seen = []
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and (not seen or seen[-1] < 6):
+        done, planned = runs_done(page)
+        assert planned == 6
+        if not seen or done != seen[-1]:
+            seen.append(done)
+        page.wait_for_timeout(250)
+    print(f"runs done as seen: {seen}")
+    assert seen[-1] == 6 and seen[0] < 6 and seen == sorted(seen)  # the bar advanced to the end
+    page.locator(".slsim-forest img").wait_for(timeout=STEP_MS)
+    page.get_by_text("slsim-compare " + folder).wait_for()
+    open_report = page.get_by_role("button", name="Open the full report")
+    open_report.wait_for()
+    page.set_viewport_size({"width": 1600, "height": 1500})
+    save_screenshot(page, tmp_path / "ensemble.png", "SLSIM_ENSEMBLE_SCREENSHOT")
+
+    with page.context.expect_page() as opened:
+        open_report.click()
+    report = opened.value
+    report.wait_for_load_state()
+    assert report.locator("h1").first.inner_text().startswith("Scenario comparison")
+    assert report.locator("img").count() >= 2  # the figures travel inside the page
