@@ -125,8 +125,8 @@ def uncertain_values(config: dict) -> dict[str, float]:
     """Every quantity with a prior in one run's config (its ``summary.json`` ``config``): the
     parameters by config path, and each lever's knobs as ``intervention.<kind>.<knob>`` (the
     first lever of a kind: its tiers share the kind's draw, simulation/posterior.py)."""
-    values = {path: config[path.split(".")[0]][path.split(".")[1]]
-              for path in uncertain_parameters()}
+    values = {path: config.get(path.split(".")[0], {}).get(path.split(".")[1])
+              for path in uncertain_parameters()}  # None: a run from before the parameter
     for spec in config["scenario"]["interventions"].values():
         specs = parameter_specs(REGISTRY[spec["kind"]].params_class)
         for knob, value in spec.items():
