@@ -31,7 +31,15 @@ from .params import (
     plain_value,
     validate,
 )
-from .posterior import CALIBRATED, CalibrationConfig, check_draw, posterior
+from .posterior import (
+    CALIBRATED,
+    SEED_STRIDE,
+    CalibrationConfig,
+    check_draw,
+    drawn_interventions,
+    posterior,
+    priors_config,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_ICS = "default_ics"
@@ -84,7 +92,30 @@ class RunConfig:
                                   f"allowed values are the run's systems {systems}")
 
 
-ConfigStore.instance().store(name="slsim_schema", node=RunConfig)
+@dataclass
+class AppConfig(RunConfig):
+    """The ``slsim`` app's root: one run's config and the settings of a sweep of runs, which
+    are not part of any run (nor of its config hash). :func:`to_run_config` checks and drops
+    them."""
+
+    # Seeds run for each posterior draw of a sweep, so that a draw's expected outcome is
+    # estimated (simulation/sweeps/engine.py: replicates).
+    seeds_per_draw: int = 1
+
+
+SWEEP_SETTINGS = tuple(f.name for f in dataclasses.fields(AppConfig)
+                       if f.name not in {g.name for g in dataclasses.fields(RunConfig)})
+ConfigStore.instance().store(name="slsim_schema", node=AppConfig)
+# Every parameter with a prior under draw=K (simulation/posterior.py, "What a draw holds").
+ConfigStore.instance().store(name="slsim_priors", node=priors_config())
+
+
+def check_seeds_per_draw(value: Any) -> int:
+    """``seeds_per_draw`` if it is an integer from 1 to SEED_STRIDE, else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= SEED_STRIDE:
+        raise ConfigError(f"seeds_per_draw = {value!r}: allowed values are the integers 1 to "
+                          f"{SEED_STRIDE} (the seeds a sweep runs for each posterior draw)")
+    return value
 
 
 def group_options(group: str) -> list[str]:
@@ -203,7 +234,7 @@ def compose(overrides: list[str] = ()) -> DictConfig:
 
 def build_config(
     ics: Any = DEFAULT_ICS,
-    seed: int = 0,
+    seed: int | None = None,
     weeks: int = 156,
     scenario: str = "baseline",
     draw: int | None = None,
@@ -215,6 +246,8 @@ def build_config(
     ``ics`` is a system's name (:func:`ics_options`: an archetype, ``england`` or
     ``icb/<slug>``), the path of a your-own-system YAML file, or its content (a dict or an
     :class:`ICSConfig`).
+
+    ``seed`` None is the default seed: 0, or with a ``draw`` that draw's own seed.
 
     Flat overrides name fields of ``model``, ``population`` or ``network``
     (``bureaucracy_load=0.5``) or give a dotted path (``network.cross_org_degree=3``). This is
@@ -242,7 +275,7 @@ def build_config(
                    f"calibration={calibration}"])
     if own is not None:
         cfg.ics = _typed_system(own)
-    updates = {"seed": seed, "weeks": weeks, "draw": draw}
+    updates = {"weeks": weeks, "draw": draw, **({} if seed is None else {"seed": seed})}
     for key, value in overrides.items():
         if "." in key:
             updates[key] = value
@@ -260,21 +293,38 @@ def build_config(
 
 
 def to_run_config(cfg: Any) -> RunConfig:
-    """Convert a composed OmegaConf config to a validated :class:`RunConfig`.
+    """Convert a composed OmegaConf config to a validated :class:`RunConfig`, at its draw
+    (:func:`at_draw`); the app's sweep settings are checked and left out.
 
     OmegaConf's own errors (wrong type, unknown key) and ours are both raised as ConfigError.
     """
     from omegaconf.errors import OmegaConfBaseException
 
-    # A draw out of range, named as such (not as the fitted parameter that would resolve it).
     if isinstance(cfg, DictConfig):
+        # A draw out of range, named as such (not as the fitted parameter that would resolve it).
         draw = OmegaConf.select(cfg, "draw", default=None)
         if draw is not None and OmegaConf.select(cfg, "calibration.name") == CALIBRATED:
             check_draw(draw, len(posterior().draws))
+        if "seeds_per_draw" in cfg:
+            check_seeds_per_draw(cfg.seeds_per_draw)
+        if any(key in cfg for key in SWEEP_SETTINGS):
+            cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k not in SWEEP_SETTINGS])
     try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), cfg))
+        return at_draw(OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig),
+                                                           cfg)))
     except OmegaConfBaseException as exc:
         raise ConfigError(str(exc).splitlines()[0] + _key_hint(exc)) from None
+
+
+def at_draw(config: RunConfig) -> RunConfig:
+    """``config`` with its levers' knobs at its draw (unchanged without one): the parameters'
+    draws are already in the composed config; the knobs are drawn about their configured
+    values (simulation/posterior.py, "What a draw holds")."""
+    if config.draw is None or not config.scenario.interventions:
+        return config
+    drawn = drawn_interventions(config.scenario.interventions, config.draw)
+    return dataclasses.replace(config, scenario=dataclasses.replace(config.scenario,
+                                                                    interventions=drawn))
 
 
 def _key_hint(exc: Any) -> str:

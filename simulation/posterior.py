@@ -11,6 +11,27 @@ Package data in ``simulation/data/calibration/posterior/``: what ``slsim-calibra
   override of a parameter replaces that interpolation and wins over the point and the draw.
 * ``calibration=uncalibrated``: the schema's stated assumptions, kept for comparison.
 
+**What a draw holds** (issue 15; docs/analysis.md). Draw K is one plausible world, every
+uncertain quantity at once:
+
+* the fitted parameters from row K of the posterior's resample (above);
+* every other parameter with a plausible prior (``param(..., prior=...)``) from that prior
+  (:func:`spec_value`), set in the composed config by the node :func:`priors_config` builds from
+  the schema (``${slsim_prior:<parameter>,${draw}}``), so an explicit value (a config file or an
+  override) replaces it and wins, as it does for the fitted ones;
+* each lever's knobs with a prior, its effects, coverage and unit cost
+  (:func:`drawn_interventions`), keyed by the lever's kind so every option holding a lever draws
+  it alike; a relative prior multiplies the configured value (an override sets the plan, the
+  draw its uncertainty);
+* the analysis's prices (``simulation.analysis.economics``).
+
+Each value comes from its own seeded stream (:func:`simulation.priors.unit_draw`), so draw K is
+bit-identical in any process. The fitted parameters' posterior was conditioned on the other
+parameters at their stated values; drawing those independently of it is an assumption (the
+posterior's correlations with them are unknown). With ``draw=null`` every value is the calibrated
+point or the stated value, as before. The seed of draw K is tied to it (:func:`draw_seed`) unless
+given, and a sweep's ``seeds_per_draw=R`` runs R seeds of each draw.
+
 The run's config records the posterior's SHA-256 (:class:`CalibrationConfig`), so a run's
 config hash changes with the posterior and a resumed sweep never reuses runs of an older one.
 """
@@ -19,6 +40,7 @@ import csv
 import functools
 import hashlib
 import json
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +48,19 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from .params import ConfigError, uncertain_parameters
+from .interventions import REGISTRY
+from .params import ConfigError, parameter_specs, uncertain_parameters
+from .priors import Prior, unit_draw
 
 POSTERIOR_DIR = Path(__file__).resolve().parent / "data" / "calibration" / "posterior"
 FILES = ("calibration.json", "particles.csv", "draws.csv")  # all of them make its hash
 RESOLVER = "slsim_posterior"
+PRIOR_RESOLVER, SEED_RESOLVER = "slsim_prior", "slsim_draw_seed"
+_OF_DRAW = re.compile(rf"\$\{{({RESOLVER}|{PRIOR_RESOLVER}|{SEED_RESOLVER}):(?:([\w.]+),)?"
+                      r"\$\{draw\}\}")
+# Seeds of draw K: K x SEED_STRIDE + r for its replicates r < SEED_STRIDE, so every draw's seeds
+# are its own, and raising seeds_per_draw adds seeds without changing the ones already run.
+SEED_STRIDE = 1000
 CALIBRATED, UNCALIBRATED = "calibrated", "uncalibrated"
 
 
@@ -100,11 +130,80 @@ def posterior(folder: Path = POSTERIOR_DIR) -> Posterior:
     return Posterior(parameters, point, draws, record, digest.hexdigest())
 
 
+@functools.cache
 def _resolve(parameter: str, draw: Any) -> float | int:
     """The interpolation ``${slsim_posterior:<parameter>,${draw}}`` of the calibrated config
     (rounded where the schema's parameter is an integer)."""
     value = posterior().values(draw)[parameter]
     return round(value) if isinstance(uncertain_parameters()[parameter]["default"], int) else value
+
+
+def spec_value(path: str, spec: dict[str, Any], draw: int | None, configured: Any = None) -> Any:
+    """The value draw ``draw`` gives the schema parameter ``path`` (its ``spec`` from
+    :func:`simulation.params.parameter_specs`): the configured value (default: the stated one)
+    when ``draw`` is None or the parameter has no prior, else its prior at the draw's point."""
+    configured = spec["default"] if configured is None else configured
+    if draw is None or not isinstance(spec["prior"], Prior):
+        return configured
+    return spec["prior"].drawn(unit_draw(path, draw), configured, spec["range"])
+
+
+@functools.cache
+def _resolve_prior(parameter: str, draw: Any) -> float | int:
+    """The interpolation ``${slsim_prior:<parameter>,${draw}}`` of :func:`priors_config`."""
+    return spec_value(parameter, uncertain_parameters()[parameter], draw)
+
+
+def priors_config() -> dict[str, dict[str, str]]:
+    """The config node that puts every parameter with a prior under ``draw``: each one set to
+    ``${slsim_prior:<parameter>,${draw}}``, read from the schema (a parameter added to it is
+    drawn without any change here). The calibrated config, composed after it, replaces the
+    fitted ones with the posterior's."""
+    node: dict[str, dict[str, str]] = {}
+    for path in uncertain_parameters():
+        group, name = path.split(".")
+        node.setdefault(group, {})[name] = f"${{{PRIOR_RESOLVER}:{path},${{draw}}}}"
+    return node
+
+
+def draw_seed(draw: Any, replicate: int = 0) -> int:
+    """The seed of replicate ``replicate`` of draw ``draw`` (0 with no draw, the default)."""
+    return 0 if draw is None else int(draw) * SEED_STRIDE + replicate
+
+
+def drawn_interventions(interventions: dict[str, dict[str, Any]], draw: int | None
+                        ) -> dict[str, dict[str, Any]]:
+    """The scenario's levers (name -> every knob, as :class:`simulation.config.RunConfig` stores
+    them) at draw ``draw``: each knob with a prior drawn from it under the path
+    ``intervention.<kind>.<knob>``, so two options with the same lever share its draw."""
+    if draw is None:
+        return interventions
+    drawn = {}
+    for name, spec in interventions.items():
+        specs = parameter_specs(REGISTRY[spec["kind"]].params_class)
+        drawn[name] = {key: spec_value(f"intervention.{spec['kind']}.{key}", specs[key], draw,
+                                       value) if key in specs else value
+                       for key, value in spec.items()}
+    return drawn
+
+
+def of_draw(interpolation: Any) -> Any:
+    """For a config value that is one of this module's interpolations of the draw alone
+    (``${slsim_posterior:<p>,${draw}}``, ``${slsim_prior:<p>,${draw}}``,
+    ``${slsim_draw_seed:${draw}}``), the function of the draw it resolves to; else None. The
+    sweep engine resolves them this way, skipping OmegaConf's grammar for each job."""
+    if not isinstance(interpolation, str):
+        return None
+    match = _OF_DRAW.fullmatch(interpolation)
+    if match is None:
+        return None
+    resolver, parameter = match.group(1), match.group(2)
+    if resolver == SEED_RESOLVER:
+        return None if parameter else draw_seed
+    if not parameter:
+        return None
+    return functools.partial({RESOLVER: _resolve, PRIOR_RESOLVER: _resolve_prior}[resolver],
+                             parameter)
 
 
 def calibrated_config() -> str:
@@ -136,3 +235,5 @@ def calibrated_config() -> str:
 
 
 OmegaConf.register_new_resolver(RESOLVER, _resolve, replace=True)
+OmegaConf.register_new_resolver(PRIOR_RESOLVER, _resolve_prior, replace=True)
+OmegaConf.register_new_resolver(SEED_RESOLVER, draw_seed, replace=True)

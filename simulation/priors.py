@@ -10,14 +10,24 @@ declares that instead (:func:`fixed`), with its reason.
 Every prior is bounded, so that a draw always passes validation, and is defined by its quantile
 function, through which samplers map points of the unit cube (SALib, Latin hypercubes, pyabc).
 The distributions are scipy's, made when first used.
+
+A probabilistic sensitivity analysis draws every prior at once, draw by draw: :func:`unit_draw`
+gives each uncertain quantity (named by its config path) its own point of [0, 1] for draw K,
+from a seeded stream keyed by the draw and the path alone, so a draw is the same in any process,
+and adding a parameter to the schema changes no other parameter's draws.
 """
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 KINDS = ("uniform", "triangular", "loguniform")
+# The fixed key of the PSA's random streams (any constant would do; this one is the issue
+# number and the year the scheme was set, so it is never confused with a run's seed).
+PSA_STREAM_KEY = 152026
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,12 @@ class Prior:
                              "configured value)")
 
     def distribution(self) -> Any:
-        """The frozen scipy.stats distribution."""
+        """The frozen scipy.stats distribution (made once: making one costs more than a
+        quantile)."""
+        return self._distribution
+
+    @functools.cached_property
+    def _distribution(self) -> Any:
         from scipy import stats
 
         low, width = self.low, self.high - self.low
@@ -64,6 +79,25 @@ class Prior:
     def ppf(self, u: Any) -> np.ndarray:
         """Quantiles: points of [0, 1] mapped to values, clipped into [low, high]."""
         return np.clip(self.distribution().ppf(np.asarray(u, dtype=float)), self.low, self.high)
+
+    def drawn(self, u: float, configured: float, allowed: tuple[float, float]) -> float:
+        """The value at the point ``u`` of [0, 1]: the quantile, or for a relative prior the
+        configured value times it, clipped into the ``allowed`` range (priors.py: relative)."""
+        value = self._quantile(u)
+        if self.relative:
+            value = min(max(configured * value, allowed[0]), allowed[1])
+        return round(value) if isinstance(configured, int) else value
+
+    def _quantile(self, u: float) -> float:
+        """The quantile of one point, remembered: a PSA asks for each draw's point again in
+        every option and seed, and scipy's quantile costs a millisecond."""
+        if u not in self._quantiles:
+            self._quantiles[u] = float(self.ppf(u))
+        return self._quantiles[u]
+
+    @functools.cached_property
+    def _quantiles(self) -> dict[float, float]:
+        return {}
 
     def describe(self) -> str:
         """The prior in a few words, for tables: e.g. ``triangular(0.1, 0.3, 0.6)``."""
@@ -106,3 +140,20 @@ def relative(prior: Prior) -> Prior:
 def fixed(why: str) -> Fixed:
     """Declare that an [A] parameter is not sampled, and why."""
     return Fixed(why)
+
+
+def _path_words(path: str) -> tuple[int, ...]:
+    """A config path as four 32-bit words of its SHA-256 (Python's ``hash`` of a string changes
+    from process to process; this never does)."""
+    digest = hashlib.sha256(path.encode()).digest()
+    return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+
+
+@functools.cache
+def unit_draw(path: str, draw: int) -> float:
+    """The point of [0, 1] that draw ``draw`` gives the uncertain quantity ``path``: one number
+    of numpy's PCG64 stream seeded by ``SeedSequence([PSA_STREAM_KEY, draw, *path])``, never the
+    global random state, so it is bit-identical in any process (O'Neill 2014, PCG; numpy's
+    SeedSequence mixes the words so nearby keys give independent streams)."""
+    sequence = np.random.SeedSequence([PSA_STREAM_KEY, int(draw), *_path_words(path)])
+    return float(np.random.default_rng(sequence).random())

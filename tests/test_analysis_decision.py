@@ -31,7 +31,7 @@ def _tables() -> load.SweepTables:
                     "config_hash": run, "week": weeks, "cost": spend * weeks,
                     "tasks_completed": tasks + rng.normal(0, 0.01, len(weeks)),
                     "exits": np.full(len(weeks), 1.0)}))
-    draws = pd.DataFrame({"model.x": x, "scenario.interventions.a.unit_cost": 100.0},
+    draws = pd.DataFrame({"model.x": x, "intervention.a.unit_cost": 100.0},
                          index=pd.RangeIndex(DRAWS, name="draw"))
     return load.SweepTables(Path("."), pd.DataFrame(runs), pd.concat(series, ignore_index=True),
                             ["scenario"], ["baseline", "a", "b"], 0, ["synthetic"], [WEEKS],
@@ -98,36 +98,46 @@ def test_drawn_parameters_are_not_groups():
 
 
 def test_parameter_groups_put_costs_together():
-    groups = decision.parameter_groups(["model.a", "careers.b", "replacement_cost",
-                                        "scenario.interventions.coach.unit_cost",
-                                        "scenario.interventions.coach.support_effect"])
+    groups = decision.parameter_groups(["model.a", "careers.b", "economics.replacement_cost",
+                                        "intervention.coach.unit_cost",
+                                        "intervention.coach.support_effect"])
     assert groups == {"model": ["model.a"], "careers": ["careers.b"],
-                      "costs": ["replacement_cost", "scenario.interventions.coach.unit_cost"],
-                      "lever coach: effects and coverage":
-                          ["scenario.interventions.coach.support_effect"]}
+                      "costs": ["economics.replacement_cost", "intervention.coach.unit_cost"],
+                      "lever coach: effects and coverage": ["intervention.coach.support_effect"]}
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def test_a_tiny_psa_sweep_reaches_the_report(tmp_path, capsys):
-    """Real runs, then the draw column a PSA sweep's results carry (here: draw = seed // 2,
-    with a drawn value per draw, since `draw=K` runs are not built yet), through slsim-compare:
-    the PSA section, ce_plane.png and ceac.png."""
-    from simulation.analysis.batch import run_jobs
+def test_a_tiny_psa_sweep_is_paired_by_draw_and_seed_and_reaches_the_report(tmp_path, capsys):
+    """A real `slsim -m` sweep on draws, two seeds a draw (seeds_per_draw), through
+    slsim-compare: every option of a draw ran with the draw and the same seeds (read back from
+    the run folders), and the report has its PSA section, ce_plane.png and ceac.png."""
+    import json
+    import subprocess
+    import sys
+
     from simulation.analysis.compare import main as slsim_compare
-    from simulation.layout import RESULTS_FILE
-    from simulation.sweeps.aggregate import aggregate
+    from simulation.layout import RUNS_DIR, STATUS_FILE
+    from simulation.posterior import draw_seed
 
     out = tmp_path / "psa"
-    jobs = [[f"scenario={s}", f"seed={seed}", "ics=small_ics", "weeks=4"]
-            for s in ("baseline", "protected_time") for seed in range(6)]
-    run_jobs(jobs, out, n_jobs=2)
-    aggregate(out)
-    results = pd.read_parquet(out / RESULTS_FILE)
-    results["draw"] = results["seed"] // 2
-    results["model.x"] = results["draw"] * 0.1
-    results.to_parquet(out / RESULTS_FILE)  # newer than every run: not aggregated again
+    command = [str(Path(sys.executable).parent / "slsim"), "-m",
+               "scenario=baseline,protected_time", "draw=range(0,3)", "seeds_per_draw=2",
+               "ics=small_ics", "weeks=4", f"hydra.sweep.dir={out}", "hydra/launcher=joblib",
+               "hydra.launcher.n_jobs=2"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seeds: dict[tuple[str, int], set[int]] = {}
+    for status_file in (out / RUNS_DIR).glob(f"*/{STATUS_FILE}"):
+        status = json.loads(status_file.read_text())
+        key = (status["scenario"], status["parameters"]["draw"])
+        seeds.setdefault(key, set()).add(status["seed"])
+    assert seeds == {(s, k): {draw_seed(k, 0), draw_seed(k, 1)}
+                     for s in ("baseline", "protected_time") for k in range(3)}
+    tables = load.load(out)
+    assert "intervention.protected_time.coverage" in tables.draws.columns
+    assert tables.draws["model.support"].nunique() == 3  # the fitted parameter, per draw
     slsim_compare([str(out)])
     printed = capsys.readouterr().out
     assert "over 3 draws of the uncertain parameters" in printed

@@ -228,3 +228,21 @@ def test_a_search_killed_mid_trial_resumes(tmp_path):
     now = mix_runs(out)
     assert {name: now[name] for name in finished} == finished  # finished runs were not re-run
     assert "failed or were interrupted" in (out / "policy" / "report.md").read_text()
+
+
+def test_a_mix_scored_over_draws_by_its_expected_net_benefit(tmp_path):
+    """With draws, a mix and the baseline run on the same draws (each its own seed, tied to the
+    draw) and the score is the mean paired difference in net monetary benefit, in GBP."""
+    from simulation.analysis.policy import evaluate_mix
+    from simulation.posterior import draw_seed
+
+    settings = PolicySettings(ics="small_ics", weeks=6, draws=4, validation_seeds=0)
+    record = evaluate_mix(settings, {"protected_time": 0.3}, tmp_path)
+    assert record["objective"] == "net_benefit" and record["draws"] == [0, 3]
+    assert record["gain_low"] <= record["gain"] <= record["gain_high"]
+    statuses = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/status.json")]
+    pairs = {(s["scenario"], s["parameters"]["draw"], s["seed"]) for s in statuses}
+    assert pairs == {(scenario, k, draw_seed(k)) for scenario in ("mix", "baseline")
+                     for k in range(4)}
+    with pytest.raises(ConfigError, match="draws \\+ validation_seeds"):
+        PolicySettings(draws=1000, validation_seeds=10)

@@ -72,8 +72,9 @@ def test_prices_are_checked_like_every_parameter():
         economics.EconomicParams(replacement_cost=-1.0)
 
 
-def test_replacement_cost_draws_stay_in_their_prior_and_reproduce():
-    draws = economics.replacement_cost_draws(2000, seed=3)
+def test_the_prices_of_each_draw_stay_in_their_prior_and_reproduce():
+    draws = economics.prices_at(range(2000))["economics.replacement_cost"].to_numpy()
     assert draws.min() >= 18_000 and draws.max() <= 65_000
     assert np.median(draws) == pytest.approx(36_500, rel=0.05)  # triangular(18k, 30k, 65k)
-    np.testing.assert_array_equal(draws, economics.replacement_cost_draws(2000, seed=3))
+    again = economics.prices_at([5, 1999, 0])["economics.replacement_cost"].to_numpy()
+    np.testing.assert_array_equal(again, draws[[5, 1999, 0]])  # draw K prices alike anywhere

@@ -409,3 +409,28 @@ def test_posterior_draws_compose_quickly_as_hydra_does(composer):
     group, name = fitted.split(".")
     assert [getattr(getattr(c, group), name) for c in draws.values()] == [
         posterior().draws[k][fitted] for k in range(4)]
+
+
+def test_a_draw_becomes_its_seeds_and_its_levers_compose_quickly_as_hydra_does(composer, tmp_path):
+    """seeds_per_draw=R turns a job on draw K into R runs on the draw's own seeds; the levers'
+    knobs, drawn per job, match Hydra's full composition; a given seed with R > 1 is refused
+    before anything runs, naming the key."""
+    from simulation.posterior import draw_seed
+    from simulation.sweeps.engine import SweepConfigError, plan_sweep
+
+    jobs = [[f"scenario={s}", f"draw={k}", "ics=small_ics", "seeds_per_draw=3"]
+            for s in ("baseline", "recommended_package") for k in range(2)]
+    plan = plan_sweep(jobs, composer, tmp_path / "plan")
+    assert plan.jobs == len(plan.runs) == 12
+    seeds = {(r.config.scenario.name, r.config.draw): set() for r in plan.runs}
+    for run in plan.runs:
+        seeds[(run.config.scenario.name, run.config.draw)].add(run.config.seed)
+        assert config_hash(run.config) == config_hash(composer.compose_in_full(run.overrides))
+    assert all(found == {draw_seed(k, r) for r in range(3)} for (_, k), found in seeds.items())
+    assert not composer.in_full
+    assert len(plan_sweep([["draw=1", "ics=small_ics", "seed=5"]], composer,
+                          tmp_path / "plan").runs) == 1  # a given seed, one seed a draw
+    with pytest.raises(SweepConfigError, match="seeds_per_draw = 2 ties each draw's seeds"):
+        plan_sweep([["draw=1", "seed=5", "seeds_per_draw=2"]], composer, tmp_path / "plan")
+    with pytest.raises(SweepConfigError, match="seeds_per_draw = 0: allowed values are"):
+        plan_sweep([["draw=1", "seeds_per_draw=0"]], composer, tmp_path / "plan")

@@ -17,7 +17,7 @@ from ..params import choice, param, validate
 from .comparison import PRECISION, compare
 from .load import load
 from .outcomes import OUTCOMES, outcome
-from .report import psa_sentence, ranking_rows, write_report
+from .report import psa_ranking_rows, psa_sentence, ranking_rows, write_report
 from .tables import plain_table
 
 PROG = "slsim-compare"
@@ -59,9 +59,15 @@ def main(argv: list[str] | None = None) -> None:
         comparison = compare(tables, settings.baseline, primary.name,
                              precision=settings.precision)
         paths = write_report(comparison, args.out)
-    headers, rows = ranking_rows(comparison)
-    print(f"Ranking by {comparison.primary.label} against {comparison.baseline} "
-          f"({comparison.seeds} seeds, 95% CIs, paired by seed):")
+    if comparison.psa is None:
+        headers, rows = ranking_rows(comparison)
+        print(f"Ranking by {comparison.primary.label} against {comparison.baseline} "
+              f"({comparison.seeds} seeds, 95% CIs, paired by seed):")
+    else:
+        headers, rows = psa_ranking_rows(comparison)
+        print(f"Ranking by expected net benefit over {comparison.psa.draws} draws of the "
+              f"uncertain parameters ({comparison.psa.about['seeds_per_draw']} seed(s) a draw, "
+              "parameters and seed; paired by draw and seed):")
     print(plain_table(headers, rows))
     if comparison.psa is not None:
         print(psa_sentence(comparison))

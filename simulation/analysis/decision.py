@@ -76,16 +76,26 @@ def _arrays(tables: SweepTables, primary: Output, rate: float
     return measures, options, draws
 
 
+def distinct_inputs(inputs: pd.DataFrame) -> pd.DataFrame:
+    """The drawn inputs that tell draws apart: a column with one value (a parameter the sweep
+    held fixed) goes, and so does one that orders the draws exactly as an earlier column does
+    (the tiers of one lever share its draw, so their knobs move together), since a regression
+    on both learns nothing more than on one."""
+    varied = inputs.loc[:, inputs.nunique() > 1]
+    return varied.loc[:, ~varied.rank().T.duplicated().to_numpy()]
+
+
 def parameter_groups(columns) -> dict[str, list[str]]:
     """The drawn parameters grouped for EVPPI: the costs (every unit cost, the replacement
-    cost), each lever's other knobs, and each config section (model, careers, ...)."""
+    cost), each lever's other knobs (``intervention.<kind>.<knob>``, :mod:`.load`), and each
+    config section (model, careers, ...)."""
     groups: dict[str, list[str]] = {}
     for column in columns:
         parts = column.split(".")
         if parts[-1] in ("unit_cost", "replacement_cost"):
             name = "costs"
-        elif parts[0] == "scenario" and len(parts) > 2:
-            name = f"lever {parts[2]}: effects and coverage"
+        elif parts[0] == "intervention" and len(parts) > 2:
+            name = f"lever {parts[1]}: effects and coverage"
         else:
             name = parts[0]
         groups.setdefault(name, []).append(column)
@@ -147,7 +157,8 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
     tables = SweepTables(tables.sweep_dir, tables.runs, tables.timeseries, tables.group_columns,
                          groups, tables.failed, tables.ics, tables.weeks, tables.draws)
     measures, options, draws = _arrays(tables, primary, prices.discount_rate)
-    replacement = economics.replacement_cost_draws(int(max(draws)) + 1)[np.asarray(draws)]
+    prices_drawn = economics.prices_at(draws, prices)
+    replacement = prices_drawn["economics.replacement_cost"].to_numpy(float)
     cost = economics.total_cost(measures["intervention_cost"], measures["leavers"],
                                 replacement[:, None])
     tasks = measures["tasks"]
@@ -159,8 +170,7 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
         [psa.draw_differences(values).assign(option=options, outcome=name)
          for name, values in table.items()], ignore_index=True)
     differences = differences[differences["option"] != baseline].reset_index(drop=True)
-    inputs = tables.draws.loc[draws].assign(replacement_cost=replacement)
-    inputs = inputs.loc[:, inputs.nunique() > 1]
+    inputs = distinct_inputs(tables.draws.loc[draws].join(prices_drawn))
     evppi, skipped = _evppi(nmb, inputs)
     tornado, (leader, runner_up) = _tornado(nmb, inputs)
     prices_per_unit = economics.threshold_prices(gain.mean(axis=0), cost.mean(axis=0))

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from ..params import param, parameter_specs, validate
-from ..priors import fixed, triangular
+from ..posterior import spec_value
+from ..priors import Prior, fixed, triangular
 
 WEEKS_PER_YEAR = 52
 # The willingness to pay per integrated-care task delivered (GBP). [A], no published value
@@ -147,8 +148,14 @@ def threshold_prices(effect_means, cost_means) -> np.ndarray:
     return np.array(rows, dtype=float).reshape(len(e), 2)
 
 
-def replacement_cost_draws(n_draws: int, seed: int = 0) -> np.ndarray:
-    """``n_draws`` values of the replacement cost from its prior, one per PSA draw, reproducible
-    from ``seed`` (the other prices are fixed: :class:`EconomicParams`)."""
-    prior = parameter_specs(EconomicParams)["replacement_cost"]["prior"]
-    return prior.ppf(np.random.default_rng(seed).random(n_draws))
+def prices_at(draws, prices: EconomicParams | None = None) -> pd.DataFrame:
+    """Each price with a prior at each PSA draw (one row per draw, one column per price,
+    ``economics.<price>``), from the same seeded streams as the draw's parameters
+    (:func:`simulation.posterior.spec_value`), so draw K prices alike in every analysis of it.
+    The prices with ``fixed`` priors are not columns: they are ``prices``' (default: stated)."""
+    prices = prices or EconomicParams()
+    specs = {name: spec for name, spec in parameter_specs(EconomicParams).items()
+             if isinstance(spec["prior"], Prior)}
+    return pd.DataFrame({f"economics.{name}": [
+        spec_value(f"economics.{name}", spec, int(k), getattr(prices, name)) for k in draws]
+        for name, spec in specs.items()}, index=pd.Index(list(draws), name="draw"))

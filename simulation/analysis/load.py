@@ -9,8 +9,10 @@ names, and :func:`describe_groups` what each group ran.
 
 A probabilistic sensitivity analysis (issue 15) records each run's ``draw`` of the uncertain
 parameters. A draw is a replicate, like a seed, not a group: the parameters that take one value
-per scenario and draw are the draw's values (:func:`split_draw_columns`), kept one row per draw
-in :attr:`SweepTables.draws`. Without a ``draw`` column everything is as before.
+per scenario and draw are the draw's values (:func:`split_draw_columns`), and so is every
+quantity with a prior, read back from the run folders' configs (:func:`drawn_inputs`); they are
+kept one row per draw in :attr:`SweepTables.draws`. Without a ``draw`` column everything is as
+before.
 """
 
 import hashlib
@@ -23,8 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..interventions import REGISTRY
 from ..layout import FAILURES_FILE, RESULTS_FILE, RUNS_DIR, SUMMARY_FILE, SWEEP_TIMESERIES_FILE
 from ..outputs import OUTPUTS, Output
+from ..params import parameter_specs, uncertain_parameters
+from ..priors import Prior
 from ..sweeps.aggregate import IDENTITY, aggregate
 from .outcomes import OUTCOMES, TASKS_TOTAL, horizon_values
 
@@ -116,6 +121,31 @@ def _draw_values(results: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return results.groupby(DRAW)[columns].first().sort_index()
 
 
+def uncertain_values(config: dict) -> dict[str, float]:
+    """Every quantity with a prior in one run's config (its ``summary.json`` ``config``): the
+    parameters by config path, and each lever's knobs as ``intervention.<kind>.<knob>`` (the
+    first lever of a kind: its tiers share the kind's draw, simulation/posterior.py)."""
+    values = {path: config.get(path.split(".")[0], {}).get(path.split(".")[1])
+              for path in uncertain_parameters()}  # None: a run from before the parameter
+    for spec in config["scenario"]["interventions"].values():
+        specs = parameter_specs(REGISTRY[spec["kind"]].params_class)
+        for knob, value in spec.items():
+            if knob in specs and isinstance(specs[knob]["prior"], Prior):
+                values.setdefault(f"intervention.{spec['kind']}.{knob}", value)
+    return values
+
+
+def drawn_inputs(sweep_dir: Path, results: pd.DataFrame) -> pd.DataFrame:
+    """One row per draw: the value of every quantity with a prior that the draw's runs ran
+    with, read from one run folder per scenario and draw (what ran, overrides included)."""
+    firsts = results.drop_duplicates(["scenario", DRAW])
+    rows = pd.DataFrame([
+        {DRAW: draw, **uncertain_values(json.loads(
+            (sweep_dir / RUNS_DIR / run / SUMMARY_FILE).read_text())["config"])}
+        for run, draw in zip(firsts["run"], firsts[DRAW], strict=True)])
+    return rows.groupby(DRAW).first().sort_index()
+
+
 def load(sweep_dir: Path, outcomes: tuple[Output, ...] = tuple(OUTCOMES.values())
          ) -> SweepTables:
     """Read (aggregating first if needed) and group a sweep's runs, with each run's value of
@@ -154,7 +184,8 @@ def load(sweep_dir: Path, outcomes: tuple[Output, ...] = tuple(OUTCOMES.values()
     return SweepTables(sweep_dir, runs.sort_values(["group", *replicate[::-1]]), series,
                        group_columns, list(dict.fromkeys(results["group"])), failed,
                        sorted(results["ics"].unique()), sorted(results["weeks"].unique()),
-                       _draw_values(results, drawn) if DRAW in results.columns else None)
+                       _draw_values(results, drawn).join(drawn_inputs(sweep_dir, results))
+                       if DRAW in results.columns else None)
 
 
 def resolve_baseline(tables: SweepTables, name: str) -> str:

@@ -10,6 +10,15 @@ run exceeds ``budget`` (GBP) has every coverage scaled down by the share of its 
 allows and runs again (``budget_repairs`` times at most), so trials explore the proportions of a
 mix within the budget.
 
+**Over draws** (``draws`` > 0, issue 15). The objective becomes the mix's **expected net
+monetary benefit** over the baseline (GBP per system, at the stated willingness to pay per task;
+:mod:`.economics`): each mix and the baseline run on draws ``0 .. draws - 1`` of every uncertain
+quantity (:mod:`simulation.posterior`, "What a draw holds"), one seed each, tied to the draw, and
+the score is the mean over draws of the paired difference in NMB, so the search picks the mix
+that is best on average over plausible worlds, not the one that is best at the calibrated point
+alone. The budget still bounds the mean incremental cost; the validation re-runs the best mix
+on fresh draws.
+
 **The study.** One Optuna study per study folder ``OUT``, maximising the gain, with the budget as
 a constraint (``trial.set_constraint``: the overspend in shares of the budget, feasible at zero or
 below). Optuna's TPE sampler then ranks every mix over budget below every mix within it, by its
@@ -64,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import optuna
 import pandas as pd
 from optuna.distributions import CategoricalDistribution
@@ -77,8 +87,10 @@ from ..config import ics_options
 from ..layout import status_files
 from ..outputs import format_gbp
 from ..params import ConfigError, choice, param, validate
+from ..posterior import posterior
 from ..results_io import write_figure, write_json, write_streamed
-from .batch import plan_jobs, run_batch, run_values
+from . import economics
+from .batch import load_results, plan_jobs, run_batch, run_values
 from .levers import check_mix, lever_files, mix_overrides
 from .outcomes import OUTCOMES, outcome
 from .stats import paired_difference
@@ -140,14 +152,22 @@ class PolicySettings:
                                 "Completed trials (the single-lever ones included) before TPE "
                                 "models the results instead of sampling at random.", "-")
     validation_seeds: int = param(10, 0, 1000, "seeds",
-                                  "Fresh seeds the best mix is re-run on after the search "
-                                  "(0: skip).", "-")
+                                  "Fresh seeds (with draws: fresh draws) the best mix is re-run "
+                                  "on after the search (0: skip).", "-")
+    draws: int = param(0, 0, len(posterior().draws), "draws",
+                       "Score each mix by its expected net benefit over draws 0..draws-1 of "
+                       "every uncertain quantity, one seed each (0: the gain at the calibrated "
+                       "point over the seeds).", "-")
 
     def __post_init__(self) -> None:
         validate(self)
         if not self.levers or len(set(self.levers)) != len(self.levers):
             raise ConfigError(f"levers = {self.levers} must name at least one lever, each once; "
                               f"allowed values are {list(lever_files())}")
+        if self.draws and self.draws + self.validation_seeds > len(posterior().draws):
+            raise ConfigError(f"draws + validation_seeds = {self.draws + self.validation_seeds}"
+                              f": allowed values are at most {len(posterior().draws)}, the "
+                              "posterior's draws (the validation takes fresh ones)")
         if 0.0 not in self.levels or max(self.levels) == 0 \
                 or len(set(self.levels)) != len(self.levels):
             raise ConfigError(f"levels = {self.levels} must hold 0 (the lever unused) and at "
@@ -158,10 +178,20 @@ class PolicySettings:
         """The ``slsim`` overrides every run of the search starts from."""
         return [f"ics={self.ics}", f"weeks={self.weeks}"]
 
+    @property
+    def replicates(self) -> range:
+        """What a mix is scored over: the draws 0..draws-1 if there are draws, else the
+        seeds."""
+        return range(self.draws or self.seeds)
+
+    def replicate(self, k: int) -> str:
+        """The override of replicate ``k``: draw ``k`` (its seed tied to it) or seed ``k``."""
+        return f"draw={k}" if self.draws else f"seed={k}"
+
 
 # Settings that define a study: changing one would mix trials that answer different questions.
 STUDY_KEYS = ("ics", "weeks", "seeds", "objective", "budget", "levers", "levels",
-              "budget_repairs")
+              "budget_repairs", "draws")
 
 
 def resolve_settings(given: Mapping[str, Any], stored: Mapping[str, Any] | None) -> PolicySettings:
@@ -169,7 +199,8 @@ def resolve_settings(given: Mapping[str, Any], stored: Mapping[str, Any] | None)
     with ``given`` on top; a :class:`ConfigError` names a bad value, or a setting of
     :data:`STUDY_KEYS` that differs from the stored study's."""
     settings = PolicySettings(**{**(stored or {}), **given})
-    if stored:
+    if stored:  # a study from before a setting existed has that setting's default
+        stored = {**asdict(PolicySettings(**stored)), **stored}
         changed = [key for key in STUDY_KEYS if getattr(settings, key) != stored[key]]
         if changed:
             key = changed[0]
@@ -182,18 +213,34 @@ def resolve_settings(given: Mapping[str, Any], stored: Mapping[str, Any] | None)
 
 # --- Evaluating a mix ---------------------------------------------------------------------------
 
-def baseline_jobs(settings: PolicySettings, seeds: range) -> list[list[str]]:
-    """The baseline's runs on ``seeds``, as ``slsim`` overrides."""
-    return [[*settings.base, f"seed={s}", "scenario=baseline"] for s in seeds]
+def baseline_jobs(settings: PolicySettings, replicates: range) -> list[list[str]]:
+    """The baseline's runs on ``replicates`` (seeds, or draws), as ``slsim`` overrides."""
+    return [[*settings.base, settings.replicate(k), "scenario=baseline"] for k in replicates]
+
+
+def net_benefit_gain(batch: Any, n: int, draws: range) -> Any:
+    """The paired difference, draw by draw, in net monetary benefit between the first ``n``
+    runs of ``batch`` (the mix, on ``draws``) and the next ``n`` (the baseline), each run's
+    costs and tasks discounted and priced at its draw (:mod:`.economics`)."""
+    _, series = load_results(batch)
+    prices = economics.EconomicParams()
+    totals = economics.discounted_totals(series, prices.discount_rate).loc[batch.hashes]
+    replacement = economics.prices_at(draws)["economics.replacement_cost"].to_numpy(float)
+    cost = economics.total_cost(totals["intervention_cost"].to_numpy(),
+                                totals["leavers"].to_numpy(), np.tile(replacement, 2))
+    nmb = economics.net_monetary_benefit(totals["tasks"].to_numpy(), cost, prices.wtp_per_task)
+    return paired_difference(nmb[:n], nmb[n:])
 
 
 def evaluate_mix(settings: PolicySettings, coverage: Mapping[str, float], out_dir: Path,
-                 seeds: range | None = None, n_jobs: int = 1) -> dict[str, Any]:
-    """Run a mix and the baseline on ``seeds`` (default ``0 .. settings.seeds - 1``) into
-    ``out_dir`` on ``n_jobs`` processes and score the mix; returns its record (plain JSON)."""
-    seeds = seeds if seeds is not None else range(settings.seeds)
+                 replicates: range | None = None, n_jobs: int = 1) -> dict[str, Any]:
+    """Run a mix and the baseline on ``replicates`` (default :attr:`PolicySettings.replicates`:
+    the seeds, or the draws) into ``out_dir`` on ``n_jobs`` processes and score the mix; returns
+    its record (plain JSON)."""
+    seeds = replicates if replicates is not None else settings.replicates
     mix = mix_overrides(coverage)
-    jobs = [[*settings.base, f"seed={s}", *mix] for s in seeds] + baseline_jobs(settings, seeds)
+    jobs = ([[*settings.base, settings.replicate(k), *mix] for k in seeds]
+            + baseline_jobs(settings, seeds))
     batch = plan_jobs(jobs, out_dir)
     run_batch(batch, n_jobs=n_jobs, record=False, progress_interval=60.0)
     item = outcome(settings.objective)
@@ -219,6 +266,12 @@ def evaluate_mix(settings: PolicySettings, coverage: Mapping[str, float], out_di
         "cost": float(cost.difference.mean), "cost_low": float(cost.difference.low),
         "cost_high": float(cost.difference.high), "budget": settings.budget,
     }
+    if settings.draws:  # the expected net benefit over draws is the score
+        nmb = net_benefit_gain(batch, n, seeds)
+        record.update({"objective": "net_benefit", "gain": float(nmb.difference.mean),
+                       "gain_low": float(nmb.difference.low),
+                       "gain_high": float(nmb.difference.high), "gain_clear": bool(nmb.clear()),
+                       "draws": record.pop("seeds")})
     record["feasible"] = record["cost"] <= settings.budget
     return record
 
@@ -249,11 +302,18 @@ def over_budget(cost: float, budget: float) -> float:
     return (cost - budget) / budget
 
 
+def gain_text(record: Mapping[str, Any]) -> str:
+    """A mix's score with its 95% CI: % of the baseline, or GBP of expected net benefit."""
+    write = (format_gbp if record["objective"] == "net_benefit"
+             else (lambda value: f"{value:+.2f}%"))
+    return (f"{write(record['gain'])} ({write(record['gain_low'])} to "
+            f"{write(record['gain_high'])})")
+
+
 def describe(record: Mapping[str, Any]) -> str:
     """One line on an evaluated mix: its levers, gain with 95% CI, cost and budget."""
     levers = {k: round(v, 4) for k, v in record["coverage"].items() if v} or "none (baseline)"
-    return (f"mix {levers}: {record['objective']} gain {record['gain']:+.2f}% "
-            f"({record['gain_low']:+.2f}% to {record['gain_high']:+.2f}%), cost GBP "
+    return (f"mix {levers}: {record['objective']} gain {gain_text(record)}, cost GBP "
             f"{record['cost']:,.0f} ({'within' if record['feasible'] else 'over'} the budget "
             f"of GBP {record['budget']:,.0f})")
 
@@ -413,7 +473,7 @@ def run_search(study_dir: Path, settings: PolicySettings) -> optuna.Study:
                  settings.trials)
         fcntl.flock(handle, fcntl.LOCK_SH)  # recovery done: let this search's workers share it
         # The baseline once, before trials running at once would race to write it.
-        run_batch(plan_jobs(baseline_jobs(settings, range(settings.seeds)), study_dir),
+        run_batch(plan_jobs(baseline_jobs(settings, settings.replicates), study_dir),
                   n_jobs=settings.n_jobs, record=False)
         workers = min(settings.n_jobs, settings.trials - complete)
         if workers == 1:
@@ -490,14 +550,22 @@ def pareto_figure(trials: pd.DataFrame, front: pd.DataFrame, best: pd.Series | N
         ax.plot(best["cost"] / 1e3, best["gain"], "*", color="gold", mec="black", ms=16,
                 label="best mix within budget")
     ax.set_xlabel("incremental cost over the run vs baseline, GBP thousands (mean of seeds)")
-    ax.set_ylabel(f"gain in {item.label} vs baseline, % (paired by seed)")
-    ax.set_title(f"Policy search: cost against gain in {item.label}\n{settings.ics}, "
-                 f"{settings.weeks} weeks, {len(trials)} mixes, mean of {settings.seeds} seeds "
-                 "each", fontsize=10)
+    over = (f"{settings.draws} draws" if settings.draws else f"{settings.seeds} seeds")
+    ax.set_ylabel("expected net benefit vs baseline, GBP (paired by draw)" if settings.draws
+                  else f"gain in {item.label} vs baseline, % (paired by seed)")
+    ax.set_title(f"Policy search: cost against {objective_words(settings)}\n{settings.ics}, "
+                 f"{settings.weeks} weeks, {len(trials)} mixes, mean of {over} each",
+                 fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def objective_words(settings: PolicySettings) -> str:
+    """What the search maximises, in a few words."""
+    return ("expected net benefit" if settings.draws
+            else f"gain in {outcome(settings.objective).label}")
 
 
 def _mix_text(row: pd.Series, levers: list[str]) -> str:
@@ -528,44 +596,50 @@ def write_policy_report(study_dir: Path, validate: bool = True,
     plt.close(fig)
     validation = None
     if validate and best is not None and settings.validation_seeds:
-        fresh = range(settings.seeds, settings.seeds + settings.validation_seeds)
+        first = len(settings.replicates)
+        fresh = range(first, first + settings.validation_seeds)
         coverage = {c.removeprefix("coverage."): float(best[c]) for c in levers}
         validation = evaluate_mix(settings, coverage, study_dir, fresh, n_jobs=settings.n_jobs)
         paths["validation.json"] = write_json(out / "validation.json", validation)
     item = outcome(settings.objective)
     interrupted = (f" ({failed} more trials failed or were interrupted; their mixes were queued "
                    "again)") if failed else ""
+    objective = (
+        f"the expected net monetary benefit over the baseline (GBP per system, at "
+        f"{format_gbp(economics.EconomicParams().wtp_per_task)} per task delivered, costs net "
+        f"of leavers' replacement), paired by draw and averaged over {settings.draws} draws "
+        "of every uncertain quantity, one seed each" if settings.draws else
+        f"the gain in {item.label} ({item.horizon}) over the baseline, in % of the baseline "
+        f"mean, paired by seed and averaged over {settings.seeds} seeds per mix")
     lines = [f"# Policy search: the best mix under a budget of GBP {settings.budget:,.0f}", "",
-             f"Objective: the gain in {item.label} ({item.horizon}) over the baseline, in % of "
-             f"the baseline mean, paired by seed and averaged over {settings.seeds} seeds per "
-             f"mix; {settings.ics}, {settings.weeks} weeks. {completed} trials{interrupted} "
-             f"evaluated {len(trials)} distinct mixes, {int(trials['feasible'].sum())} within "
-             f"budget: a trial whose mix costs more than the budget scales every coverage down "
-             f"in proportion and runs again (at most {settings.budget_repairs} times). Cost is "
-             "the mean incremental cost over the run (GBP).", ""]
+             f"Objective: {objective}; {settings.ics}, {settings.weeks} weeks. {completed} "
+             f"trials{interrupted} evaluated {len(trials)} distinct mixes, "
+             f"{int(trials['feasible'].sum())} within budget: a trial whose mix costs more "
+             "than the budget scales every coverage down in proportion and runs again (at most "
+             f"{settings.budget_repairs} times). Cost is the mean incremental cost over the run "
+             "(GBP).", ""]
     if best is not None:
         lines += ["## Best mix within budget", "",
                   f"* Mix (coverage per year): {_mix_text(best, levers)}.",
-                  f"* Gain in the search: {best['gain']:+.2f}% (95% CI {best['gain_low']:+.2f}% "
-                  f"to {best['gain_high']:+.2f}%), cost GBP {best['cost']:,.0f}."]
+                  f"* Gain in the search: {gain_text(best)} (95% CI), cost GBP "
+                  f"{best['cost']:,.0f}."]
         if validation is not None:
+            fresh = "draws" if settings.draws else "seeds"
             lines.append(
-                f"* Re-run on {settings.validation_seeds} fresh seeds "
-                f"({validation['seeds'][0]}-{validation['seeds'][1]}): gain "
-                f"{validation['gain']:+.2f}% (95% CI {validation['gain_low']:+.2f}% to "
-                f"{validation['gain_high']:+.2f}%), cost GBP {validation['cost']:,.0f}. Picking "
+                f"* Re-run on {settings.validation_seeds} fresh {fresh} "
+                f"({validation[fresh][0]}-{validation[fresh][1]}): gain "
+                f"{gain_text(validation)} (95% CI), cost GBP {validation['cost']:,.0f}. Picking "
                 "the best of many noisy trials flatters it; this estimate does not.")
         lines.append("")
     else:
         lines += ["No mix evaluated was within budget.", ""]
-    rows = [[format_gbp(r["cost"]), f"{r['gain']:+.2f}% ({r['gain_low']:+.2f}% to "
-             f"{r['gain_high']:+.2f}%)", "yes" if r["feasible"] else "no",
+    rows = [[format_gbp(r["cost"]), gain_text(r), "yes" if r["feasible"] else "no",
              _mix_text(r, levers)] for _, r in front.iterrows()]
     lines += ["## Cost-gain Pareto front", "",
               "Mixes that no other mix beats on both cost and gain, from the cheapest; what "
               "each extra pound buys. Mixes over budget are shown to say what more money would "
               "buy.", "", "![Pareto front](pareto.png)", "",
-              markdown_table(["cost", f"gain in {item.label} (95% CI)", "within budget",
+              markdown_table(["cost", f"{objective_words(settings)} (95% CI)", "within budget",
                               "mix (coverage per year)"], rows), "",
               f"Every mix evaluated: `trials.csv`. The study: `{STUDY_FILE}` (Optuna's journal; "
               "the sampler ranks mixes over budget below every mix within it, by overspend).",

@@ -78,6 +78,25 @@ def ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def psa_ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
+    """The options by expected net benefit over the draws (a PSA's ranking, parameters and
+    seed), with P(best) and the primary outcome's credible interval."""
+    d, p = c.psa, c.primary
+    expected = d.value["expected_net_benefit"]
+    best = d.best.set_index(["measure", "option"])
+    changes = d.differences.set_index(["option", "outcome"])
+    headers = ["rank", c.kind, f"expected NMB vs {c.baseline} at {format_gbp(d.wtp)}/task",
+               "P(best NMB) ± MCSE", f"{p.label} change, 95% credible interval"]
+    rows = []
+    for rank, option in enumerate(sorted(d.options, key=expected.get, reverse=True), 1):
+        change = ("-" if option == c.baseline
+                  else _estimate(changes.loc[(option, p.name)], p.scale))
+        rows.append([str(rank), option, format_gbp(expected[option] - expected[c.baseline]),
+                     f"{best.loc[('net_benefit', option), 'p_best']:.2f} ± "
+                     f"{best.loc[('net_benefit', option), 'p_best_mcse']:.2f}", change])
+    return headers, rows
+
+
 def summary_sentences(c: Comparison) -> list[str]:
     """The plain-language summary: five to ten sentences, uncertainty stated."""
     t, p, n = c.tables, c.primary, c.seeds

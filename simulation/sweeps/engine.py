@@ -5,16 +5,19 @@ drives these steps; any Hydra launcher runs the jobs:
 
 1. every job of the sweep is composed and validated before anything runs (a bad override anywhere
    stops the sweep with the key named, exit code 2);
-2. each run gets the folder ``<sweep dir>/runs/<overrides>-<config hash>``; runs whose folder holds
+2. a job on a posterior draw (``draw=K``) whose seed is not given becomes ``seeds_per_draw``
+   runs on the draw's own seeds (:func:`simulation.posterior.draw_seed`,
+   :meth:`JobComposer.replicates`), every option on the same ones, so runs pair by draw and seed;
+3. each run gets the folder ``<sweep dir>/runs/<overrides>-<config hash>``; runs whose folder holds
    a complete success (:func:`simulation.layout.check_run`: ``status.json`` says ``succeeded``
    and the files it vouches for are intact) are skipped, so re-running a sweep command into the
    same ``hydra.sweep.dir`` runs only what is missing, failed or damaged;
-3. the runs to do are grouped into batches, one launcher job each (:func:`batch_jobs`): a
+4. the runs to do are grouped into batches, one launcher job each (:func:`batch_jobs`): a
    job pays Hydra's per-job cost once and runs its batch one run after another
    (:mod:`.worker`), each run still written to its own folder;
-4. while the launcher works, a monitor thread checks each run's folder as its ``status.json``
+5. while the launcher works, a monitor thread checks each run's folder as its ``status.json``
    appears and logs runs done, failed, skipped and the ETA;
-5. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded),
+6. the sweep ends with one line of counts, ``sweep_status.json`` and exit code 0 (all succeeded),
    1 (some failed or did not finish) or 3 (the launcher could not run anything, e.g. it cannot
    reach its cluster: the line says why). ``slsim-aggregate`` then collects the results.
 """
@@ -35,7 +38,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 
-from ..config import RunConfig, to_run_config
+from ..config import SWEEP_SETTINGS, RunConfig, check_seeds_per_draw, to_run_config
 from ..hydra_compat import apply_value_overrides
 from ..layout import (
     BATCH_FILE,
@@ -55,6 +58,7 @@ from ..layout import (
     run_dir_name,
 )
 from ..params import ConfigError
+from ..posterior import draw_seed, drawn_interventions, of_draw
 from ..results_io import config_dict, config_hash, write_json
 
 log = logging.getLogger(__name__)
@@ -171,7 +175,17 @@ class _GroupChoice:
     # Parameters set by an interpolation (the calibrated config's ${slsim_posterior:...,${draw}}):
     # re-read for each job, since a job's value overrides (draw=K) can change what they resolve to.
     interpolated: tuple[str, ...] = ()
+    # Those that are a function of the draw alone (simulation.posterior.of_draw), computed
+    # directly for a job that changes the draw, and left as validated for one that does not.
+    of_draw: dict[str, Callable[[Any], Any]] = dataclasses.field(default_factory=dict)
     touched: set[str] = dataclasses.field(default_factory=set)  # keys the last job set on scratch
+
+
+def _raw(config: DictConfig, dotted: str) -> Any:
+    """The value of a dotted key as written (an interpolation unresolved)."""
+    parent, _, key = dotted.rpartition(".")
+    node = OmegaConf.select(config, parent) if parent else config
+    return node._get_node(key)._value()
 
 
 def _restore(scratch: DictConfig, original: DictConfig, keys: set[str]) -> None:
@@ -276,6 +290,36 @@ class JobComposer:
                 override.key_or_group) and not isinstance(override.value(), dict))
         return self._parsed[line]
 
+    @staticmethod
+    def _sweep_setting(override: Any) -> bool:
+        """Whether ``override`` sets a sweep setting (``seeds_per_draw``), not a run's config;
+        its value is checked here, naming the key."""
+        if override.key_or_group not in SWEEP_SETTINGS:
+            return False
+        check_seeds_per_draw(override.value())
+        return True
+
+    def seeds_per_draw(self, job: Sequence[str]) -> int:
+        """The job's ``seeds_per_draw``: its override, else the app config's."""
+        for line in job:
+            override, _ = self.parse(line)
+            if override.key_or_group == "seeds_per_draw":
+                return check_seeds_per_draw(override.value())
+        return check_seeds_per_draw(self.master_config.get("seeds_per_draw", 1))
+
+    def replicates(self, job: Sequence[str], config: RunConfig) -> list[list[str]]:
+        """The runs a job stands for: itself, or for a job on a draw whose seed is not given,
+        one job per seed of the draw (``seed=draw_seed(K, r)`` for r < ``seeds_per_draw``)."""
+        seeds = self.seeds_per_draw(job)
+        given = any(self.parse(line)[0].key_or_group == "seed" for line in job)
+        if config.draw is None or (given and seeds == 1):
+            return [list(job)]
+        if given:
+            raise ConfigError(f"seeds_per_draw = {seeds} ties each draw's seeds to the draw, so "
+                              "the seed cannot also be given: drop the seed override, or give "
+                              "the seeds yourself with seeds_per_draw=1")
+        return [[*job, f"seed={draw_seed(config.draw, r)}"] for r in range(seeds)]
+
     def compose_in_full(self, job: Sequence[str]) -> RunConfig:
         return to_run_config(task_config(self.loader.load_sweep_config(self.master_config,
                                                                         list(job))))
@@ -288,8 +332,11 @@ class JobComposer:
                 validated = to_run_config(config)
             except ConfigError:  # the jobs' values may still make it valid: each is checked
                 validated = None
-            self.choices[groups] = _GroupChoice(config, copy.deepcopy(config), validated,
-                                                _interpolated_leaves(config))
+            leaves = _interpolated_leaves(config)
+            functions = {dotted: of_draw(_raw(config, dotted)) for dotted in leaves}
+            self.choices[groups] = _GroupChoice(
+                config, copy.deepcopy(config), validated, leaves,
+                {dotted: f for dotted, f in functions.items() if f is not None})
         return self.choices[groups]
 
     def quick(self, choice: _GroupChoice, values: list[Any]) -> RunConfig:
@@ -311,10 +358,22 @@ class JobComposer:
             if isinstance(value, DictConfig | ListConfig):
                 value = OmegaConf.to_container(value)
             typed[path] = value
+        draw = typed.get(("draw",), choice.validated.draw)
+        redrawn = draw != choice.validated.draw
+        if redrawn and choice.validated.draw is not None:
+            # the choice's levers are drawn at its own draw already: compose this job afresh
+            job_config = copy.deepcopy(choice.config)
+            apply_value_overrides(values, job_config)
+            return to_run_config(job_config)
         for dotted in choice.interpolated:  # resolved with this job's values (its draw=K)
             path = _field_path(dotted)
-            if path and path not in typed:
-                typed[path] = OmegaConf.select(choice.scratch, dotted)
+            if not path or path in typed or (dotted in choice.of_draw and not redrawn):
+                continue
+            typed[path] = (choice.of_draw[dotted](draw) if dotted in choice.of_draw
+                           else OmegaConf.select(choice.scratch, dotted))
+        if redrawn and choice.validated.scenario.interventions:  # as config.at_draw does
+            typed[("scenario", "interventions")] = drawn_interventions(
+                choice.validated.scenario.interventions, draw)
         return _with_values(choice.validated, typed) if typed else choice.validated
 
     def __call__(self, job: Sequence[str]) -> RunConfig:
@@ -325,7 +384,8 @@ class JobComposer:
             return self.compose_in_full(job)
         parsed = [self.parse(line) for line in job]
         groups = tuple(o.input_line for o, group in parsed if group)
-        values = [o for o, group in parsed if not group and not o.is_hydra_override()]
+        values = [o for o, group in parsed if not group and not o.is_hydra_override()
+                  and not self._sweep_setting(o)]
         choice = self._choice(groups)
         if groups in self.checked:
             return self.quick(choice, values)
@@ -353,7 +413,8 @@ def plan_sweep(
 ) -> SweepPlan:
     """Compose and validate every job, key it by config hash, and find what earlier attempts left.
 
-    ``compose(overrides)`` returns a job's validated run config (:class:`JobComposer`). Raises
+    ``compose(overrides)`` returns a job's validated run config; a :class:`JobComposer` also
+    expands a job on a draw into its seeds (:meth:`JobComposer.replicates`). Raises
     :class:`SweepConfigError` listing every invalid job, before anything runs. A run folder whose
     success is not complete (:func:`simulation.layout.check_run`) is logged, naming what is
     wrong, and planned to run again.
@@ -367,25 +428,28 @@ def plan_sweep(
     runs: dict[str, PlannedRun] = {}
     damaged = 0
     started = last_note = time.monotonic()
+    expanded = 0
     for number, job in enumerate(jobs, 1):
         overrides = [o for o in job if not o.startswith("hydra.")]
         try:
             config = compose(job)
+            replicates = (compose.replicates(job, config) if isinstance(compose, JobComposer)
+                          else [list(job)])
+            # a replicate whose seed the job's config already has is that config
+            seeded = [(replicate, config if replicate[-1] == f"seed={config.seed}"
+                       or replicate == list(job) else compose(replicate))
+                      for replicate in replicates]
         except (ConfigError, HydraException, OmegaConfBaseException) as exc:
             problems.append((overrides, describe_error(exc)))
             continue
-        run_hash = config_hash(config)
-        if run_hash not in runs:
-            run_dir = existing.get(run_hash, sweep_dir / RUNS_DIR / run_dir_name(overrides,
-                                                                                run_hash))
-            check = check_run(run_dir, run_hash)
-            previous = None if check.state == UNFINISHED else check.state
-            if previous == DAMAGED:
+        expanded += len(seeded)
+        for replicate, replicate_config in seeded:
+            problem = _plan_run(runs, existing, replicate, replicate_config, sweep_dir)
+            if problem is not None:
                 damaged += 1
                 if damaged <= DAMAGED_NAMED:
-                    log.warning("run folder %s is damaged (%s): it will run again", run_dir,
-                                check.problem)
-            runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, previous, config)
+                    log.warning("run folder %s is damaged (%s): it will run again",
+                                runs[config_hash(replicate_config)].run_dir, problem)
         if time.monotonic() - last_note >= progress_every:
             last_note = time.monotonic()
             log.info("validated %d/%d run configs (%.0f s)", number, len(jobs),
@@ -395,7 +459,22 @@ def plan_sweep(
                     damaged - DAMAGED_NAMED)
     if problems:
         raise SweepConfigError(problems, len(jobs))
-    return SweepPlan(sweep_dir, list(runs.values()), len(jobs), retry_failed)
+    return SweepPlan(sweep_dir, list(runs.values()), expanded, retry_failed)
+
+
+def _plan_run(runs: dict[str, PlannedRun], existing: dict[str, Path], job: Sequence[str],
+              config: RunConfig, sweep_dir: Path) -> str | None:
+    """Add the run of ``job`` to ``runs`` (once per config hash), with what an earlier attempt
+    left in its folder; return what is wrong with that folder if it is damaged."""
+    run_hash = config_hash(config)
+    if run_hash in runs:
+        return None
+    overrides = [o for o in job if not o.startswith("hydra.")]
+    run_dir = existing.get(run_hash, sweep_dir / RUNS_DIR / run_dir_name(overrides, run_hash))
+    check = check_run(run_dir, run_hash)
+    previous = None if check.state == UNFINISHED else check.state
+    runs[run_hash] = PlannedRun(list(job), run_hash, run_dir, previous, config)
+    return check.problem if previous == DAMAGED else None
 
 
 # --- Watching and summarising ---------------------------------------------------------------------
