@@ -369,66 +369,13 @@ def received_sum(target, granted, usable, received):
 
 
 @kernel
-def member_tie_values(source, target, usable, member, granted, trust, cross_group, cross_org,
-                      shown, cross_shown, org_shown, trust_shown):
-    """Granted leadership on the usable ties between members, laid out for numpy to sum:
-    ``shown`` holds each tie's (0 elsewhere), ``cross_shown`` and ``org_shown`` the values of
-    the cross-profession and cross-organisation ties in turn, ``trust_shown`` the trust of the
-    usable member ties in turn. Returns how many of those it wrote (of the last three)."""
-    n_cross = n_org = n_trust = 0
-    for k in range(source.shape[0]):
-        inside = usable[k] and member[source[k]] and member[target[k]]
-        value = granted[k] if inside else 0.0
-        shown[k] = value
-        if cross_group[k]:
-            cross_shown[n_cross] = value
-            n_cross += 1
-        if cross_org[k]:
-            org_shown[n_org] = value
-            n_org += 1
-        if inside:
-            trust_shown[n_trust] = trust[k]
-            n_trust += 1
-    return n_cross, n_org, n_trust
-
-
-@kernel
-def team_sums(source, target, measured, team, member, completed_weeks, n_teams):
-    """Per team: members, leadership ties inside it, its largest in-degree, summed in-degree and
-    tasks delivered over the window by its members. Ties and posts in numpy's order, so the
-    same sums as numpy's."""
-    n = team.shape[0]
-    in_degree = np.zeros(n, dtype=np.int64)
-    team_ties = np.zeros(n_teams)
-    for k in range(source.shape[0]):
-        i, j = source[k], target[k]
-        if measured[k] and member[i] and member[j] and team[i] == team[j]:
-            in_degree[j] += 1
-            team_ties[team[j]] += 1.0
-    size = np.zeros(n_teams, dtype=np.int64)
-    most = np.zeros(n_teams)
-    total = np.zeros(n_teams)
-    delivered = np.zeros(n_teams)
-    window = completed_weeks.shape[1]
-    for p in range(n):
-        if member[p]:
-            t = team[p]
-            size[t] += 1
-            most[t] = max(most[t], in_degree[p])
-            total[t] += in_degree[p]
-            delivered[t] += pairwise_sum(completed_weeks[p], window)
-    return size, team_ties, most, total, delivered
-
-
-@kernel
-def between_counts(source, target, measured, member, receiving):
-    """Leadership ties between ``member`` posts, and how many of them ``receiving`` posts hold."""
-    between = held = 0
-    for k in range(source.shape[0]):
-        if measured[k] and member[source[k]] and member[target[k]]:
-            between += 1
-            held += receiving[target[k]]
-    return between, held
+def often(flags, p, weeks):
+    """Whether post ``p``'s weekly condition (``flags``: posts x window) held in at least half
+    of ``weeks`` weeks (its flags over the whole window counted)."""
+    held = 0
+    for w in range(flags.shape[1]):
+        held += flags[p, w]
+    return held * 2 >= weeks
 
 
 @kernel
@@ -437,11 +384,187 @@ def often_count(flags, members, weeks):
     count = 0
     for p in range(flags.shape[0]):
         if members[p]:
-            held = 0
-            for w in range(flags.shape[1]):
-                held += flags[p, w]
-            count += held * 2 >= weeks
+            count += often(flags, p, weeks)
     return count
+
+
+@kernel
+def centralisation(strength, n, work):
+    """Freeman in-degree centralisation of ``strength[:n]`` (tie weights in [0, 1]): the sum of
+    (max - s_k) over the most it can be, (N - 1)^2, reached by a star; 0 below two values.
+    ``work`` (at least ``n`` long) holds the differences for numpy's summation."""
+    if n < 2:
+        return 0.0
+    most = strength[0]
+    for p in range(1, n):
+        most = max(most, strength[p])
+    for p in range(n):
+        work[p] = most - strength[p]
+    return pairwise_sum(work, n) / (n - 1) ** 2
+
+
+@kernel
+def gini(x, n, work):
+    """Gini coefficient of the non-negative ``x[:n]`` (0 when all are equal or all zero), with
+    numpy's sums: ``work`` (at least ``n`` long) holds the rank-weighted values."""
+    total = pairwise_sum(x, n)
+    if n < 2 or total <= 0:
+        return 0.0
+    ranked = np.sort(x[:n])
+    for k in range(n):
+        work[k] = (2.0 * (k + 1) - n - 1) * ranked[k]
+    return pairwise_sum(work, n) / (n * total)
+
+
+# Rows of the work buffer of ``member_sums`` (posts long).
+(RECEIVED, BACKLOG, BACKLOG_AGE, UNDERSTANDING, RECEIVED_CLINICAL, RECEIVED_NONCLINICAL,
+ DIFFERENCES, WEIGHTED) = range(8)
+MEMBER_WORK_ROWS = 8
+
+
+@kernel
+def member_sums(source, target, usable, granted, trust, cross_group, cross_org, active,
+                is_trainee, is_clinical, received, backlog, backlog_age, understanding, claims,
+                tie_work, work):
+    """The sums behind ``metrics.compute``, in one pass over the ties and one over the posts.
+
+    Ties: granted leadership on the usable ties between members (active managers, not
+    trainees), all of it, on cross-profession and on cross-organisation ties, and the trust of
+    those ties. Posts: members, held posts' backlog and its age, members' understanding and
+    leadership received (all, clinical, non-clinical), claims, centralisation and Gini of
+    leadership received. Each float sum is numpy's (:func:`pairwise_sum`) over the same values
+    in the same order as ``values[mask].sum()``, laid out in ``tie_work`` (4 x ties) and
+    ``work`` (:data:`MEMBER_WORK_ROWS` x posts); ``work[RECEIVED, :members]`` is left holding
+    the members' leadership received, in post order."""
+    shown, cross, org, trusted = tie_work[0], tie_work[1], tie_work[2], tie_work[3]
+    n_cross = n_org = n_inside = 0
+    for k in range(source.shape[0]):
+        i, j = source[k], target[k]
+        inside = (usable[k] and active[i] and not is_trainee[i] and active[j]
+                  and not is_trainee[j])
+        value = granted[k] if inside else 0.0
+        shown[k] = value
+        if cross_group[k]:
+            cross[n_cross] = value
+            n_cross += 1
+        if cross_org[k]:
+            org[n_org] = value
+            n_org += 1
+        if inside:
+            trusted[n_inside] = trust[k]
+            n_inside += 1
+    n_posts = n_members = n_clinical = n_nonclinical = 0
+    claims_all = claims_clinical = claims_nonclinical = 0
+    for p in range(active.shape[0]):
+        claims_all += claims[p]
+        if is_trainee[p]:
+            continue
+        work[BACKLOG, n_posts] = backlog[p]
+        work[BACKLOG_AGE, n_posts] = backlog_age[p]
+        n_posts += 1
+        if not active[p]:
+            continue
+        work[RECEIVED, n_members] = received[p]
+        work[UNDERSTANDING, n_members] = understanding[p]
+        n_members += 1
+        if is_clinical[p]:
+            work[RECEIVED_CLINICAL, n_clinical] = received[p]
+            claims_clinical += claims[p]
+            n_clinical += 1
+        else:
+            work[RECEIVED_NONCLINICAL, n_nonclinical] = received[p]
+            claims_nonclinical += claims[p]
+            n_nonclinical += 1
+    strength = work[RECEIVED]
+    return (pairwise_sum(shown, source.shape[0]), pairwise_sum(cross, n_cross),
+            pairwise_sum(org, n_org), pairwise_sum(trusted, n_inside), n_inside,
+            n_posts, n_members, n_clinical, n_nonclinical,
+            pairwise_sum(work[BACKLOG], n_posts), pairwise_sum(work[BACKLOG_AGE], n_posts),
+            pairwise_sum(work[UNDERSTANDING], n_members),
+            pairwise_sum(work[RECEIVED_CLINICAL], n_clinical),
+            pairwise_sum(work[RECEIVED_NONCLINICAL], n_nonclinical),
+            claims_all, claims_clinical, claims_nonclinical,
+            centralisation(strength, n_members, work[DIFFERENCES]),
+            gini(strength, n_members, work[WEIGHTED]))
+
+
+# Rows of the work buffer of ``measured_sums`` (posts long), and the counts it returns, by
+# position.
+HOURS, HOURS_CLINICAL, HOURS_NONCLINICAL = range(3)
+MEASURED_WORK_ROWS = 3
+(MEMBERS, CLINICAL, NONCLINICAL, BURNT, BURNT_CLINICAL, BURNT_NONCLINICAL, PRESSED,
+ ESTABLISHED_POSTS, RECENT, TRAINEES, BETWEEN, HELD_BY_CLINICAL) = range(12)
+MEASURED_COUNTS = 12
+
+
+@kernel
+def measured_sums(source, target, usable, granted, theta, active, is_trainee, is_clinical,
+                  team, n_teams, completed_weeks, burnt_weeks, pressed_weeks, weeks,
+                  bureaucracy, career_stage, established, post_since, week, window, work):
+    """The sums behind ``measurement.measured_outputs``, in one pass over the ties and one over
+    the posts, over members (active managers, not trainees).
+
+    Ties: the leadership ties (usable, ``granted >= theta``) between members, how many of them
+    clinical members receive, and within each team its ties and each member's in-degree.
+    Posts, per team: members, the largest and the summed in-degree, tasks delivered over the
+    window. Over members (all, clinical, non-clinical): counts, how many were burnt out and
+    (all) under time pressure in at least half of ``weeks`` weeks, hours lost to bureaucracy
+    (numpy's sums, laid out in ``work``, :data:`MEASURED_WORK_ROWS` x posts); members in
+    ``established`` posts and how many took them within ``window`` weeks of ``week``; doctors
+    in training in post."""
+    n = active.shape[0]
+    in_degree = np.zeros(n, dtype=np.int64)
+    team_ties = np.zeros(n_teams)
+    between = held = 0
+    for k in range(source.shape[0]):
+        if not (usable[k] and granted[k] >= theta):
+            continue
+        i, j = source[k], target[k]
+        if active[i] and not is_trainee[i] and active[j] and not is_trainee[j]:
+            between += 1
+            held += is_clinical[j]
+            if team[i] == team[j]:
+                in_degree[j] += 1
+                team_ties[team[j]] += 1.0
+    size = np.zeros(n_teams, dtype=np.int64)
+    most = np.zeros(n_teams)
+    total = np.zeros(n_teams)
+    delivered = np.zeros(n_teams)
+    counts = np.zeros(MEASURED_COUNTS, dtype=np.int64)
+    span = completed_weeks.shape[1]
+    for p in range(n):
+        if not active[p]:
+            continue
+        if is_trainee[p]:
+            counts[TRAINEES] += 1
+            continue
+        t = team[p]
+        size[t] += 1
+        most[t] = max(most[t], in_degree[p])
+        total[t] += in_degree[p]
+        delivered[t] += pairwise_sum(completed_weeks[p], span)
+        burnt = often(burnt_weeks, p, weeks)
+        work[HOURS, counts[MEMBERS]] = bureaucracy[p]
+        counts[MEMBERS] += 1
+        counts[BURNT] += burnt
+        counts[PRESSED] += often(pressed_weeks, p, weeks)
+        if is_clinical[p]:
+            work[HOURS_CLINICAL, counts[CLINICAL]] = bureaucracy[p]
+            counts[CLINICAL] += 1
+            counts[BURNT_CLINICAL] += burnt
+        else:
+            work[HOURS_NONCLINICAL, counts[NONCLINICAL]] = bureaucracy[p]
+            counts[NONCLINICAL] += 1
+            counts[BURNT_NONCLINICAL] += burnt
+        if career_stage[p] == established:
+            counts[ESTABLISHED_POSTS] += 1
+            counts[RECENT] += week - post_since[p] < window
+    counts[BETWEEN], counts[HELD_BY_CLINICAL] = between, held
+    hours = (pairwise_sum(work[HOURS], counts[MEMBERS]),
+             pairwise_sum(work[HOURS_CLINICAL], counts[CLINICAL]),
+             pairwise_sum(work[HOURS_NONCLINICAL], counts[NONCLINICAL]))
+    return size, team_ties, most, total, delivered, counts, hours
+
 
 
 # ---------------------------------------------------------------------- keyed random streams

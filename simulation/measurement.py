@@ -15,8 +15,10 @@ Each function turns the model's state into a figure that can be held against a p
   divided by the mean number of staff in post;
 * the share of working hours lost to bureaucracy and governance.
 
-Functions are pure and vectorised over ties, posts or teams. Doctors in postgraduate training
-are not managers: callers pass ``members`` (active managers) to leave them out.
+Functions are pure. Doctors in postgraduate training are not managers: the week's outputs
+(:func:`measured_outputs`) are over active managers, summed in one compiled pass over the ties
+and one over the posts (:func:`simulation.kernels.measured_sums`); :func:`often_share` takes the
+``members`` to count.
 """
 
 from dataclasses import dataclass
@@ -31,15 +33,6 @@ WEEKS_PER_YEAR = 52
 LEAVER_CATEGORIES = 2 * len(ORG_TYPES)  # organisation type x clinical / non-clinical
 
 
-def leadership_ties(granted: np.ndarray, usable: np.ndarray, theta: float) -> np.ndarray:
-    """Ties that count as leadership ties: usable, with granted leadership at least ``theta``.
-
-    Grounding: SL network studies dichotomise ratings of each member's leadership (Carson et
-    al. 2007; Mathieu et al. 2015); theta is an assumption, compared at two values in the ODD.
-    """
-    return usable & (granted >= theta)
-
-
 @dataclass
 class TeamMeasures:
     """Per-team shared leadership and delivery (teams with two or more members only)."""
@@ -50,18 +43,16 @@ class TeamMeasures:
     delivery: np.ndarray  # tasks completed per member over the window
 
 
-def team_measures(source: np.ndarray, target: np.ndarray, measured: np.ndarray,
-                  team: np.ndarray, members: np.ndarray, completed_window: np.ndarray,
-                  n_teams: int) -> TeamMeasures:
-    """Density, centralisation and delivery of each team, over its active managers.
+def team_measures(size: np.ndarray, ties: np.ndarray, most: np.ndarray, total: np.ndarray,
+                  delivered: np.ndarray) -> TeamMeasures:
+    """Density, centralisation and delivery of each team, over its active managers, from its
+    sums (:func:`simulation.kernels.measured_sums`): members, leadership ties between them, the
+    largest and the summed in-degree, tasks its members' posts completed over the window.
 
     A team's density is its leadership ties between members over n(n - 1); its Freeman
     in-degree centralisation is sum(max - d_k) over (n - 1)^2, the most it can be (a star);
-    delivery is the tasks its members' posts completed over the window (``completed_window``:
-    posts x weeks), per member. Teams with fewer than two members are left out.
+    delivery is per member. Teams with fewer than two members are left out.
     """
-    size, ties, most, total, delivered = kernels.team_sums(
-        source, target, measured, team, members, completed_window, n_teams)
     kept = size >= 2
     n = size[kept].astype(float)
     return TeamMeasures(
@@ -110,40 +101,6 @@ def often_share(flags: np.ndarray, members: np.ndarray, weeks_observed: int) -> 
     return float(kernels.often_count(flags, members, weeks) / n)
 
 
-# "Appointed within the previous 3 years" (King's Fund and NHS Providers 2018, facts.md).
-APPOINTMENT_WINDOW_WEEKS = 156
-
-
-def recent_appointment_share(post_since: np.ndarray, holders: np.ndarray, week: int,
-                             window: int = APPOINTMENT_WINDOW_WEEKS) -> float:
-    """Share of ``holders`` who took their current post within the last ``window`` weeks.
-
-    Grounding: 54% of trust directors were appointed within the previous 3 years (King's Fund
-    and NHS Providers 2018); the model's nearest posts are its established (senior) ones.
-    """
-    n = int(np.count_nonzero(holders))
-    if n == 0:
-        return 0.0
-    return float(np.count_nonzero(holders & (week - post_since < window)) / n)
-
-
-def share_of_hours(hours_lost: np.ndarray, members: np.ndarray, contracted_hours: float) -> float:
-    """Hours lost to bureaucracy this week over the contracted hours of ``members``.
-
-    Grounding: time-use figures report admin and paperwork as a share of working time (GP
-    Worklife Survey 2012; RCN 2013); contracted hours from Agenda for Change (37.5 h).
-    """
-    n = int(np.count_nonzero(members))
-    return float(hours_lost[members].sum() / (n * contracted_hours)) if n else 0.0
-
-
-def leadership_share(measured: np.ndarray, members: np.ndarray, source: np.ndarray,
-                     target: np.ndarray, receiving: np.ndarray) -> float:
-    """Share of the leadership ties between ``members`` whose receiver is in ``receiving``."""
-    total, held = kernels.between_counts(source, target, measured, members, receiving)
-    return float(held / total) if total else 0.0
-
-
 class RollingWindow:
     """The last ``weeks`` weekly rows of a count per category (for example leavers per
     organisation), pushed one week at a time."""
@@ -181,6 +138,14 @@ def leaver_category(org_type: np.ndarray, is_clinical: np.ndarray) -> np.ndarray
     return 2 * org_type + ~is_clinical
 
 
+# "Appointed within the previous 3 years" (King's Fund and NHS Providers 2018, facts.md).
+APPOINTMENT_WINDOW_WEEKS = 156
+
+
+def _share(part: int, whole: int) -> float:
+    return float(part / whole) if whole else 0.0
+
+
 def measured_outputs(managers, ties, usable: np.ndarray, bureaucracy: np.ndarray,
                      week: int, theta: float, contracted_hours: float,
                      leavers: RollingWindow, in_post: RollingWindow, promotions: int,
@@ -188,33 +153,58 @@ def measured_outputs(managers, ties, usable: np.ndarray, bureaucracy: np.ndarray
     """This week's outputs measured as the evidence is, over active managers (not trainees).
 
     ``bureaucracy`` is this week's hours lost per post; ``leavers`` and ``in_post`` hold the
-    weekly leavers and staff in post of the last year, by :func:`leaver_category`.
+    weekly leavers and staff in post of the last year, by :func:`leaver_category`. The sums
+    are one compiled pass over the ties and one over the posts
+    (:func:`simulation.kernels.measured_sums`).
+
+    Grounding:
+
+    * a leadership tie is a usable tie with granted leadership at least ``theta``: SL network
+      studies dichotomise ratings of each member's leadership (Carson et al. 2007; Mathieu et
+      al. 2015); theta is an assumption, compared at two values in the ODD;
+    * "often" or "always" (burnout, time pressure) is a condition held in at least half of the
+      weeks of the survey window observed so far (:func:`often_share`);
+    * the bureaucracy share is hours lost this week over the members' contracted hours: time-use
+      figures report admin and paperwork as a share of working time (GP Worklife Survey 2012;
+      RCN 2013); contracted hours from Agenda for Change (37.5 h);
+    * recent appointments: members in established (senior) posts who took them within the last
+      :data:`APPOINTMENT_WINDOW_WEEKS` weeks, as 54% of trust directors were appointed within
+      the previous 3 years (King's Fund and NHS Providers 2018).
     """
-    members = managers.active & ~managers.is_trainee
-    clinical, nonclinical = members & managers.is_clinical, members & ~managers.is_clinical
-    measured = leadership_ties(ties.granted, usable, theta)
-    teams = team_measures(ties.source, ties.target, measured, managers.team, members,
-                          managers.completed_weeks, n_teams)
     observed = min(week, managers.burnt_weeks.shape[1])
+    size, team_ties, most, total, delivered, c, hours = kernels.measured_sums(
+        ties.source, ties.target, usable, ties.granted, theta, managers.active,
+        managers.is_trainee, managers.is_clinical, managers.team, n_teams,
+        managers.completed_weeks, managers.burnt_weeks, managers.pressed_weeks, observed,
+        bureaucracy, managers.career_stage, ESTABLISHED, managers.post_since, week,
+        APPOINTMENT_WINDOW_WEEKS,
+        kernels.scratch("measured posts", (kernels.MEASURED_WORK_ROWS, len(managers.active))))
+    teams = team_measures(size, team_ties, most, total, delivered)
+    members, clinical, nonclinical = (int(c[kernels.MEMBERS]), int(c[kernels.CLINICAL]),
+                                      int(c[kernels.NONCLINICAL]))
+    surveyed = observed > 0  # no week observed yet: no one "often"
     left, staffed = leavers.filled(), in_post.filled()
     return {
         "team_sl_density": size_weighted_mean(teams.density, teams.size),
         "team_sl_centralisation": size_weighted_mean(teams.centralisation, teams.size),
         "team_sl_delivery_corr": correlation(teams.density, teams.delivery),
-        "clinical_leadership_share": leadership_share(measured, members, ties.source,
-                                                      ties.target, managers.is_clinical),
-        "burnout_share": often_share(managers.burnt_weeks, members, observed),
-        "burnout_share_clinical": often_share(managers.burnt_weeks, clinical, observed),
-        "burnout_share_nonclinical": often_share(managers.burnt_weeks, nonclinical, observed),
-        "time_pressure_share": often_share(managers.pressed_weeks, members, observed),
+        "clinical_leadership_share": _share(c[kernels.HELD_BY_CLINICAL], c[kernels.BETWEEN]),
+        "burnout_share": _share(c[kernels.BURNT], members) if surveyed else 0.0,
+        "burnout_share_clinical": (_share(c[kernels.BURNT_CLINICAL], clinical) if surveyed
+                                   else 0.0),
+        "burnout_share_nonclinical": (_share(c[kernels.BURNT_NONCLINICAL], nonclinical)
+                                      if surveyed else 0.0),
+        "time_pressure_share": _share(c[kernels.PRESSED], members) if surveyed else 0.0,
         "leaver_rate": float(leaver_rate(left.sum(axis=1, keepdims=True),
                                          staffed.sum(axis=1, keepdims=True))[0]),
-        "bureaucracy_share": share_of_hours(bureaucracy, members, contracted_hours),
-        "bureaucracy_share_clinical": share_of_hours(bureaucracy, clinical, contracted_hours),
-        "bureaucracy_share_nonclinical": share_of_hours(bureaucracy, nonclinical,
-                                                        contracted_hours),
-        "established_recent_share": recent_appointment_share(
-            managers.post_since, members & (managers.career_stage == ESTABLISHED), week),
+        "bureaucracy_share": _hours_share(hours[0], members, contracted_hours),
+        "bureaucracy_share_clinical": _hours_share(hours[1], clinical, contracted_hours),
+        "bureaucracy_share_nonclinical": _hours_share(hours[2], nonclinical, contracted_hours),
+        "established_recent_share": _share(c[kernels.RECENT], c[kernels.ESTABLISHED_POSTS]),
         "promotions": float(promotions),
-        "trainees": float(np.count_nonzero(managers.active & managers.is_trainee)),
+        "trainees": float(c[kernels.TRAINEES]),
     }
+
+
+def _hours_share(hours: float, n: int, contracted_hours: float) -> float:
+    return float(hours / (n * contracted_hours)) if n else 0.0

@@ -39,26 +39,20 @@ class WeekCounts:
 
 
 def gini(x: np.ndarray) -> float:
-    """Gini coefficient of non-negative values (0 when all are equal or all zero)."""
-    total = x.sum()
-    n = len(x)
-    if n < 2 or total <= 0:
-        return 0.0
-    ranked = np.sort(x)
-    # numpy's own product and sum, not a BLAS dot: the same bits whatever the BLAS thread count
-    # (a threaded dot sums in a different order), and no BLAS threads started every week.
-    return float(((2.0 * np.arange(1, n + 1) - n - 1) * ranked).sum() / (n * total))
+    """Gini coefficient of non-negative values (0 when all are equal or all zero)
+    (:func:`simulation.kernels.gini`)."""
+    x = np.ascontiguousarray(x, dtype=float)
+    return float(kernels.gini(x, len(x), np.empty(len(x))))
 
 
 def freeman_centralisation(strength: np.ndarray) -> float:
     """Freeman in-degree centralisation of a valued network with tie weights in [0, 1].
 
-    Sum of (max - s_k) over the most it can be, (N - 1)^2, reached by a star.
+    Sum of (max - s_k) over the most it can be, (N - 1)^2, reached by a star
+    (:func:`simulation.kernels.centralisation`).
     """
-    n = len(strength)
-    if n < 2:
-        return 0.0
-    return float((strength.max() - strength).sum() / (n - 1) ** 2)
+    strength = np.ascontiguousarray(strength, dtype=float)
+    return float(kernels.centralisation(strength, len(strength), np.empty(len(strength))))
 
 
 def top_share(x: np.ndarray, fraction: float) -> float:
@@ -88,8 +82,8 @@ def _ratio(part: float, whole: float) -> float:
     return float(part / whole) if whole else 0.0
 
 
-def _mean(x: np.ndarray) -> float:
-    return float(x.mean()) if len(x) else 0.0
+def _mean(total: float, n: int) -> float:
+    return float(total / n) if n else 0.0
 
 
 def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.ndarray,
@@ -98,54 +92,50 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
     managers), as plain floats; :func:`simulation.measurement.measured_outputs` gives the rest
     of the registry (:data:`simulation.outputs.OUTPUTS`).
 
-    ``usable`` and ``received`` come from :func:`usable_ties` and :func:`leadership_received`.
+    ``usable`` and ``received`` come from :func:`usable_ties` and :func:`leadership_received`;
+    the sums are one compiled pass over the ties and one over the posts
+    (:func:`simulation.kernels.member_sums`).
     """
-    posts = ~managers.is_trainee
-    active = managers.active & posts
-    n_active = int(active.sum())
-    # Granted leadership and trust on the usable ties between managers, laid out in one pass.
-    n_ties = len(ties)
-    shown, cross, org, trust = (kernels.scratch(name, n_ties) for name in
-                                ("shown", "cross", "org", "trust"))
-    n_cross, n_org, n_usable = kernels.member_tie_values(
-        ties.source, ties.target, usable, active, ties.granted, ties.trust, ties.cross_group,
-        ties.cross_org, shown, cross, org, trust)
-    granted, cross_granted = shown.sum(), cross[:n_cross].sum()
-    org_granted, trust_total = org[:n_org].sum(), trust[:n_usable].sum()
-    clinical = active & managers.is_clinical
-    nonclinical = active & ~managers.is_clinical
+    tie_work = kernels.scratch("member ties", (4, len(ties)))
+    work = kernels.scratch("member posts", (kernels.MEMBER_WORK_ROWS, len(managers)))
+    (granted, cross_granted, org_granted, trust_total, n_usable, n_posts, n_active, n_clinical,
+     n_nonclinical, waiting, waiting_age, understanding, received_clinical,
+     received_nonclinical, claims, claims_clinical, claims_nonclinical, centralisation,
+     gini_received) = kernels.member_sums(
+        ties.source, ties.target, usable, ties.granted, ties.trust, ties.cross_group,
+        ties.cross_org, managers.active, managers.is_trainee, managers.is_clinical, received,
+        managers.backlog, managers.backlog_age, managers.understanding, counts.claims, tie_work,
+        work)
     pairs = n_active * (n_active - 1)
-    waiting = managers.backlog[posts].sum()
     return {
         "sl_density": float(granted / pairs) if pairs else 0.0,
-        "sl_centralisation": freeman_centralisation(received[active]),
-        "leadership_gini": gini(received[active]),
-        "top_leader_share": top_share(received[active], 0.05),
+        "sl_centralisation": centralisation,
+        "leadership_gini": gini_received,
+        "top_leader_share": top_share(work[kernels.RECEIVED, :n_active], 0.05),
         "cross_profession_share": _ratio(cross_granted, granted),
         "cross_profession_density": float(cross_granted / pairs) if pairs else 0.0,
         "cross_org_share": _ratio(org_granted, granted),
         "grant_rate_cross_profession": _ratio(counts.cross_grants, counts.cross_claims),
         "grant_rate_same_profession": _ratio(counts.grants - counts.cross_grants,
-                                             int(counts.claims.sum()) - counts.cross_claims),
+                                             claims - counts.cross_claims),
         "collaboration_success_rate": _ratio(counts.successes, counts.grants),
-        "claims": float(counts.claims.sum()),
+        "claims": float(claims),
         "refusals": float(counts.refusals),
         "conflicts": float(counts.conflicts),
         "tasks_completed": float(counts.tasks_completed),
         "backlog": float(waiting),
-        "backlog_age": (float(managers.backlog_age[posts].sum() / waiting) if waiting > 0
-                        else 0.0),
+        "backlog_age": float(waiting_age / waiting) if waiting > 0 else 0.0,
         "mean_trust": float(trust_total / n_usable) if n_usable else 0.0,
-        "mean_understanding": _mean(managers.understanding[active]),
+        "mean_understanding": _mean(understanding, n_active),
         "exits": float(counts.exits),
-        "vacancies": float(np.count_nonzero(posts) - n_active),
+        "vacancies": float(n_posts - n_active),
         "bureaucracy_hours": float(counts.bureaucracy_hours),
         "cost": float(cost),
         "participants": float(participants),
-        "leadership_received_clinical": _mean(received[clinical]),
-        "leadership_received_nonclinical": _mean(received[nonclinical]),
-        "claim_rate_clinical": _mean(counts.claims[clinical].astype(float)),
-        "claim_rate_nonclinical": _mean(counts.claims[nonclinical].astype(float)),
+        "leadership_received_clinical": _mean(received_clinical, n_clinical),
+        "leadership_received_nonclinical": _mean(received_nonclinical, n_nonclinical),
+        "claim_rate_clinical": _mean(float(claims_clinical), n_clinical),
+        "claim_rate_nonclinical": _mean(float(claims_nonclinical), n_nonclinical),
     }
 
 

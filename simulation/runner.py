@@ -127,13 +127,9 @@ def simulate(config: RunConfig) -> tuple[SharedLeadershipModel, pd.DataFrame]:
 def draw_figure(path: Path, timeseries: pd.DataFrame, title: str) -> None:
     """Write the run's figure (:func:`simulation.plots.metrics_figure`); matplotlib is imported
     here, so runs without a figure (sweeps, by default) never load it."""
-    import matplotlib.pyplot as plt
-
     from .plots import metrics_figure
 
-    figure = metrics_figure(timeseries, title)
-    write_figure(path, figure)
-    plt.close(figure)
+    write_figure(path, metrics_figure(timeseries, title))
 
 
 def run_one(config: RunConfig, out_dir: Path, *, plot: bool = True,

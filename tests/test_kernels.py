@@ -34,6 +34,23 @@ def test_pairwise_sum_of_a_prefix_and_of_large_arrays():
         assert kernels.pairwise_sum(values, n) == values[:n].sum()
 
 
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, st.integers(0, 2000),
+                  elements=st.floats(0, 1e3, allow_nan=False, allow_infinity=False)))
+def test_gini_and_centralisation_are_numpys_expressions_to_the_last_bit(x):
+    """The outputs' formulas (metrics.gini, metrics.freeman_centralisation) as numpy writes them,
+    the same bits."""
+    n, work = len(x), np.empty(len(x))
+    if n >= 2 and x.sum() > 0:
+        ranked = np.sort(x)
+        expected = float(((2.0 * np.arange(1, n + 1) - n - 1) * ranked).sum() / (n * x.sum()))
+        assert kernels.gini(x, n, work) == expected
+    else:
+        assert kernels.gini(x, n, work) == 0.0
+    expected = float((x.max() - x).sum() / (n - 1) ** 2) if n >= 2 else 0.0
+    assert kernels.centralisation(x, n, work) == expected
+
+
 # A hand-made network: 4 managers, the ties 0<->1 (cross-profession), 1<->2 (cross-org),
 # 2<->3, and 0->3's pair closed.
 SOURCE = np.array([0, 1, 1, 2, 2, 3, 0, 3])

@@ -1,9 +1,13 @@
 """Outputs measured as the evidence measures them: definitions on small hand-made networks."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
+from simulation import kernels
 from simulation import measurement as ms
+from simulation.careers import ESTABLISHED
 
 
 def ties(pairs):
@@ -11,21 +15,64 @@ def ties(pairs):
     return pairs[:, 0], pairs[:, 1]
 
 
+def state(pairs, posts, *, granted=None, team=None, trainee=None, clinical=None,
+          completed=None, burnt=None, pressed=None, stage=None, since=None):
+    """Hand-made managers and ties with the fields the measured outputs read (defaults: every
+    post an active, non-clinical manager in team 0, every tie granted 1)."""
+    source, target = ties(pairs)
+    window = 4 if burnt is None else np.shape(burnt)[1]
+    managers = SimpleNamespace(
+        active=np.ones(posts, dtype=bool),
+        is_trainee=np.zeros(posts, bool) if trainee is None else np.array(trainee),
+        is_clinical=np.zeros(posts, bool) if clinical is None else np.array(clinical),
+        team=np.zeros(posts, np.intp) if team is None else np.array(team, dtype=np.intp),
+        completed_weeks=(np.zeros((posts, window)) if completed is None
+                         else np.array(completed, dtype=float)),
+        burnt_weeks=np.zeros((posts, window), bool) if burnt is None else np.array(burnt),
+        pressed_weeks=np.zeros((posts, window), bool) if pressed is None else np.array(pressed),
+        career_stage=np.zeros(posts, np.intp) if stage is None else np.array(stage),
+        post_since=np.zeros(posts, np.int64) if since is None else np.array(since),
+    )
+    granted = np.ones(len(source)) if granted is None else np.array(granted, dtype=float)
+    return managers, SimpleNamespace(source=source, target=target, granted=granted)
+
+
+def measured(managers, ties, *, usable=None, bureaucracy=None, week=4, theta=0.25, n_teams=3):
+    """:func:`measurement.measured_outputs` of a hand-made state."""
+    posts, n_ties = len(managers.active), len(ties.source)
+    return ms.measured_outputs(
+        managers, ties, np.ones(n_ties, bool) if usable is None else np.array(usable),
+        np.zeros(posts) if bureaucracy is None else np.array(bureaucracy, dtype=float), week,
+        theta, 37.5, ms.RollingWindow(52, 2), ms.RollingWindow(52, 2), 0, n_teams)
+
+
+def team_measures(managers, ties, n_teams):
+    """Per-team measures of a hand-made state (every tie usable, theta 0.25)."""
+    n_ties, posts = len(ties.source), len(managers.active)
+    size, team_ties, most, total, delivered, _, _ = kernels.measured_sums(
+        ties.source, ties.target, np.ones(n_ties, bool), ties.granted, 0.25, managers.active,
+        managers.is_trainee, managers.is_clinical, managers.team, n_teams,
+        managers.completed_weeks, managers.burnt_weeks, managers.pressed_weeks, 0,
+        np.zeros(posts), managers.career_stage, ESTABLISHED, managers.post_since, 0, 156,
+        np.empty((kernels.MEASURED_WORK_ROWS, posts)))
+    return ms.team_measures(size, team_ties, most, total, delivered)
+
+
 def test_leadership_ties_count_from_theta_on_usable_ties_only():
-    granted = np.array([0.1, 0.25, 0.3, 0.9])
-    usable = np.array([True, True, True, False])
-    assert ms.leadership_ties(granted, usable, 0.25).tolist() == [False, True, True, False]
+    # Four ties from post 0; the two that count (granted >= theta, usable) reach one clinical
+    # and one non-clinical post, the two that do not both reach clinical posts.
+    managers, t = state([(0, 1), (0, 2), (0, 3), (0, 4)], 5,
+                        granted=[0.1, 0.25, 0.3, 0.9], clinical=[0, 1, 1, 0, 1])
+    out = measured(managers, t, usable=[True, True, True, False])
+    assert out["clinical_leadership_share"] == pytest.approx(1 / 2)
 
 
 def test_team_density_centralisation_and_delivery_by_hand():
     # Team 0: posts 0, 1, 2 (a star on post 0: 1 -> 0 and 2 -> 0); team 1: posts 3, 4 with
     # 3 -> 4 and 4 -> 3; post 5 alone in team 2 (left out); a tie across teams never counts.
-    source, target = ties([(1, 0), (2, 0), (3, 4), (4, 3), (0, 3)])
-    measured = np.ones(len(source), dtype=bool)
-    team = np.array([0, 0, 0, 1, 1, 2])
-    members = np.ones(6, dtype=bool)
-    completed = np.array([[1, 1], [0, 2], [3, 0], [4, 4], [0, 0], [9, 9]], dtype=float)
-    result = ms.team_measures(source, target, measured, team, members, completed, 3)
+    managers, t = state([(1, 0), (2, 0), (3, 4), (4, 3), (0, 3)], 6, team=[0, 0, 0, 1, 1, 2],
+                        completed=[[1, 1], [0, 2], [3, 0], [4, 4], [0, 0], [9, 9]])
+    result = team_measures(managers, t, 3)
     assert result.size.tolist() == [3, 2]
     assert result.density == pytest.approx([2 / 6, 2 / 2])
     # Star on 3 members: in-degrees (2, 0, 0): (3*2 - 2) / (2^2) = 1, the most there can be.
@@ -33,16 +80,15 @@ def test_team_density_centralisation_and_delivery_by_hand():
     assert result.delivery == pytest.approx([7 / 3, 8 / 2])
     assert ms.size_weighted_mean(result.density, result.size) == pytest.approx(
         (3 * 2 / 6 + 2 * 1.0) / 5)
+    assert measured(managers, t)["team_sl_density"] == pytest.approx((3 * 2 / 6 + 2 * 1.0) / 5)
 
 
 def test_team_measures_leave_out_non_members_such_as_trainees():
-    source, target = ties([(1, 0), (2, 0)])
-    team = np.array([0, 0, 0])
-    members = np.array([True, True, False])  # post 2 is a trainee
-    result = ms.team_measures(source, target, np.ones(2, bool), team, members,
-                              np.zeros((3, 1)), 1)
+    managers, t = state([(1, 0), (2, 0)], 3, trainee=[False, False, True])  # post 2: a trainee
+    result = team_measures(managers, t, 1)
     assert result.size.tolist() == [2]
     assert result.density == pytest.approx([1 / 2])
+    assert measured(managers, t, n_teams=1)["trainees"] == 1.0
 
 
 def test_correlation_is_undefined_without_variation_or_teams():
@@ -57,20 +103,33 @@ def test_often_means_at_least_half_of_the_weeks_observed():
     assert ms.often_share(flags, members, weeks_observed=4) == pytest.approx(2 / 3)
     assert ms.often_share(flags, np.array([False, True, False]), 4) == 0.0
     assert ms.often_share(flags, members, weeks_observed=0) == 0.0
+    # The weekly outputs count the same way, by group; none before a week is observed.
+    managers, t = state([], 3, burnt=flags, pressed=flags[::-1], clinical=[1, 0, 0])
+    out = measured(managers, t)
+    assert (out["burnout_share"], out["burnout_share_clinical"],
+            out["burnout_share_nonclinical"]) == pytest.approx((2 / 3, 1.0, 1 / 2))
+    assert out["time_pressure_share"] == pytest.approx(2 / 3)
+    assert measured(managers, t, week=0)["burnout_share"] == 0.0
 
 
 def test_bureaucracy_share_is_hours_lost_over_contracted_hours():
-    hours = np.array([3.75, 7.5, 100.0])
-    members = np.array([True, True, False])
-    assert ms.share_of_hours(hours, members, 37.5) == pytest.approx((3.75 + 7.5) / 75)
+    managers, t = state([], 3, trainee=[False, False, True], clinical=[1, 0, 0])
+    out = measured(managers, t, bureaucracy=[3.75, 7.5, 100.0])
+    assert out["bureaucracy_share"] == pytest.approx((3.75 + 7.5) / 75)
+    assert out["bureaucracy_share_clinical"] == pytest.approx(3.75 / 37.5)
+    assert out["bureaucracy_share_nonclinical"] == pytest.approx(7.5 / 37.5)
 
 
 def test_clinical_leadership_share_counts_ties_between_members():
-    source, target = ties([(0, 1), (1, 0), (2, 1), (0, 2)])
-    clinical = np.array([False, True, False])
-    members = np.array([True, True, True])
-    measured = np.array([True, True, True, False])
-    assert ms.leadership_share(measured, members, source, target, clinical) == pytest.approx(2 / 3)
+    managers, t = state([(0, 1), (1, 0), (2, 1), (0, 2)], 3, clinical=[False, True, False])
+    out = measured(managers, t, usable=[True, True, True, False])
+    assert out["clinical_leadership_share"] == pytest.approx(2 / 3)
+
+
+def test_recent_appointments_are_established_posts_taken_within_three_years():
+    # Posts 0-2 established, taken 10, 155 and 160 weeks before week 200; post 3 is not.
+    managers, t = state([], 4, stage=[ESTABLISHED] * 3 + [0], since=[190, 45, 40, 199])
+    assert measured(managers, t, week=200)["established_recent_share"] == pytest.approx(2 / 3)
 
 
 def test_leaver_rate_is_yearly_leavers_over_mean_staff_in_post():
