@@ -324,7 +324,8 @@ class SharedLeadershipModel(mesa.Model):
         current.load = np.divide(demand, current.hours, out=np.zeros(len(m)),
                                  where=current.hours > 0)
         pressure = (rules.workload_pressure(current.load)
-                    + p.conflict_stress * current.conflict_events)
+                    + p.conflict_stress * current.conflict_events
+                    + rules.understaffing_pressure(m.understaffed, p.understaffing_pressure))
         m.stress = np.where(m.active, rules.stress_update(m.stress, pressure, m.support,
                                                           p.stress_rate), 0.0)
         # The survey-style measures record each person's own week now, before anyone moves.
@@ -443,8 +444,9 @@ class SharedLeadershipModel(mesa.Model):
             return
         m = self.managers
         candidates = draw_people(rng, m.org, m.is_clinical, m.is_trainee, m.career_stage,
-                                 self.config.population, self.params, self.careers_params,
-                                 self.config.measurement.survey_window_weeks, at=posts)
+                                 m.understaffed, self.config.population, self.params,
+                                 self.careers_params, self.config.measurement.survey_window_weeks,
+                                 at=posts)
         candidates.profession = np.where(m.is_trainee[posts], DOCTOR, m.profession[posts])
         candidates.hired_week[:] = week
         candidates.post_since[:] = week

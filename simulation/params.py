@@ -318,6 +318,14 @@ class ModelParams:
         "Pressure added by each refusal or failed collaboration.",
         "A: size; G: direction (T2 conflicts)",
         prior=triangular(0.01, 0.05, 0.1, "one conflict adds a little pressure (T2)"))
+    understaffing_pressure: float = param(
+        0.15, 0.0, 1.0, "pressure",
+        "Pressure added each week in a post without enough staff: the demands of the job beyond "
+        "its leadership work.",
+        "A: size; direction from the job demands-resources model (Demerouti et al. 2001, J Appl "
+        "Psychol 86:499: job demands drive exhaustion); which posts, NHS Staff Survey 2024",
+        prior=triangular(0.0, 0.15, 0.4, "from none to most of the pressure of a week whose "
+                         "demand equals its hours (0.5)"))
     burnout_threshold: float = param(
         0.35, 0.05, 1.0, "stress",
         "Stress above which motivation erodes and the burnout exit rate applies.",
@@ -409,6 +417,11 @@ class PopulationParams:
         "Shares of finance, operations, commissioning and HR among non-clinical managers.",
         "A",
         prior=fixed("the workforce composition of the archetype, taken as given"))
+    understaffed_share: float = param(
+        0.66, 0.0, 1.0, "share",
+        "Share of posts in services without enough staff to do the job properly.",
+        "G: NHS Staff Survey 2024, 34.0% say there are enough staff (32.3% in 2023; facts.md); "
+        "all staff, managers' own share not found")
     identity_by_stage: list[float] = param(
         [0.3, 0.5, 0.7], 0.0, 1.0, "identity",
         "Mean leader identity of non-clinical managers by career stage.",

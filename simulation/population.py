@@ -68,7 +68,8 @@ def _trait(rng: np.random.Generator, mean, spread: float, n: int, at: np.ndarray
 
 
 def draw_people(rng: np.random.Generator, org: np.ndarray, is_clinical: np.ndarray,
-                is_trainee: np.ndarray, career_stage: np.ndarray, pop: PopulationParams,
+                is_trainee: np.ndarray, career_stage: np.ndarray, understaffed: np.ndarray,
+                pop: PopulationParams,
                 model: ModelParams, career: CareerParams, window: int,
                 at: np.ndarray | None = None) -> Managers:
     """Draw the people who hold the given posts: professions and starting traits.
@@ -89,8 +90,8 @@ def draw_people(rng: np.random.Generator, org: np.ndarray, is_clinical: np.ndarr
                                p=pop.clinical_profession_shares)[at]
     other_prof = len(CLINICAL_PROFESSIONS) + rng.choice(
         len(pop.nonclinical_profession_shares), size=n, p=pop.nonclinical_profession_shares)[at]
-    org, is_clinical, is_trainee, career_stage = (org[at], is_clinical[at], is_trainee[at],
-                                                  career_stage[at])
+    org, is_clinical, is_trainee, career_stage, understaffed = (
+        org[at], is_clinical[at], is_trainee[at], career_stage[at], understaffed[at])
     identity_mean = (np.asarray(pop.identity_by_stage)[career_stage]
                      - pop.clinician_identity_gap * is_clinical)
     duty = _trait(rng, pop.motivation_mean, pop.trait_spread, n, at)
@@ -121,6 +122,7 @@ def draw_people(rng: np.random.Generator, org: np.ndarray, is_clinical: np.ndarr
         hired_week=np.zeros(k, dtype=np.int64),
         team=np.zeros(k, dtype=np.int64),
         is_trainee=is_trainee,
+        understaffed=understaffed,
         post_since=np.zeros(k, dtype=np.int64),
         training_week=np.zeros(k, dtype=np.int64),
         completed_weeks=np.zeros((k, window)),
@@ -151,8 +153,9 @@ def build_managers(rng: np.random.Generator, orgs: Organisations, roster: Roster
     is_clinical = is_trainee | (rng.random(n) < roster.clinical_share[org])
     career_stage = np.where(is_trainee, careers.ASPIRING,
                             rng.choice(len(CAREER_STAGES), size=n, p=pop.stage_shares))
-    people = draw_people(rng, org, is_clinical, is_trainee, career_stage, pop, model, career,
-                         measure.survey_window_weeks)
+    understaffed = rng.random(n) < pop.understaffed_share
+    people = draw_people(rng, org, is_clinical, is_trainee, career_stage, understaffed, pop, model,
+                         career, measure.survey_window_weeks)
 
     managers = np.flatnonzero(~is_trainee)
     n_formal = max(1, round(model.formal_leader_share * len(managers)))

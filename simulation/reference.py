@@ -302,7 +302,8 @@ class ReferenceManager(FixedAgent):
         demand = (self.bureaucracy + p.carry_hours_per_task * self.backlog
                   + ledger.interactions * p.collaboration_hours)
         self.load = demand / self.hours if self.hours > 0 else 0.0
-        pressure = rules.workload_pressure(self.load) + p.conflict_stress * ledger.conflicts
+        pressure = (rules.workload_pressure(self.load) + p.conflict_stress * ledger.conflicts
+                    + rules.understaffing_pressure(self.understaffed, p.understaffing_pressure))
         self.stress = float(rules.stress_update(self.stress, pressure, self.support,
                                                 p.stress_rate))
         self.motivation = float(rules.motivation_update(
@@ -612,7 +613,8 @@ class ReferenceModel(mesa.Model):
         agents = [self.posts[post] for post in posts]
         people = draw_people(
             self.rng, *(np.array([getattr(a, name) for a in agents])
-                        for name in ("org", "is_clinical", "is_trainee", "career_stage")),
+                        for name in ("org", "is_clinical", "is_trainee", "career_stage",
+                                     "understaffed")),
             self.config.population, self.params, self.careers_params,
             self.config.measurement.survey_window_weeks)
         for k, agent in enumerate(agents):

@@ -187,6 +187,17 @@ def workload_pressure(load):
     return load / (1.0 + load)
 
 
+def understaffing_pressure(understaffed, pressure_when_understaffed):
+    """Pressure from the rest of the job in a post whose service lacks the staff to do it
+    properly: a source of stress beyond leadership work's demand over hours.
+
+    Grounding: which posts, NHS Staff Survey 2024 (34.0% say there are enough staff); that job
+    demands drive exhaustion, the job demands-resources model (Demerouti et al. 2001, J Appl
+    Psychol 86:499); the constant size is an assumption.
+    """
+    return pressure_when_understaffed * np.asarray(understaffed, dtype=float)
+
+
 def stress_update(stress, pressure, support, stress_rate):
     """Stress moves toward work pressure, less the share absorbed by support.
 

@@ -52,6 +52,7 @@ class Managers:
     hired_week: np.ndarray  # int, week the holder joined the system (<= 0 at the start)
     team: np.ndarray  # int, the post's home team
     is_trainee: np.ndarray  # bool, a doctor in postgraduate training's post
+    understaffed: np.ndarray  # bool, the post's service lacks the staff to do the job properly
     post_since: np.ndarray  # int, week the holder took this post (<= 0 at the start)
     training_week: np.ndarray  # int, weeks of training a trainee has done
     completed_weeks: np.ndarray  # float (posts x survey window), tasks completed each week
@@ -74,7 +75,8 @@ class Managers:
 # What belongs to the post, not to the person holding it: its place in the system, its role,
 # whether it is held, and the work waiting at it. Everything else moves with the person.
 POST_FIELDS = ("org", "is_clinical", "career_stage", "base_hours", "team", "is_trainee", "active",
-               "vacant_weeks", "backlog", "backlog_age", "completed", "completed_weeks")
+               "vacant_weeks", "backlog", "backlog_age", "completed", "completed_weeks",
+               "understaffed")
 PERSON_FIELDS = tuple(f.name for f in fields(Managers) if f.name not in POST_FIELDS)
 
 

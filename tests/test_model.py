@@ -113,8 +113,9 @@ def test_network_nodes_are_the_managers_and_ties_come_in_reverse_pairs():
 def test_exits_are_replaced_and_posts_conserved():
     model = small(seed=4, weeks=60, burnout_exit_rate=0.2, turnover_rate=0.02,
                   recruitment_lag=3)
-    stages, teams, posts = (model.managers.career_stage.copy(), model.managers.team.copy(),
-                            int(np.count_nonzero(~model.managers.is_trainee)))
+    stages, teams, understaffed, posts = (
+        model.managers.career_stage.copy(), model.managers.team.copy(),
+        model.managers.understaffed.copy(), int(np.count_nonzero(~model.managers.is_trainee)))
     total_exits = promotions = 0
     for _ in range(60):
         model.step()
@@ -124,9 +125,18 @@ def test_exits_are_replaced_and_posts_conserved():
         assert len(model.agents) == int(m.active.sum())
         assert int((m.active & ~m.is_trainee).sum()) + model.latest["vacancies"] == posts
     assert total_exits > 20 and promotions > 5
-    # Posts keep their stage and team; people move between them.
+    # Posts keep their stage, team and staffing; people move between them.
     np.testing.assert_array_equal(model.managers.career_stage, stages)
     np.testing.assert_array_equal(model.managers.team, teams)
+    np.testing.assert_array_equal(model.managers.understaffed, understaffed)
+
+
+def test_the_share_of_understaffed_posts_is_the_surveys():
+    """About two posts in three lack the staff to do the job properly (NHS Staff Survey 2024:
+    34.0% say there are enough staff): on 1,000-odd posts, within 4 binomial SE."""
+    m = SharedLeadershipModel(ics="default_ics", seed=0, weeks=1).managers
+    share, n = m.understaffed.mean(), len(m)
+    assert abs(share - 0.66) < 4 * np.sqrt(0.66 * 0.34 / n)
 
 
 def test_vacated_posts_hold_no_leadership_until_filled():

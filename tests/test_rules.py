@@ -128,6 +128,11 @@ def test_stress_moves_toward_pressure_less_support():
     assert rules.stress_update(0.9, 0.0, 0.0, 0.5) == pytest.approx(0.45)
 
 
+def test_understaffing_adds_its_pressure_only_in_understaffed_posts():
+    np.testing.assert_allclose(rules.understaffing_pressure(np.array([False, True]), 0.15),
+                               [0.0, 0.15])
+
+
 def test_motivation_erodes_under_burnout_and_recovers_to_duty():
     assert rules.motivation_update(0.6, 0.6, 0.2, 0.35, 0.05, 0.0) == pytest.approx(0.6)
     assert rules.motivation_update(0.6, 0.6, 0.85, 0.35, 0.1, 0.0) == pytest.approx(0.55)
