@@ -103,7 +103,7 @@ def posterior_predictive(cal: Calibration, targets: list[Target], draws: int) ->
     rows = []
     for k in range(min(draws, len(cal.draws))):
         values = {p: float(cal.draws.loc[k, p]) for p in cal.parameters}
-        rows.append(dict(zip([t.name for t in targets], sim.statistics(values).mean(axis=0),
+        rows.append(dict(zip([t.name for t in targets], np.nanmean(sim.statistics(values), axis=0),
                              strict=True), draw=k))
     return pd.DataFrame(rows)
 
@@ -130,7 +130,7 @@ def predictive_table(targets: list[Target], predictive: pd.DataFrame) -> pd.Data
     interval (value +- 2 total SD), and whether the two overlap."""
     rows = []
     for t in targets:
-        values = predictive[t.name].to_numpy()
+        values = predictive[t.name].dropna().to_numpy()  # a ratio may be missing in a draw
         low, mid, high = np.quantile(values, [0.05, 0.5, 0.95])
         sd = float(np.sqrt(t.variance(0.0)))
         target_low = -np.inf if t.kind == "upper_bound" else t.value - 2 * sd

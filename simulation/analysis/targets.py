@@ -86,7 +86,10 @@ class Target:
                 rows = breakdown[breakdown["org_type"] == org_type]
                 return float(np.average(rows[self.output], weights=rows["managers"]))
 
-            return pooled(self.numerator) / pooled(self.denominator)
+            denominator = pooled(self.denominator)
+            # No leavers at all in the denominator's organisations (a small system, a quiet
+            # year): the run gives no ratio, which is missing, not infinite.
+            return pooled(self.numerator) / denominator if denominator > 0 else math.nan
         return float(timeseries[self.output].iloc[-WINDOWS[self.statistic]:].mean())
 
 
