@@ -51,9 +51,11 @@ def test_datacollector_collects_every_output_weekly():
     assert list(frame.columns) == list(OUTPUTS)
     assert len(frame) == 6  # week 0 plus five weeks
     assert model.steps == 5 and not model.running
-    # The team SL-delivery correlation is undefined (NaN) at the start, when no team has
-    # delivered anything yet.
-    assert frame["team_sl_delivery_corr"].isna().tolist() == [True] + [False] * 5
+    # The team SL-delivery correlation is undefined (NaN) exactly while one side has nothing to
+    # correlate: no team has delivered anything yet, or no team holds a leadership tie yet.
+    undefined = (frame["tasks_completed"] == 0) | (frame["team_sl_density"] == 0)
+    assert undefined.iloc[0] and not undefined.iloc[-1]
+    assert frame["team_sl_delivery_corr"].isna().tolist() == undefined.tolist()
     assert np.isfinite(frame.drop(columns="team_sl_delivery_corr").to_numpy(dtype=float)).all()
 
 
