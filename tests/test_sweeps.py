@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
 from simulation.config import CONFIG_DIR, RunConfig, build_config, to_run_config
+from simulation.hydra_compat import config_loader, isolated_hydra
 from simulation.layout import (
     BATCH_FILE,
     BATCHES_DIR,
@@ -133,8 +132,10 @@ def test_swept_values_resolve_overrides():
 
 @pytest.fixture
 def composer():
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        loader = GlobalHydra.instance().config_loader()
+    # Isolated: whatever Hydra state an earlier test in the process left behind is set aside
+    # and restored, so the fixture never depends on the order tests run in.
+    with isolated_hydra(CONFIG_DIR):
+        loader = config_loader()
         master = loader.load_configuration("config", ["hydra.mode=MULTIRUN"],
                                            run_mode=RunMode.MULTIRUN)
         yield JobComposer(loader, master)
