@@ -52,7 +52,7 @@ from .config import (
     group_options,
     system_files,
 )
-from .metrics import usable_ties
+from .metrics import observed_ties
 from .model import SharedLeadershipModel
 from .network import setup_progress
 from .outputs import OUTPUTS, TRENDS, format_gbp
@@ -377,7 +377,7 @@ class NetworkCanvas(BlitCanvas):
     def render(self, model: SharedLeadershipModel) -> bytes:
         """The network of ``model`` this week, as PNG bytes."""
         managers, ties, shown = model.managers, model.ties, self.layout.shown
-        usable = usable_ties(ties, managers)
+        usable, _ = observed_ties(ties, managers)
         strength = np.maximum(ties.granted, ties.granted[ties.reverse]) * usable
         drawn = ((ties.source < ties.target) & (strength > TIE_THRESHOLD)
                  & shown[ties.source] & shown[ties.target])

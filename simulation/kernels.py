@@ -21,6 +21,7 @@ fresh cache. The first process compiles (some seconds); later ones load.
 """
 
 import hashlib
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -103,30 +104,29 @@ for _rule in (rules.toward, rules.decay, rules.interaction_probability,
 @kernel
 def _block_sum(a, lo, n):
     # numpy's leaf: up to 128 values in eight lanes, then the rest (fewer than 8: in turn).
+    # Indexed through a slice from 0, so the compiler sees no negative index to wrap: twice as
+    # fast as indexing ``a`` at ``lo + i``, with the same additions in the same order.
+    b = a[lo:lo + n]
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
+        for i in range(n):
+            res += b[i]
         return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
+    r0, r1, r2, r3 = b[0], b[1], b[2], b[3]
+    r4, r5, r6, r7 = b[4], b[5], b[6], b[7]
     whole = n - n % 8
-    while i < whole:
-        k = lo + i
-        r0 += a[k]
-        r1 += a[k + 1]
-        r2 += a[k + 2]
-        r3 += a[k + 3]
-        r4 += a[k + 4]
-        r5 += a[k + 5]
-        r6 += a[k + 6]
-        r7 += a[k + 7]
-        i += 8
+    for i in range(8, whole, 8):
+        r0 += b[i]
+        r1 += b[i + 1]
+        r2 += b[i + 2]
+        r3 += b[i + 3]
+        r4 += b[i + 4]
+        r5 += b[i + 5]
+        r6 += b[i + 6]
+        r7 += b[i + 7]
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
+    for i in range(whole, n):
+        res += b[i]
     return res
 
 
@@ -334,37 +334,133 @@ def close_ties_of(source, target, leaving, first_carried, granted, trust, restin
 
 
 @kernel
-def movers_ties(source, target, open_, reverse, moving, held, relationships, touched):
-    """The ties of a move (``relationships.move_people``), in tie order: ``touched``, every tie
-    with a ``moving`` post at either end; ``relationships``, those of them that are open, the
-    lower-indexed direction of their pair, between two ``held`` posts. Returns how many of each
-    it wrote."""
-    n_relationships = n_touched = 0
-    for k in range(source.shape[0]):
+def move_relationships(source, target, reverse, cross_group, cross_org, open_, trust, granted,
+                       last_contact, resting, role_keys, role_ties, n_role, origin, destination,
+                       active, is_clinical, org, week, work, slots_out):
+    """The tie steps of ``relationships.move_people`` (which says what they do and why) in one
+    compiled call, updating the ties' arrays in place. ``role_keys`` and ``role_ties`` are the
+    :class:`relationships.RoleTieIndex` of the role ties; ``work`` (2 x ties) is scratch space.
+    Writes the first slot of each carried-tie pair it fills to ``slots_out`` and returns how
+    many it filled and how many relationships were closed early or could not be carried."""
+    n = active.shape[0]
+    new_post = np.arange(n)
+    moving = np.zeros(n, dtype=np.bool_)
+    arriving = np.zeros(n, dtype=np.bool_)
+    for x in range(origin.shape[0]):
+        new_post[origin[x]] = destination[x]
+        moving[origin[x]] = True
+    for x in range(destination.shape[0]):
+        arriving[destination[x]] = True
+
+    # The relationships to move, in tie order: open ties with a mover at either end, the
+    # lower-indexed direction of the pair, between two people who hold a post after the move
+    # and do not end up in the same post; and every tie the movers leave.
+    n_ties = source.shape[0]
+    forward, touched = work[0], work[1]
+    n_forward = n_touched = 0
+    for k in range(n_ties):
         i, j = source[k], target[k]
-        if moving[i] or moving[j]:
-            touched[n_touched] = k
-            n_touched += 1
-            if open_[k] and k < reverse[k] and held[i] and held[j]:
-                relationships[n_relationships] = k
-                n_relationships += 1
-    return n_relationships, n_touched
+        if not (moving[i] or moving[j]):
+            continue
+        touched[n_touched] = k
+        n_touched += 1
+        held_i = moving[i] or (active[i] and not arriving[i])
+        held_j = moving[j] or (active[j] and not arriving[j])
+        if open_[k] and k < reverse[k] and held_i and held_j and new_post[i] != new_post[j]:
+            forward[n_forward] = k
+            n_forward += 1
+    a = np.empty(n_forward, dtype=np.int64)
+    b = np.empty(n_forward, dtype=np.int64)
+    trust_ab, trust_ba = np.empty(n_forward), np.empty(n_forward)
+    granted_ab, granted_ba = np.empty(n_forward), np.empty(n_forward)
+    contact_ab = np.empty(n_forward, dtype=last_contact.dtype)
+    contact_ba = np.empty(n_forward, dtype=last_contact.dtype)
+    for x in range(n_forward):
+        k = forward[x]
+        back = reverse[k]
+        a[x], b[x] = new_post[source[k]], new_post[target[k]]
+        trust_ab[x], trust_ba[x] = trust[k], trust[back]
+        granted_ab[x], granted_ba[x] = granted[k], granted[back]
+        contact_ab[x], contact_ba[x] = last_contact[k], last_contact[back]
+
+    # The posts left keep their role ties, at rest; the movers' carried ties are released.
+    for x in range(n_touched):
+        k = touched[x]
+        if k < n_role:
+            trust[k] = resting[k]
+            granted[k] = 0.0
+            last_contact[k] = week
+        else:
+            open_[k] = False
+
+    # Each relationship takes the new posts' role tie where there is one (opening it)...
+    need = np.empty(n_forward, dtype=np.int64)
+    n_need = 0
+    n_keys = role_keys.shape[0]
+    for x in range(n_forward):
+        key = a[x] * n + b[x]
+        at = min(np.searchsorted(role_keys, key), n_keys - 1)
+        if n_keys > 0 and role_keys[at] == key:
+            tie = role_ties[at]
+            back = reverse[tie]
+            trust[tie], trust[back] = trust_ab[x], trust_ba[x]
+            granted[tie], granted[back] = granted_ab[x], granted_ba[x]
+            last_contact[tie], last_contact[back] = contact_ab[x], contact_ba[x]
+            open_[tie] = open_[back] = True
+        else:
+            need[n_need] = x
+            n_need += 1
+    # ... and otherwise a pair of carried-tie slots, the most recently exercised first.
+    need = need[:n_need]
+    need = need[np.argsort(-contact_ab[need], kind="mergesort")]
+
+    # Free pairs, in slot order; when too few, the pairs exercised longest ago close.
+    n_free = 0
+    for first in range(n_role, n_ties, 2):
+        if n_free < n_need and not open_[first]:
+            slots_out[n_free] = first
+            n_free += 1
+    evicted = 0
+    if n_free < n_need:
+        in_use = np.empty((n_ties - n_role) // 2 + 1, dtype=np.int64)
+        n_in_use = 0
+        for first in range(n_role, n_ties, 2):
+            if open_[first]:
+                in_use[n_in_use] = first
+                n_in_use += 1
+        in_use = in_use[:n_in_use]
+        last = np.maximum(last_contact[in_use], last_contact[in_use + 1])
+        oldest = in_use[np.argsort(last, kind="mergesort")]
+        evicted = min(n_need - n_free, n_in_use)
+        for x in range(evicted):
+            open_[oldest[x]] = open_[oldest[x] + 1] = False
+            slots_out[n_free] = oldest[x]
+            n_free += 1
+        evicted += n_need - n_free
+    for x in range(n_free):
+        first, second, q = slots_out[x], slots_out[x] + 1, need[x]
+        one, other = a[q], b[q]
+        source[first], target[first] = one, other
+        source[second], target[second] = other, one
+        cross_group[first] = cross_group[second] = is_clinical[one] != is_clinical[other]
+        cross_org[first] = cross_org[second] = org[one] != org[other]
+        open_[first] = open_[second] = True
+        trust[first], trust[second] = trust_ab[q], trust_ba[q]
+        granted[first], granted[second] = granted_ab[q], granted_ba[q]
+        last_contact[first], last_contact[second] = contact_ab[q], contact_ba[q]
+    return n_free, evicted
 
 
 # ---------------------------------------------------------------------- the week's outputs
 
 @kernel
-def usable_mask(source, target, open_, active, usable):
-    """Open ties whose two posts are held (written to ``usable``)."""
+def usable_received(source, target, open_, active, granted, usable, received):
+    """Open ties whose two posts are held (written to ``usable``), and each manager's
+    in-strength of granted leadership over them (added to ``received``: pass zeros)."""
     for k in range(source.shape[0]):
-        usable[k] = open_[k] and active[source[k]] and active[target[k]]
-
-
-@kernel
-def received_sum(target, granted, usable, received):
-    """Each manager's in-strength of granted leadership over usable ties (added, pass zeros)."""
-    for k in range(target.shape[0]):
-        if usable[k]:
+        ok = open_[k] and active[source[k]] and active[target[k]]
+        usable[k] = ok
+        if ok:
             received[target[k]] += granted[k]
 
 
@@ -425,34 +521,33 @@ MEMBER_WORK_ROWS = 8
 @kernel
 def member_sums(source, target, usable, granted, trust, cross_group, cross_org, active,
                 is_trainee, is_clinical, received, backlog, backlog_age, understanding, claims,
-                tie_work, work):
+                work):
     """The sums behind ``metrics.compute``, in one pass over the ties and one over the posts.
 
     Ties: granted leadership on the usable ties between members (active managers, not
     trainees), all of it, on cross-profession and on cross-organisation ties, and the trust of
     those ties. Posts: members, held posts' backlog and its age, members' understanding and
     leadership received (all, clinical, non-clinical), claims, centralisation and Gini of
-    leadership received. Each float sum is numpy's (:func:`pairwise_sum`) over the same values
-    in the same order as ``values[mask].sum()``, laid out in ``tie_work`` (4 x ties) and
-    ``work`` (:data:`MEMBER_WORK_ROWS` x posts); ``work[RECEIVED, :members]`` is left holding
-    the members' leadership received, in post order."""
-    shown, cross, org, trusted = tie_work[0], tie_work[1], tie_work[2], tie_work[3]
-    n_cross = n_org = n_inside = 0
+    leadership received. The tie sums are added up in the pass, tie by tie (laying the values
+    out for numpy's pairwise order cost more than the rest of the pass); each post sum is
+    numpy's (:func:`pairwise_sum`) over the same values in the same order as
+    ``values[mask].sum()``, laid out in ``work`` (:data:`MEMBER_WORK_ROWS` x posts);
+    ``work[RECEIVED, :members]`` is left holding the members' leadership received, in post
+    order."""
+    granted_all = granted_cross = granted_org = trust_total = 0.0
+    n_inside = 0
     for k in range(source.shape[0]):
         i, j = source[k], target[k]
-        inside = (usable[k] and active[i] and not is_trainee[i] and active[j]
-                  and not is_trainee[j])
-        value = granted[k] if inside else 0.0
-        shown[k] = value
+        if not (usable[k] and active[i] and not is_trainee[i] and active[j]
+                and not is_trainee[j]):
+            continue
+        granted_all += granted[k]
         if cross_group[k]:
-            cross[n_cross] = value
-            n_cross += 1
+            granted_cross += granted[k]
         if cross_org[k]:
-            org[n_org] = value
-            n_org += 1
-        if inside:
-            trusted[n_inside] = trust[k]
-            n_inside += 1
+            granted_org += granted[k]
+        trust_total += trust[k]
+        n_inside += 1
     n_posts = n_members = n_clinical = n_nonclinical = 0
     claims_all = claims_clinical = claims_nonclinical = 0
     for p in range(active.shape[0]):
@@ -476,8 +571,7 @@ def member_sums(source, target, usable, granted, trust, cross_group, cross_org, 
             claims_nonclinical += claims[p]
             n_nonclinical += 1
     strength = work[RECEIVED]
-    return (pairwise_sum(shown, source.shape[0]), pairwise_sum(cross, n_cross),
-            pairwise_sum(org, n_org), pairwise_sum(trusted, n_inside), n_inside,
+    return (granted_all, granted_cross, granted_org, trust_total, n_inside,
             n_posts, n_members, n_clinical, n_nonclinical,
             pairwise_sum(work[BACKLOG], n_posts), pairwise_sum(work[BACKLOG_AGE], n_posts),
             pairwise_sum(work[UNDERSTANDING], n_members),
@@ -565,6 +659,86 @@ def measured_sums(source, target, usable, granted, theta, active, is_trainee, is
              pairwise_sum(work[HOURS_NONCLINICAL], counts[NONCLINICAL]))
     return size, team_ties, most, total, delivered, counts, hours
 
+
+
+# ---------------------------------------------------------------------- the network's generators
+# networkx's random-graph generators, step for step, on uniforms drawn beforehand: the same
+# edges from the same uniforms (``network.py`` hands each one the draws networkx would take one
+# at a time from the same stream). Each returns how many edges it wrote and how many uniforms
+# it used, or (-1, -1) when ``u`` or ``edges`` ran out (the caller draws more and calls again).
+
+@kernel
+def gnp_edges(n, p, u, edges):
+    """The edges of ``networkx.fast_gnp_random_graph(n, p)`` (undirected, 0 < p < 1): Batagelj
+    and Brandes' (2005) geometric skips over the pairs (w, v), w < v, one uniform a skip."""
+    lp = math.log(1.0 - p)
+    v, w, used, m = 1, -1, 0, 0
+    while v < n:
+        if used == u.shape[0]:
+            return -1, -1
+        skip = math.log(1.0 - u[used]) / lp
+        used += 1
+        if skip >= float(n) * n:  # past every pair left (the loop below would end at v = n)
+            break
+        w = w + 1 + int(skip)
+        while w >= v and v < n:
+            w = w - v
+            v = v + 1
+        if v < n:
+            if m == edges.shape[0]:
+                return -1, -1
+            edges[m, 0], edges[m, 1] = v, w
+            m += 1
+    return m, used
+
+
+@kernel
+def chung_lu_edges(seq, rho, u, edges):
+    """The edges of ``networkx.expected_degree_graph(w, selfloops=False)`` (Miller and Hagberg
+    2011) between the positions of ``seq``, the weights sorted in decreasing order, with
+    ``rho = 1 / sum(w)``: for each u, geometric skips over v > u, each candidate kept with
+    chance q / p."""
+    n = seq.shape[0]
+    used = m = 0
+    for first in range(n - 1):
+        v = first + 1
+        factor = seq[first] * rho
+        p = min(seq[v] * factor, 1.0)
+        while v < n and p > 0:
+            if p != 1.0:
+                if used == u.shape[0]:
+                    return -1, -1
+                v += math.floor(math.log(u[used]) / math.log(1.0 - p))
+                used += 1
+            if v < n:
+                q = min(seq[v] * factor, 1.0)
+                if used == u.shape[0]:
+                    return -1, -1
+                if u[used] < q / p:
+                    if m == edges.shape[0]:
+                        return -1, -1
+                    edges[m, 0], edges[m, 1] = first, v
+                    m += 1
+                used += 1
+                v += 1
+                p = q
+    return m, used
+
+
+@kernel
+def pair_edges(starts, ends, members, density, u, edges):
+    """Each pair (i < j, in ``np.triu_indices`` order) of each group ``members[starts[g]:
+    ends[g]]`` is an edge where its uniform (``u``: one per pair, group by group) is below
+    ``density``. Returns how many edges it wrote."""
+    at = m = 0
+    for g in range(starts.shape[0]):
+        for a in range(starts[g], ends[g]):
+            for b in range(a + 1, ends[g]):
+                if u[at] < density:
+                    edges[m, 0], edges[m, 1] = members[a], members[b]
+                    m += 1
+                at += 1
+    return m
 
 
 # ---------------------------------------------------------------------- keyed random streams

@@ -64,18 +64,14 @@ def top_share(x: np.ndarray, fraction: float) -> float:
     return float(np.partition(x, len(x) - k)[len(x) - k:].sum() / total)
 
 
-def usable_ties(ties: Ties, managers: Managers) -> np.ndarray:
-    """Open ties whose two ends are both filled posts."""
+def observed_ties(ties: Ties, managers: Managers) -> tuple[np.ndarray, np.ndarray]:
+    """The usable ties (open, both ends filled posts) and each manager's leadership received
+    over them (in-strength in the granted-leadership network), in one pass over the ties."""
     usable = np.empty(len(ties), dtype=bool)
-    kernels.usable_mask(ties.source, ties.target, ties.open, managers.active, usable)
-    return usable
-
-
-def leadership_received(ties: Ties, usable: np.ndarray, n: int) -> np.ndarray:
-    """In-strength of each manager in the granted-leadership network."""
-    received = np.zeros(n)
-    kernels.received_sum(ties.target, ties.granted, usable, received)
-    return received
+    received = np.zeros(len(managers))
+    kernels.usable_received(ties.source, ties.target, ties.open, managers.active, ties.granted,
+                            usable, received)
+    return usable, received
 
 
 def _ratio(part: float, whole: float) -> float:
@@ -92,11 +88,9 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
     managers), as plain floats; :func:`simulation.measurement.measured_outputs` gives the rest
     of the registry (:data:`simulation.outputs.OUTPUTS`).
 
-    ``usable`` and ``received`` come from :func:`usable_ties` and :func:`leadership_received`;
-    the sums are one compiled pass over the ties and one over the posts
-    (:func:`simulation.kernels.member_sums`).
+    ``usable`` and ``received`` come from :func:`observed_ties`; the sums are one compiled pass
+    over the ties and one over the posts (:func:`simulation.kernels.member_sums`).
     """
-    tie_work = kernels.scratch("member ties", (4, len(ties)))
     work = kernels.scratch("member posts", (kernels.MEMBER_WORK_ROWS, len(managers)))
     (granted, cross_granted, org_granted, trust_total, n_usable, n_posts, n_active, n_clinical,
      n_nonclinical, waiting, waiting_age, understanding, received_clinical,
@@ -104,8 +98,7 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
      gini_received) = kernels.member_sums(
         ties.source, ties.target, usable, ties.granted, ties.trust, ties.cross_group,
         ties.cross_org, managers.active, managers.is_trainee, managers.is_clinical, received,
-        managers.backlog, managers.backlog_age, managers.understanding, counts.claims, tie_work,
-        work)
+        managers.backlog, managers.backlog_age, managers.understanding, counts.claims, work)
     pairs = n_active * (n_active - 1)
     return {
         "sl_density": float(granted / pairs) if pairs else 0.0,

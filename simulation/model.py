@@ -34,8 +34,7 @@ from .metrics import (
     WeekCounts,
     compute,
     group_breakdown,
-    leadership_received,
-    usable_ties,
+    observed_ties,
 )
 from .network import build_ties, role_tie_count
 from .params import ConfigError
@@ -427,11 +426,12 @@ class SharedLeadershipModel(mesa.Model):
             self.params.boundary_trust_gap, week)
         for intervention in self.interventions:
             intervention.move_people(origin, destination)
-        for post in left:
-            self.agent_at[post].remove()
-            self.agent_at[post] = None
-        for post in np.setdiff1d(destination, origin):
-            self.agent_at[post] = Manager(self, int(post))
+        # Each person's agent goes with them: the same Mesa agent, now a view of the new post.
+        movers = self.agent_at[origin]
+        self.agent_at[left] = None
+        for agent, post in zip(movers, destination.tolist(), strict=True):
+            agent.index = post
+        self.agent_at[destination] = movers
 
     def recruit(self, posts: np.ndarray, rng: np.random.Generator, week: int) -> None:
         """Fill vacant ``posts`` with new people from outside the system, drawn for the post's
@@ -482,8 +482,7 @@ class SharedLeadershipModel(mesa.Model):
             self.in_post.push(np.bincount(self.leaver_category[members],
                                           minlength=measurement.LEAVER_CATEGORIES))
             bureaucracy = current.bureaucracy
-        usable = usable_ties(self.ties, self.managers)
-        self.received = leadership_received(self.ties, usable, len(self.managers))
+        usable, self.received = observed_ties(self.ties, self.managers)
         self.latest = compute(self.managers, self.ties, usable, self.received, self.counts,
                               self.cost, sum(self.participants().values()))
         self.latest.update(measurement.measured_outputs(

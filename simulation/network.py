@@ -1,4 +1,4 @@
-"""The professional network, built with networkx from the run's seeded generator.
+"""The professional network, drawn from the run's seeded generator.
 
 Densest inside a team (``teams.py``), then inside an organisation (a G(n, p) graph per
 organisation), sparse across organisations of the same system (a Chung-Lu expected-degree graph
@@ -7,6 +7,11 @@ latent *forum* ties, closed at the start, which the clear-communication interven
 These are the *role ties*: they join posts. The graph is turned into directed edge arrays: each
 undirected edge gives the ties i -> j and j -> i. After them come free slots for the *carried
 ties* a person keeps when they change post (``relationships.py``).
+
+The random graphs are networkx's generators (``fast_gnp_random_graph``,
+``expected_degree_graph``), run compiled (:mod:`simulation.kernels`) on the uniforms networkx
+would draw from the same stream one at a time: the same edges, and the stream left where
+networkx would leave it (``tests/test_network.py`` checks both against networkx itself).
 """
 
 from collections.abc import Callable, Iterator
@@ -16,6 +21,7 @@ from contextvars import ContextVar
 import networkx as nx
 import numpy as np
 
+from . import kernels
 from .params import ORG_TYPES, CareerParams, ModelParams, NetworkParams
 from .rules import boundary_trust
 from .state import Managers, Organisations, Ties
@@ -48,13 +54,47 @@ def report_setup(step: str, done: int, total: int) -> None:
         listener(step, done, total)
 
 
+def draw_as_needed(rng: np.random.Generator, estimate: int,
+                   generate: Callable[[np.ndarray], tuple[int, int]]) -> int:
+    """Run ``generate`` on uniforms from ``rng``, drawn ``estimate`` at a time, and leave
+    ``rng`` as if ``generate`` had drawn each uniform it used one at a time: ``generate(u)``
+    returns (result, uniforms used), or (-1, -1) if ``u`` was too short, and is then run again
+    on twice as many from the same start. Returns the result."""
+    start = rng.bit_generator.state
+    size = max(estimate, 16)
+    while True:
+        result, used = generate(rng.random(size))
+        if result >= 0:
+            break
+        rng.bit_generator.state = start
+        size *= 2
+    rng.bit_generator.state = start
+    rng.random(used)  # the draws used, and no more
+    return result
+
+
 def within_org_edges(rng: np.random.Generator, members: np.ndarray, degree: float) -> np.ndarray:
-    """Edges of a G(n, p) graph with mean ``degree`` among one organisation's ``members``."""
+    """Edges of a G(n, p) graph with mean ``degree`` among one organisation's ``members``
+    (``networkx.fast_gnp_random_graph``)."""
     n = len(members)
-    if n < 2:
+    p = min(1.0, degree / (n - 1)) if n >= 2 else 0.0
+    if p <= 0.0:
         return np.empty((0, 2), dtype=np.int64)
-    graph = nx.fast_gnp_random_graph(n, min(1.0, degree / (n - 1)), seed=rng)
-    return members[np.array(list(graph.edges()), dtype=np.int64).reshape(-1, 2)]
+    if p >= 1.0:  # the complete graph, with no draws (as networkx)
+        i, j = np.triu_indices(n, k=1)
+        return members[np.column_stack([i, j])]
+    expected = p * n * (n - 1) / 2
+    capacity = int(expected + 8.0 * np.sqrt(expected) + 16)
+    edges = np.empty((capacity, 2), dtype=np.int64)
+
+    def generate(u: np.ndarray) -> tuple[int, int]:
+        nonlocal edges
+        if len(edges) < len(u):
+            edges = np.empty((len(u), 2), dtype=np.int64)  # one edge a uniform at most
+        return kernels.gnp_edges(n, p, u, edges)
+
+    count = draw_as_needed(rng, capacity, generate)
+    return members[edges[:count]]
 
 
 def spanning_weights(managers: Managers, orgs: Organisations, net: NetworkParams,
@@ -72,17 +112,34 @@ def spanning_weights(managers: Managers, orgs: Organisations, net: NetworkParams
 
 def cross_org_edges(rng: np.random.Generator, members: np.ndarray, weights: np.ndarray,
                     org: np.ndarray) -> np.ndarray:
-    """Chung-Lu edges among one system's ``members``, keeping only those between organisations."""
+    """Chung-Lu edges among one system's ``members`` (``networkx.expected_degree_graph``, no
+    self-loops), keeping only those between organisations."""
     if len(members) < 2 or weights.sum() <= 0:
         return np.empty((0, 2), dtype=np.int64)
-    graph = nx.expected_degree_graph(weights.tolist(), seed=rng, selfloops=False)
-    edges = members[np.array(list(graph.edges()), dtype=np.int64).reshape(-1, 2)]
+    order = np.argsort(-weights, kind="stable")  # decreasing; ties in their first order
+    seq = weights[order]
+    rho = 1 / sum(weights.tolist())  # Python's own sum, as networkx's
+    expected = 2.0 * weights.sum() + 2.0 * len(weights)  # about two uniforms an edge, one a node
+    capacity = int(expected + 8.0 * np.sqrt(expected) + 16)
+    edges = np.empty((capacity, 2), dtype=np.int64)
+
+    def generate(u: np.ndarray) -> tuple[int, int]:
+        nonlocal edges
+        if len(edges) < len(u):
+            edges = np.empty((len(u), 2), dtype=np.int64)
+        return kernels.chung_lu_edges(seq, rho, u, edges)
+
+    count = draw_as_needed(rng, capacity, generate)
+    edges = members[order[edges[:count]]]
     return edges[org[edges[:, 0]] != org[edges[:, 1]]]
 
 
-def _unique_undirected(edges: np.ndarray) -> np.ndarray:
-    edges = np.sort(edges, axis=1)
-    return np.unique(edges, axis=0) if len(edges) else edges
+def _unique_undirected(edges: np.ndarray, n: int) -> np.ndarray:
+    """The distinct undirected edges (i < j), in lexicographic order, among ``n`` posts."""
+    lo, hi = np.minimum(edges[:, 0], edges[:, 1]), np.maximum(edges[:, 0], edges[:, 1])
+    keys = np.sort(lo * n + hi)
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys  # np.unique, faster
+    return np.column_stack([keys // n, keys % n])
 
 
 def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations,
@@ -108,12 +165,14 @@ def build_ties(rng: np.random.Generator, managers: Managers, orgs: Organisations
         forum_edges.append(cross_org_edges(
             rng, members, spanning_weights(local, orgs, net, net.forum_ties_per_manager), org))
         report_setup("network", done, len(systems))
-    existing = _unique_undirected(np.concatenate(open_edges))
-    forum = _unique_undirected(np.concatenate(forum_edges))
-    if len(forum):
-        # Drop forum ties that duplicate an existing tie.
-        key = existing[:, 0] * len(managers) + existing[:, 1]
-        forum = forum[~np.isin(forum[:, 0] * len(managers) + forum[:, 1], key)]
+    n = len(managers)
+    existing = _unique_undirected(np.concatenate(open_edges), n)
+    forum = _unique_undirected(np.concatenate(forum_edges), n)
+    if len(forum) and len(existing):
+        # Drop forum ties that duplicate an existing tie (both lists are sorted by key).
+        key, forum_key = existing[:, 0] * n + existing[:, 1], forum[:, 0] * n + forum[:, 1]
+        at = np.minimum(np.searchsorted(key, forum_key), len(key) - 1)
+        forum = forum[key[at] != forum_key]
     undirected = np.concatenate([existing, forum])
     is_open = np.concatenate([np.ones(len(existing), bool), np.zeros(len(forum), bool)])
 

@@ -9,6 +9,8 @@ share of each system's posts form cross-organisation teams (place-based or progr
 
 import numpy as np
 
+from . import kernels
+
 
 def team_sizes(rng: np.random.Generator, n: int, low: int, high: int) -> np.ndarray:
     """Sizes of the teams that partition ``n`` posts, each in [low, high] where ``n`` allows.
@@ -82,10 +84,9 @@ def team_edges(team: np.ndarray, density: float, rng: np.random.Generator) -> np
     sorted_team = team[order]
     starts = np.flatnonzero(np.r_[True, sorted_team[1:] != sorted_team[:-1]])
     ends = np.r_[starts[1:], len(team)]
-    edges = []
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        members = order[start:end]
-        i, j = np.triu_indices(len(members), k=1)
-        keep = rng.random(len(i)) < density
-        edges.append(np.column_stack([members[i[keep]], members[j[keep]]]))
-    return np.concatenate(edges) if edges else np.empty((0, 2), dtype=np.int64)
+    sizes = ends - starts
+    # Team by team, in turn, the same draws as one ``rng.random`` call per team would give.
+    u = rng.random(int((sizes * (sizes - 1) // 2).sum()))
+    edges = np.empty((len(u), 2), dtype=np.int64)
+    count = kernels.pair_edges(starts, ends, order, density, u, edges)
+    return edges[:count]
