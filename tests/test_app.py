@@ -182,8 +182,25 @@ def page(monkeypatch):
     """The page rendered without a browser, on the small archetype (faster to build)."""
     monkeypatch.setattr(app, "DEFAULT_ICS", "small_ics")
     _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    assert eventually(lambda: week_shown(rc) == "Week 0 of 156", 120)  # the first runs built
     yield rc
     rc.close()
+
+
+def test_the_first_page_load_shows_the_progress_of_building_the_runs(monkeypatch):
+    shown = []
+    text = app.building_text
+    monkeypatch.setattr(app, "building_text", lambda *step: shown.append(step) or text(*step))
+    monkeypatch.setattr(app, "DEFAULT_ICS", "small_ics")
+    _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    try:
+        assert eventually(lambda: week_shown(rc) == "Week 0 of 156", 120)
+        # Each arm's network, from none of its one system built to all of it, as it was built.
+        assert shown == [("network", 0, 1), ("network", 1, 1)] * 2
+        assert not rc.find(v.Card, class_="ma-2 slsim-first-build").widgets
+        assert not errors(rc)
+    finally:
+        rc.close()
 
 
 def week_shown(rc) -> str:
