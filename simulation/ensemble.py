@@ -10,12 +10,13 @@ The app's ensemble view (``app_ensemble.py``) draws; this module does the work, 
    with: the same plan, the same folder, so a re-run resumes.
 3. **Run** it (:class:`EnsembleRun`): exactly ``slsim -m ... hydra/launcher=joblib
    hydra.sweep.dir=DIR`` (:func:`reproducing_command`), launched as a subprocess in a process
-   group of its own. What the configs of ``configs/`` do not hold, the folder's own config
-   folder ``DIR/configs`` does, on the sweep's ``hydra.searchpath`` (:func:`write_configs`):
-   each composed option as a scenario file ``scenario/<name>.yaml``, and a system file served
-   by ``slsim-viz --systems`` as a copy in ``ics/``. So every option is a ``scenario=`` choice
-   of one sweep, paired on the same seeds and draws, and ``slsim-compare`` reports it by name. joblib's workers cannot cancel a running task, so cancelling kills the
+   group of its own. joblib's workers cannot cancel a running task, so cancelling kills the
    whole group; finished runs stay on disk, and the resumable sweeper skips them next time.
+   What ``configs/`` does not hold, the folder's own ``DIR/configs`` does, on the sweep's
+   ``hydra.searchpath`` (:func:`write_configs`): each composed option as a scenario file
+   ``scenario/<name>.yaml``, and a system file served by ``slsim-viz --systems`` as a copy in
+   ``ics/``. So every option is a ``scenario=`` choice of one sweep, paired on the same seeds
+   and draws, and ``slsim-compare`` reports it by its readable name.
 4. **Watch** the run folder through :mod:`simulation.layout` (:func:`survey`).
 5. **Compare** with the functions of ``slsim-compare`` (:func:`comparison_of`,
    :func:`write_report`); the paired difference over time is :func:`stats.paired_difference`
@@ -109,6 +110,11 @@ def option_knobs(entry: str) -> dict[str, dict]:
             if knob == "coverage" or isinstance(spec["prior"], Fixed)}
 
 
+def configured_knob(entry: str, knob: str) -> float | int:
+    """The value the lever's file gives the knob (else the schema's default)."""
+    return lever_entry(entry).get(knob, option_knobs(entry)[knob]["default"])
+
+
 def _knob_value(entry: str, knob: str, value):
     """``value`` as the knob's type, so that equal options have equal names and files: an
     integer knob's whole number as an int, another knob's number as a float. Anything else is
@@ -122,6 +128,15 @@ def _knob_value(entry: str, knob: str, value):
     return float(value)
 
 
+def _changed_knobs(entry: str, knobs: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
+    """The knobs set, typed, in name order, less those at the lever's configured value (a knob
+    an option does not set stays, for :meth:`ComposedOption.interventions` to refuse)."""
+    allowed = option_knobs(entry)
+    typed = ((knob, _knob_value(entry, knob, value)) for knob, value in knobs.items())
+    return tuple(sorted((knob, value) for knob, value in typed
+                        if knob not in allowed or value != configured_knob(entry, knob)))
+
+
 @dataclass(frozen=True)
 class ComposedOption:
     """An option composed from levers: each lever (:func:`lever_entry`) with the knobs of
@@ -133,13 +148,13 @@ class ComposedOption:
     @classmethod
     def of(cls, levers: Mapping[str, Mapping[str, float]]) -> "ComposedOption":
         """The option of ``{lever: {knob: value}}``; ``ConfigError`` names a lever or knob that
-        is not allowed, or a value outside the schema's range, with what is allowed."""
+        is not allowed, or a value outside the schema's range, with what is allowed. A knob
+        set to its configured value is left out: the same levers, the same option."""
         if not levers:
             raise ConfigError("option.levers is empty: choose at least one lever from "
                               f"{sorted(lever_files())}")
-        option = cls(tuple(sorted((entry, tuple(sorted(
-            (knob, _knob_value(entry, knob, value)) for knob, value in knobs.items())))
-            for entry, knobs in levers.items())))
+        option = cls(tuple(sorted((entry, _changed_knobs(entry, knobs))
+                                  for entry, knobs in levers.items())))
         option.interventions()
         return option
 
@@ -161,14 +176,12 @@ class ComposedOption:
 
     @property
     def name(self) -> str:
-        """Readable, as reports show it: the levers, each with the knobs that differ from its
-        file's, e.g. ``composed: coaching_support + protected_time (coverage 0.5)``."""
+        """Readable, as reports show it: the levers, each with the knobs set (those that differ
+        from its file's), e.g. ``composed: coaching_support + protected_time (coverage 0.5)``."""
         parts = []
         for entry, knobs in self.levers:
-            configured = lever_entry(entry)
-            changed = [f"{knob} {value:g}" for knob, value in knobs
-                       if configured.get(knob, option_knobs(entry)[knob]["default"]) != value]
-            parts.append(f"{entry} ({'; '.join(changed)})" if changed else entry)
+            changed = "; ".join(f"{knob} {value:g}" for knob, value in knobs)
+            parts.append(f"{entry} ({changed})" if changed else entry)
         return COMPOSED_PREFIX + " + ".join(parts)
 
     @property
