@@ -9,7 +9,9 @@ policy's doing.
 
 * Controls are generated from the parameter schema (``params.py``), in SolaraViz's
   ``model_params`` format. Changing one restarts both runs at week 0; a value the schema rejects is
-  shown as an error and the current runs carry on.
+  shown as an error and the current runs carry on. The runs are built in a thread of their own,
+  the first page load's too, showing how far each system's network has got
+  (``network.setup_progress``): a national system takes about 20 s.
 * Network view: managers coloured clinical / non-clinical, grouped by organisation, sized by the
   leadership they receive; granted-leadership ties drawn with width by strength. The layout is
   computed once per network from the run's ``layout`` stream.
@@ -135,7 +137,7 @@ def _label(name: str, unit: str) -> str:
     return f"{name.replace('_', ' ').capitalize()} ({unit})"
 
 
-def _slider_step(low: float, high: float) -> float:
+def slider_step(low: float, high: float) -> float:
     """A round step giving about a hundred positions between ``low`` and ``high``."""
     return float(10 ** np.floor(np.log10((high - low) / 100)))
 
@@ -166,7 +168,7 @@ def model_params() -> dict[str, dict]:
         low, high = spec["range"]
         controls[name] = {"type": "SliderFloat", "label": _label(name, spec["unit"]),
                           "value": spec["default"], "min": low, "max": high,
-                          "step": _slider_step(low, high), "doc": spec["doc"]}
+                          "step": slider_step(low, high), "doc": spec["doc"]}
     return controls
 
 
@@ -514,6 +516,15 @@ def building_text(step: str, done: int, total: int) -> str:
 
 
 @solara.component
+def BuildProgress(building: tuple | None):
+    """How far the set-up of the runs being built has got (:func:`network.setup_progress`)."""
+    if building is not None:
+        step, done, total = building
+        solara.ProgressLinear(value=100 * done / total)
+        solara.Text(building_text(step, done, total), classes=["slsim-building"])
+
+
+@solara.component
 def RunCard(comparison: ScenarioComparison, week: solara.Reactive[int],
             playing: solara.Reactive[bool], weeks_per_step: solara.Reactive[int],
             play_interval: solara.Reactive[int], error: solara.Reactive[str | None],
@@ -521,10 +532,7 @@ def RunCard(comparison: ScenarioComparison, week: solara.Reactive[int],
     """The week, Reset / Play / Step (as Mesa's ModelController), the progress of a system
     being built, and any error."""
     with solara.Card("Run"):
-        if building.value is not None:
-            step, done, total = building.value
-            solara.ProgressLinear(value=100 * done / total)
-            solara.Text(building_text(step, done, total), classes=["slsim-building"])
+        BuildProgress(building.value)
         solara.Text(f"Week {week.value} of {comparison.baseline.config.weeks}",
                     classes=["slsim-week"], style={"font-size": "1.6em", "font-weight": "500"})
         if not comparison.running:
@@ -570,8 +578,7 @@ def Control(name: str, spec: dict, value, on_change):
 def Page():
     controls = solara.use_memo(model_params, [])
     settings = solara.use_reactive({name: spec["value"] for name, spec in controls.items()})
-    first = solara.use_memo(lambda: ScenarioComparison(**settings.value), [])
-    comparison = solara.use_reactive(first)
+    comparison = solara.use_reactive(None)  # None until the first runs are built
     week = solara.use_reactive(0)
     playing = solara.use_reactive(False)
     error = solara.use_reactive(None)
@@ -579,8 +586,9 @@ def Page():
     weeks_per_step = solara.use_reactive(1)
     building = solara.use_reactive(None)  # (step, done, total) while a system is being built
     # (request number, settings) of the runs to build next: numbered, because Reset asks for
-    # the same settings again and a reactive value that is set equal does not change.
-    wanted = solara.use_reactive((0, None))
+    # the same settings again and a reactive value that is set equal does not change. The
+    # first runs are built as every later ones, in the build's thread, their progress shown.
+    wanted = solara.use_reactive((0, dict(settings.value)))
 
     def restart(new_settings: dict) -> None:
         settings.set(new_settings)
@@ -597,8 +605,6 @@ def Page():
         # In a thread of its own, so the page shows the progress of a national system's
         # seconds of set-up (each system's network) while it builds.
         asked = wanted.value
-        if asked[1] is None:
-            return
         try:
             with setup_progress(lambda *step: building.set(step)):
                 fresh = ScenarioComparison(**asked[1])
@@ -640,9 +646,15 @@ def Page():
     solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
 
     run = comparison.value
-    scenario = run.policy.config.scenario.name
     with solara.AppBar():
         solara.AppBarTitle("Shared leadership in an integrated care system")
+    if run is None:  # the first page load: a national system takes about 20 s to build
+        with solara.Card("Building the runs", classes=["slsim-first-build"]):
+            BuildProgress(building.value)
+            if error.value:
+                solara.Error(error.value)
+        return
+    scenario = run.policy.config.scenario.name
 
     with solara.Sidebar(), solara.Column():
         RunCard(run, week, playing, weeks_per_step, play_interval, error, building,

@@ -5,12 +5,13 @@ with its uncertainty, built while the runs come in).
     slsim-viz        serves this module: / is the live view, /ensemble the ensemble view
 
 The ensemble view plans an ensemble from menus (system, options, horizon, replicates, seed-only
-or posterior-draw uncertainty), shows the runs and an ETA from the system's measured speed, asks
-before a big one, and runs it as the command-line sweep it shows (:mod:`simulation.ensemble`).
-While it runs: the progress bar, the paired difference against the baseline over time, the
-forest plot, P(best) with its Monte Carlo error and, on posterior draws, the CEAC. Every number
-is ``slsim-compare``'s, through :mod:`simulation.ensemble`. When it ends, the report opens in a
-new tab.
+or posterior-draw uncertainty; an option is a scenario of ``configs/scenario/``, or one composed
+here from the levers of ``configs/intervention/`` on sliders bounded by the schema), shows the
+runs and an ETA from the system's measured speed, asks before a big one, and runs it as the
+command-line sweep it shows (:mod:`simulation.ensemble`). While it runs: the progress bar, the
+paired difference against the baseline over time, the forest plot, P(best) with its Monte Carlo
+error and, on posterior draws, the CEAC. Every number is ``slsim-compare``'s, through
+:mod:`simulation.ensemble`. When it ends, the report opens in a new tab.
 
 This module sits above the analysis layer; the live view stays on the model core alone.
 """
@@ -33,6 +34,7 @@ from .analysis import figures
 from .analysis.comparison import Comparison
 from .analysis.decision import WTP_GRID
 from .analysis.economics import EconomicParams
+from .analysis.levers import lever_files
 from .config import RunConfig, group_options
 from .outputs import format_gbp
 from .params import ConfigError, parameter_specs
@@ -46,20 +48,18 @@ MOST_REPLICATES = 100  # the replicate slider's top [A]: a CI's width barely shr
 
 
 # --------------------------------------------------------------------------------- the menus
-def ensemble_systems() -> dict[str, dict[str, str]]:
-    """The live view's system menu, less system files a sweep cannot find (outside ``ics/``)."""
-    menu = {}
-    for group, items in live.system_menu().items():
-        kept = {name: value for name, value in items.items()
-                if not value.endswith(".yaml") or Path(value).parent.name == "ics"}
-        if kept:
-            menu[group] = kept
-    return menu
-
-
 def option_menu() -> list[str]:
     """The scenarios of ``configs/scenario/`` an ensemble can compare with the baseline."""
     return [name for name in group_options("scenario") if name != ensemble.BASELINE]
+
+
+def lever_menu() -> list[str]:
+    """The levers an option can be composed from: the entries of ``configs/intervention/``."""
+    return sorted(lever_files())
+
+
+def knob_label(knob: str, value: float, spec: dict) -> str:
+    return f"{knob.replace('_', ' ')}: {value:g} {spec['unit']}"
 
 
 def weeks_range() -> tuple[int, int]:
@@ -215,6 +215,52 @@ def PlanCard(plan: ensemble.EnsemblePlan | None, problem: str, folder: Path | No
 
 
 @solara.component
+def ComposeCard(on_add):
+    """Compose an option from levers: choose levers, set each one's knobs
+    (:func:`simulation.ensemble.option_knobs`, on sliders bounded by the schema, starting at the
+    lever's configured values) and add it to the options compared."""
+    levers = solara.use_reactive([])
+    knobs = solara.use_reactive({})  # lever -> {knob: value} moved from its configured value
+    problem = solara.use_reactive("")
+
+    def set_knob(entry: str, knob: str, value) -> None:
+        knobs.set({**knobs.value, entry: {**knobs.value.get(entry, {}), knob: value}})
+
+    def add() -> None:
+        try:
+            option = ensemble.ComposedOption.of(
+                {entry: knobs.value.get(entry, {}) for entry in levers.value})
+        except ConfigError as exc:
+            problem.set(str(exc))
+            return
+        problem.set("")
+        on_add(option)
+
+    with solara.Card("Compose an option from levers", classes=["slsim-compose"]):
+        solara.SelectMultiple("Levers", values=levers, all_values=lever_menu())
+        for entry in levers.value:
+            solara.Text(entry, style={"font-weight": "500"})
+            for knob, spec in ensemble.option_knobs(entry).items():
+                value = knobs.value.get(entry, {}).get(knob,
+                                                      ensemble.configured_knob(entry, knob))
+                low, high = spec["range"]
+
+                def on_value(new, entry=entry, knob=knob):
+                    set_knob(entry, knob, new)
+
+                if isinstance(spec["default"], int):
+                    solara.SliderInt(knob_label(knob, value, spec), value=int(value),
+                                     min=int(low), max=int(high), on_value=on_value)
+                else:
+                    solara.SliderFloat(knob_label(knob, value, spec), value=float(value),
+                                       min=low, max=high, step=live.slider_step(low, high),
+                                       on_value=on_value)
+        solara.Button("Add this option", on_click=add, disabled=not levers.value)
+        if problem.value:
+            solara.Error(problem.value)
+
+
+@solara.component
 def Figure(draw, dependencies: list):
     """A figure drawn by ``draw()`` (PNG bytes) once per change of ``dependencies``."""
     solara.Image(solara.use_memo(draw, dependencies), width="100%")
@@ -247,22 +293,22 @@ def ResultsView(comparison: Comparison | None, wtp: solara.Reactive[float]):
 
 
 def _plan(ics, options, weeks, replicates, uncertainty, draws, calibration):
-    """The plan the menus describe, or None and why not."""
+    """The plan the menus describe and its folder, or None, None and why not."""
     try:
         plan = ensemble.EnsemblePlan(ics, tuple(options), weeks, replicates,
                                      draws if uncertainty == DRAWS else 0, calibration)
         plan.check()
     except (ValueError, ConfigError) as exc:
-        return None, str(exc)
-    return plan, ""
+        return None, None, str(exc)
+    return plan, ensemble.ensembles_dir() / ensemble.folder_name(plan), ""
 
 
 @solara.component
 def EnsembleView():
-    systems = solara.use_memo(ensemble_systems, [])
     options_menu = solara.use_memo(option_menu, [])
     ics = solara.use_reactive(live.DEFAULT_ICS)
     options = solara.use_reactive(options_menu[:1])
+    composed = solara.use_reactive({})  # name -> ComposedOption, of the options composed here
     weeks = solara.use_reactive(52)
     replicates = solara.use_reactive(5)
     uncertainty = solara.use_reactive(SEED_ONLY)
@@ -280,9 +326,18 @@ def EnsembleView():
     solara.AppBarTitle("Shared leadership: comparing options over an ensemble")
     calibrated = calibration.value == CALIBRATED
     mode = uncertainty.value if calibrated else SEED_ONLY
-    plan, problem = _plan(ics.value, options.value, weeks.value, replicates.value, mode,
-                          draws.value, calibration.value)
-    folder = ensemble.ensembles_dir() / ensemble.folder_name(plan) if plan else None
+    chosen = tuple(composed.value.get(name, name) for name in options.value)
+    # Checked once per change of the menus (composing each option takes a fraction of a
+    # second), not at every redraw of the progress.
+    plan, folder, problem = solara.use_memo(
+        lambda: _plan(ics.value, chosen, weeks.value, replicates.value, mode, draws.value,
+                      calibration.value),
+        [ics.value, chosen, weeks.value, replicates.value, mode, draws.value, calibration.value])
+
+    def add_option(option: ensemble.ComposedOption) -> None:
+        composed.set({**composed.value, option.name: option})
+        if option.name not in options.value:
+            options.set([*options.value, option.name])
 
     def measure():
         return ensemble.measure_speed(ics.value, calibration.value,
@@ -351,10 +406,8 @@ def EnsembleView():
     with solara.Sidebar(), solara.Column():
         with solara.Card("Ensemble"):
             live.SystemMenu({"label": "System"}, ics.value, lambda _, value: ics.set(value))
-            if ics.value not in {value for items in systems.values() for value in items.values()}:
-                solara.Warning("A sweep finds system files only in DIR/ics/ (slsim-viz --systems)")
             solara.SelectMultiple("Options to compare with the baseline", values=options,
-                                  all_values=options_menu)
+                                  all_values=[*options_menu, *composed.value])
             low, high = weeks_range()
             solara.SliderInt(f"Horizon: {weeks.value} weeks", value=weeks, min=low,
                              max=min(high, 520))
@@ -371,6 +424,7 @@ def EnsembleView():
                                  max=len(posterior().draws))
             solara.Select("Outcome to rank by", value=primary,
                           values=list(ensemble.compared_outcomes()))
+        ComposeCard(add_option)
         PlanCard(plan, problem, folder, speed, confirmed, setup.value)
         with solara.Row():
             big = (plan is not None and speed.finished

@@ -2,8 +2,14 @@
 
     slsim-viz                  # http://127.0.0.1:8765/
     slsim-viz --port 0         # any free port; the URL is printed
-    slsim-viz --systems DIR    # the system menu offers your system files too (DIR/ics/*.yaml)
+    slsim-viz --systems DIR    # both views' system menus offer your system files too
     slsim-viz --ensembles DIR  # where the ensemble view keeps its sweeps (outputs/ensembles)
+
+Your system files are ``DIR/ics/*.yaml`` or, if DIR has no ``ics/``, ``DIR/*.yaml``
+(:func:`simulation.config.system_files`); the live view and the ensemble view find the same
+ones, and no system file comes from anywhere else. Each is checked when the server starts (an
+error names the file and the key); an ensemble checks its file again before it starts, and its
+sweep runs the copy it keeps in its own folder (``<run folder>/configs/ics/``).
 
 It listens on the host given here (127.0.0.1 unless ``--host`` says otherwise), never on whatever
 ``$HOST`` or ``$SOLARA_HOST`` hold, and sends no telemetry.
@@ -126,8 +132,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"interface to listen on (default {DEFAULT_HOST}: this machine only)")
     parser.add_argument("--systems", type=Path, metavar="DIR",
-                        help="a folder of your own system files (DIR/ics/*.yaml, or DIR/*.yaml), "
-                             "each checked now and offered in the app's system menu")
+                        help="a folder of your own system files (DIR/ics/*.yaml, or DIR/*.yaml "
+                             "if there is no DIR/ics/), each checked now and offered in the "
+                             "system menus of the live and the ensemble view")
     parser.add_argument("--ensembles", type=Path, metavar="DIR",
                         help="folder the ensemble view keeps its sweeps in, one folder each "
                              "(default outputs/ensembles)")

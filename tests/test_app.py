@@ -16,7 +16,14 @@ import solara
 
 from simulation import app, app_ensemble, ensemble, icb, network, viz_cli
 from simulation.analysis.report import _signed
-from simulation.config import CONFIG_DIR, SYSTEMS_DIR_ENV, RunConfig, build_config
+from simulation.config import (
+    CONFIG_DIR,
+    SYSTEMS_DIR_ENV,
+    RunConfig,
+    build_config,
+    compose,
+    to_run_config,
+)
 from simulation.layout import RUNS_DIR, STATUS_FILE, SUCCEEDED, check_run, index_runs
 from simulation.model import SharedLeadershipModel
 from simulation.outputs import TRENDS
@@ -182,8 +189,25 @@ def page(monkeypatch):
     """The page rendered without a browser, on the small archetype (faster to build)."""
     monkeypatch.setattr(app, "DEFAULT_ICS", "small_ics")
     _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    assert eventually(lambda: week_shown(rc) == "Week 0 of 156", 120)  # the first runs built
     yield rc
     rc.close()
+
+
+def test_the_first_page_load_shows_the_progress_of_building_the_runs(monkeypatch):
+    shown = []
+    text = app.building_text
+    monkeypatch.setattr(app, "building_text", lambda *step: shown.append(step) or text(*step))
+    monkeypatch.setattr(app, "DEFAULT_ICS", "small_ics")
+    _box, rc = solara.render(solara.AppLayout(children=[app.Page()]), handle_error=False)
+    try:
+        assert eventually(lambda: week_shown(rc) == "Week 0 of 156", 120)
+        # Each arm's network, from none of its one system built to all of it, as it was built.
+        assert shown == [("network", 0, 1), ("network", 1, 1)] * 2
+        assert not rc.find(v.Card, class_="ma-2 slsim-first-build").widgets
+        assert not errors(rc)
+    finally:
+        rc.close()
 
 
 def week_shown(rc) -> str:
@@ -404,6 +428,9 @@ def test_viz_checks_the_folder_of_system_files_at_launch(tmp_path):
 
 # --------------------------------------------------------------------------- the ensemble view
 TINY = ensemble.EnsemblePlan("small_ics", (a_scenario(),), weeks=3, replicates=2)
+COMPOSED = ensemble.ComposedOption.of({"protected_time": {"coverage": 0.5}})
+# A scenario and an option composed from levers, in one sweep.
+MIXED = ensemble.EnsemblePlan("small_ics", (a_scenario(), COMPOSED), weeks=3, replicates=2)
 
 
 def test_an_ensemble_plan_is_the_command_line_sweep_in_a_folder_of_its_own(tmp_path):
@@ -423,6 +450,87 @@ def test_an_ensemble_plan_is_the_command_line_sweep_in_a_folder_of_its_own(tmp_p
     with pytest.raises(ValueError, match="calibrated"):
         ensemble.EnsemblePlan("small_ics", (a_scenario(),), 3, 2, draws=4,
                               calibration="uncalibrated")
+
+
+def test_an_option_composed_from_levers_is_checked_against_the_schema_naming_the_key():
+    assert COMPOSED.name == "composed: protected_time (coverage 0.5)"
+    knobs = ensemble.option_knobs("protected_time")
+    assert set(knobs) == {"coverage", "start_week", "end_week", "extra_hours"}
+    assert knobs["coverage"]["range"] == (0.0, 1.0)
+    # A knob set to its configured value is no change: the same option, the same name.
+    configured = ensemble.configured_knob("protected_time", "extra_hours")
+    assert ensemble.ComposedOption.of({"protected_time": {
+        "coverage": 0.5, "extra_hours": configured}}) == COMPOSED
+    two = ensemble.ComposedOption.of({"protected_time": {"extra_hours": 8},
+                                      "programme_board": {}})
+    assert two.name == "composed: programme_board + protected_time (extra_hours 8)"
+    for levers, key, allowed in [
+            ({"nothing": {}}, "option.levers.nothing", "programme_first_time"),
+            ({"protected_time": {"coverage": 1.5}},
+             "scenario.interventions.protected_time.coverage", "[0.0, 1.0]"),
+            ({"protected_time": {"unit_cost": 10.0}}, "option.levers.protected_time.unit_cost",
+             "extra_hours"),
+            ({}, "option.levers", "protected_time")]:
+        with pytest.raises(ConfigError) as error:
+            ensemble.ComposedOption.of(levers)
+        assert key in str(error.value) and allowed in str(error.value)
+
+
+def test_a_composed_option_runs_as_a_scenario_file_of_the_sweep_folder(tmp_path):
+    folder = tmp_path / ensemble.folder_name(MIXED)
+    MIXED.check()
+    assert MIXED.scenarios == ("baseline", a_scenario(), COMPOSED.config_name)
+    assert MIXED.runs == 6 and COMPOSED.config_name in ensemble.folder_name(MIXED)
+    overrides = ensemble.sweep_overrides(MIXED, folder)
+    own = folder / ensemble.CONFIGS_DIR
+    assert f"hydra.searchpath=[file://{own}]" in overrides
+    ensemble.write_configs(MIXED, own)
+    config = to_run_config(compose([f"hydra.searchpath=[file://{own}]", "ics=small_ics",
+                                    f"scenario={COMPOSED.config_name}"]))
+    assert config.scenario.name == COMPOSED.name
+    # The lever as its scenario runs it, but for the coverage chosen.
+    lever = build_config(ics="small_ics", scenario="protected_time").scenario.interventions
+    assert config.scenario.interventions == {
+        "protected_time": {**lever["protected_time"], "coverage": 0.5}}
+
+
+def served(monkeypatch, folder: Path) -> None:
+    monkeypatch.setenv(SYSTEMS_DIR_ENV, str(folder))
+
+
+def test_sweeps_find_served_system_files_where_the_live_view_does(monkeypatch, tmp_path):
+    flat = tmp_path / "systems"  # DIR/*.yaml, without an ics/ subfolder
+    flat.mkdir()
+    shutil.copy(EXAMPLES / "ics" / "my_system.yaml", flat / "my system.yaml")
+    served(monkeypatch, flat)
+    (path,) = app.system_menu()["Your systems"].values()
+    plan = ensemble.EnsemblePlan(path, (COMPOSED,), weeks=2, replicates=2)
+    plan.check()  # composed as the sweep composes it, from the folder's copy of the file
+    folder = tmp_path / "ensembles" / ensemble.folder_name(plan)
+    ensemble.write_configs(plan, folder / ensemble.CONFIGS_DIR)
+    (copy,) = (folder / ensemble.CONFIGS_DIR / "ics").glob("*.yaml")
+    assert copy.read_text() == Path(path).read_text()
+    assert f"ics={copy.stem}" in ensemble.sweep_overrides(plan, folder)
+    assert copy.stem in ensemble.folder_name(plan)  # a changed file: another folder
+    # A file outside the served folder is refused, naming the key and what is allowed.
+    with pytest.raises(ConfigError, match=r"ics = .*allowed values are the files"):
+        ensemble.EnsemblePlan(str(EXAMPLES / "ics" / "my_system.yaml"), (COMPOSED,), 2,
+                              2).check()
+
+
+def test_an_invalid_served_system_file_is_refused_naming_the_key_before_any_run(
+        monkeypatch, tmp_path):
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\norganisations:\n  - {type: hospital, count: 1, managers: 5, "
+        "clinical_share: 0.3, bureaucracy_layers: 3}\n")
+    served(monkeypatch, tmp_path)
+    plan = ensemble.EnsemblePlan(str(tmp_path / "bad.yaml"), (a_scenario(),), 2, 2)
+    with pytest.raises(ConfigError) as error:
+        plan.check()
+    assert "ics.organisations[0]" in str(error.value) and "acute_trust" in str(error.value)
+    problem = app_ensemble._plan(plan.ics, plan.options, 2, 2, app_ensemble.SEED_ONLY, 0,
+                                 "calibrated")
+    assert problem[:2] == (None, None) and "acute_trust" in problem[2]
 
 
 def test_a_big_ensemble_asks_first_and_the_eta_follows_the_measured_speed():
@@ -484,9 +592,9 @@ def test_cancelling_kills_every_worker_keeps_finished_runs_and_a_rerun_resumes(t
 
 @pytest.fixture
 def tiny_ensemble(tmp_path_factory) -> Path:
-    """A finished tiny ensemble, with its report."""
-    folder = tmp_path_factory.mktemp("ensembles") / ensemble.folder_name(TINY)
-    assert run_to_end(ensemble.EnsembleRun(TINY, folder)).succeeded == TINY.runs
+    """A finished tiny ensemble of a scenario and a composed option, with its report."""
+    folder = tmp_path_factory.mktemp("ensembles") / ensemble.folder_name(MIXED)
+    assert run_to_end(ensemble.EnsembleRun(MIXED, folder)).succeeded == MIXED.runs
     ensemble.report(folder, "sl_density")
     return folder
 
@@ -509,6 +617,7 @@ def test_the_forest_plots_numbers_are_those_of_report_md(tiny_ensemble):
     report = (tiny_ensemble / "report" / "report.md").read_text()
     rows = ensemble.forest_rows(comparison)
     assert len(rows) == len(comparison.differences) > 0
+    assert set(rows["group"]) == {a_scenario(), COMPOSED.name}  # reported by its name
     for item in comparison.outcomes:
         if item.better is None:
             continue
@@ -529,8 +638,8 @@ def test_probability_best_and_the_difference_over_time_come_from_the_runs(tiny_e
     assert best["p_best"].sum() == pytest.approx(1.0)
     assert (best["p_best_mcse"] >= 0).all()
     over_time = ensemble.difference_over_time(comparison.tables, "baseline", comparison.primary)
-    assert sorted(over_time["week"].unique()) == list(range(TINY.weeks + 1))
-    final = over_time[over_time["week"] == TINY.weeks].iloc[0]
+    assert sorted(over_time["week"].unique()) == list(range(MIXED.weeks + 1))
+    final = over_time[over_time["week"] == MIXED.weeks].iloc[0]
     assert final["difference"] == pytest.approx(
         comparison.difference(final["group"], "sl_density")["difference"])
     assert ensemble.ceac_at(comparison, 1000.0) is None  # seed-only: no CEAC
@@ -576,10 +685,19 @@ def text_of(rc, class_: str) -> str:
 
 def test_the_ensemble_view_plans_runs_and_reports_a_tiny_ensemble(ensemble_page, tmp_path):
     rc = ensemble_page
-    rc.find(v.Slider, label="Horizon: 52 weeks").widget.v_model = TINY.weeks
-    rc.find(v.Slider, label="Replicates (seeds): 5").widget.v_model = TINY.replicates
+    rc.find(v.Slider, label="Horizon: 52 weeks").widget.v_model = MIXED.weeks
+    rc.find(v.Slider, label="Replicates (seeds): 5").widget.v_model = MIXED.replicates
     assert text_of(rc, "slsim-planned") == "4 runs: 2 options × 2 seeds"
-    assert str(tmp_path / ensemble.folder_name(TINY)) in text_of(rc, "slsim-folder")
+    # Compose an option: a lever from the menu, its coverage on a slider the schema bounds.
+    rc.find(v.Select, label="Levers").widget.v_model = ["protected_time"]
+    coverage = rc.find(v.Slider, label="coverage: 0.3 share per year").widget
+    assert (coverage.min, coverage.max) == (0.0, 1.0)
+    coverage.v_model = 0.5
+    button(rc, "Add this option").click()
+    options = rc.find(v.Select, label="Options to compare with the baseline").widget
+    assert options.v_model == [a_scenario(), COMPOSED.name]
+    assert text_of(rc, "slsim-planned") == "6 runs: 3 options × 2 seeds"
+    assert str(tmp_path / ensemble.folder_name(MIXED)) in text_of(rc, "slsim-folder")
     assert eventually(lambda: "Estimated time" in text_of(rc, "slsim-eta"), 120)
     rc.find(v.Select, label="Calibration").widget.v_model = "uncalibrated"
     assert button(rc, app_ensemble.DRAWS).disabled
@@ -588,7 +706,7 @@ def test_the_ensemble_view_plans_runs_and_reports_a_tiny_ensemble(ensemble_page,
     assert not button(rc, app_ensemble.DRAWS).disabled
 
     button(rc, "Start").click()
-    assert eventually(lambda: "4 of 4 runs done" in text_of(rc, "slsim-progress"), 600)
+    assert eventually(lambda: "6 of 6 runs done" in text_of(rc, "slsim-progress"), 600)
     assert eventually(lambda: rc.find(app_ensemble.ReportLink).widgets, 300)
     html = rc.find(app_ensemble.ReportLink).widget.html
     assert html.startswith("<!DOCTYPE html>") or "<html" in html[:200]

@@ -244,6 +244,13 @@ def test_an_ensemble_runs_with_progress_shows_the_forest_plot_and_opens_the_repo
     page.keyboard.press("ArrowRight")
     page.get_by_text("Replicates (seeds): 3").wait_for()
     page.get_by_text("6 runs: 2 options × 3 seeds").wait_for()
+    # An option composed from a lever, at its configured knobs, beside the scenario.
+    page.locator(".v-select").filter(has_text="Levers").click()
+    page.get_by_role("option", name="protected_time", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_text("coverage: 0.3 share per year").wait_for()
+    page.get_by_role("button", name="Add this option").click()
+    page.get_by_text("9 runs: 3 options × 3 seeds").wait_for()
     folder = page.locator(".slsim-folder").inner_text().removeprefix("Run folder: ")
     assert Path(folder).parent == ensembles
 
@@ -251,14 +258,14 @@ def test_an_ensemble_runs_with_progress_shows_the_forest_plot_and_opens_the_repo
     page.locator(".slsim-progress").get_by_text(re.compile(r"time left")).wait_for()
     seen = []
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and (not seen or seen[-1] < 6):
+    while time.monotonic() < deadline and (not seen or seen[-1] < 9):
         done, planned = runs_done(page)
-        assert planned == 6
+        assert planned == 9
         if not seen or done != seen[-1]:
             seen.append(done)
         page.wait_for_timeout(250)
     print(f"runs done as seen: {seen}")
-    assert seen[-1] == 6 and seen[0] < 6 and seen == sorted(seen)  # the bar advanced to the end
+    assert seen[-1] == 9 and seen[0] < 9 and seen == sorted(seen)  # the bar advanced to the end
     page.locator(".slsim-forest img").wait_for(timeout=STEP_MS)
     page.get_by_text("slsim-compare " + folder).wait_for()
     open_report = page.get_by_role("button", name="Open the full report")
@@ -272,3 +279,4 @@ def test_an_ensemble_runs_with_progress_shows_the_forest_plot_and_opens_the_repo
     report.wait_for_load_state()
     assert report.locator("h1").first.inner_text().startswith("Scenario comparison")
     assert report.locator("img").count() >= 2  # the figures travel inside the page
+    assert report.get_by_text("composed: protected_time").count() > 0  # by its readable name
