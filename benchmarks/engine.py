@@ -117,13 +117,18 @@ def default_ics(ctx: Context) -> list[Section]:
     # A run is short, so take the minimum of more: steadier on a shared machine.
     setup, run, model = time_model(partial(SharedLeadershipModel, config), 3 * plan.repeats)
     total = Timing(tuple(s + r for s, r in zip(setup.samples, run.samples, strict=True)))
+    managers, ties, weeks = len(model.managers), len(model.ties), plan.default_ics_weeks
     body = table(
-        ["Managers", "Ties", "Weeks", "Set-up", "Run", "Set-up + run", "Per week"],
-        [[f"{len(model.managers):,}", f"{len(model.ties):,}", plan.default_ics_weeks, str(setup),
-          str(run), str(total), f"{1e3 * run.best / plan.default_ics_weeks:.2f} ms"]])
-    return [Section(f"One system: default_ics, {plan.default_ics_weeks} weeks", body, [
-        Target(f"default_ics, {plan.default_ics_weeks} weeks, one run (set-up + run)",
-               _s(total.best), "≤ 0.5 s", total.best <= 0.5)])]
+        ["Managers", "Ties", "Weeks", "Set-up", "Run", "Set-up + run", "Per week",
+         "Per manager-week", "Per tie-week"],
+        [[f"{managers:,}", f"{ties:,}", weeks, str(setup), str(run), str(total),
+          f"{1e3 * run.best / weeks:.2f} ms",
+          f"{_per_manager_week_us(run.best, managers, weeks):.2f} µs",
+          f"{1e9 * run.best / (ties * weeks):.0f} ns"]])
+    # Issue 14's goal is for the model alone (the run): 0.15 s, about 0.48 µs a manager-week.
+    return [Section(f"One system: default_ics, {weeks} weeks", body, [
+        Target(f"default_ics, {weeks} weeks, the model alone (run)", _s(run.best), "≤ 0.15 s",
+               run.best <= 0.15)])]
 
 
 @section("national", order=30)
@@ -155,9 +160,11 @@ def national(ctx: Context) -> list[Section]:
         "The irreducible work of one week on this machine: one pass over the ties with one "
         "uniform draw per tie, compared with a per-tie chance (numpy PCG64, preallocated "
         f"buffers, minimum of 20), on the {first['ties']:,} ties of `{plan.national_ics}`.",
-        table(["Physical limit per week", "Our step (week)", "Multiple"],
+        table(["Physical limit per week", "Our step (week)", "Per manager-week", "Per tie-week",
+               "Multiple"],
               [[f"{1e3 * limit:.2f} ms ({1e9 * limit / first['ties']:.2f} ns per tie)",
-                f"{1e3 * step:.1f} ms", f"**{step / limit:.0f}×**"]]),
+                f"{1e3 * step:.1f} ms", f"{1e6 * step / first['managers']:.2f} µs",
+                f"{1e9 * step / first['ties']:.0f} ns", f"**{step / limit:.0f}×**"]]),
         "Our week draws four uniforms per tie (interaction, claim, grant and joint work, each a "
         "fixed-shape draw so that scenarios share random numbers), so about 4× the limit is the "
         "floor of this design; the rest is gathering partners' state along the ties, the "
@@ -166,11 +173,13 @@ def national(ctx: Context) -> list[Section]:
     return [
         Section(f"The nation: {plan.national_ics}, {plan.national_weeks} weeks", body, [
             Target(f"{plan.national_ics}, {plan.national_weeks} weeks (set-up + run)",
-                   _s(total.best), "≤ 60 s", total.best <= 60),
-            Target(f"{plan.national_ics}, peak memory", f"{peak_gb:.2f} GB", "≤ 2 GB",
-                   peak_gb <= 2.0),
+                   _s(total.best), "≤ 10 s", total.best <= 10),
+            Target(f"{plan.national_ics}, peak memory", f"{peak_gb:.2f} GB", "≤ 1 GB",
+                   peak_gb <= 1.0),
         ]),
-        Section("The physical limit", limit_body),
+        Section("The physical limit", limit_body, [
+            Target(f"A week of {plan.national_ics} against the physical limit",
+                   f"{step / limit:.0f}×", "≤ 8×", step / limit <= 8)]),
     ]
 
 
