@@ -309,7 +309,7 @@ def _memory_section(reports) -> Section:
         ]),
         f"With about {n_ties / n:.0f} directed ties per manager, the state of one manager and "
         f"their ties takes about {(per_manager + per_tie * n_ties / n + objects) / 1024:.1f} kB. "
-        f"Peak resident memory grows by {fitted}: it also holds the networkx graphs while the "
+        f"Peak resident memory grows by {fitted}: it also holds the edge lists while the "
         "network is built and the week's temporary arrays (a few per tie) while it runs.",
     ])
     return Section("Memory per manager and per tie", body)
