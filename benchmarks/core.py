@@ -3,6 +3,7 @@ with repeats, models of a given size, worker processes and markdown tables."""
 
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -191,10 +192,12 @@ def peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def in_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run ``python -m benchmarks.worker SPEC`` in a fresh process and return its report."""
+def in_worker(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python -m benchmarks.worker SPEC`` in a fresh process (with ``env`` added to its
+    environment) and return its report."""
     done = subprocess.run([sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     if done.returncode != 0:
         raise RuntimeError(f"benchmark worker {spec} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -4,6 +4,7 @@ nation, where the time goes, scaling, memory, and docking against the reference.
 import cProfile
 import pstats
 import re
+import tempfile
 import time
 import tracemalloc
 from collections import defaultdict
@@ -181,6 +182,28 @@ def national(ctx: Context) -> list[Section]:
             Target(f"A week of {plan.national_ics} against the physical limit",
                    f"{step / limit:.0f}×", "≤ 8×", step / limit <= 8)]),
     ]
+
+
+@section("compilation", order=32)
+def compilation(ctx: Context) -> list[Section]:
+    """What compiling the kernels costs a process, and what numba's on-disk cache saves."""
+    # 30 weeks: past the first changeover (week 26), so the career kernels are used too.
+    spec = {"ics": "small_ics", "weeks": 30, "repeats": 1}
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        cold = in_worker(spec, env)  # an empty cache: every kernel is compiled on first use
+        warm = [in_worker(spec, env) for _ in range(ctx.plan.repeats)]  # loaded from the cache
+    first = cold["setup_s"][0] + cold["run_s"][0]
+    cached = Timing(tuple(r["setup_s"][0] + r["run_s"][0] for r in warm))
+    rows.append([f"{first:.2f} s", str(cached), f"**{first - cached.best:.2f} s**"])
+    body = "\n\n".join([
+        "The first `small_ics` model of a process (set-up and 30 weeks; the kernels compile, or "
+        "load, on first use), in fresh processes sharing one new `NUMBA_CACHE_DIR`: the first "
+        "compiles every kernel into it (as a clean clone does, once), the next ones load them.",
+        table(["Empty cache (compiles)", "Cache filled (loads)", "Compilation cost"], rows),
+    ])
+    return [Section("Compiling the kernels", body)]
 
 
 @section("profile", order=35)
