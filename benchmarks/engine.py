@@ -233,9 +233,10 @@ def profile(ctx: Context) -> list[Section]:
     rows.append(["whole week", f"{1e3 * step:.2f} ms", "100%"])
     body = "\n\n".join([
         f"Median time per week of each phase of `SharedLeadershipModel.step`, "
-        f"`{plan.national_ics}`, {plan.profile_weeks} weeks. Phase 9 includes the "
-        "DataCollector, which collects the model-level outputs only (agent-level collection is "
-        "off unless `collect_agents` is set).",
+        f"`{plan.national_ics}`, {plan.profile_weeks} weeks. Phase "
+        f"{PHASES.index('observe') + 1} (`observe`) includes the DataCollector, which collects "
+        "the model-level outputs only (agent-level collection is off unless `collect_agents` "
+        "is set).",
         table(["Phase", "Per week", "Share"], rows),
     ])
     return [Section("Where the time goes", body)]
