@@ -20,6 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import CONFIG_DIR, check_ics_name, to_run_config
+from .hydra_compat import one_composition
 from .layout import BATCH_FILE, run_files
 from .outputs import SUMMARY
 from .params import ConfigError
@@ -88,5 +89,6 @@ def main() -> None:
     except ConfigError as exc:
         print(f"slsim: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)
-    app()
+    with one_composition():  # a single run's config is composed once, not twice
+        app()
     sys.exit(exit_code())  # a sweep's: 0 if every run succeeded, 1 if any failed or did not finish

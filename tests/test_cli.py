@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 SLSIM = str(Path(sys.executable).parent / "slsim")
 
@@ -69,6 +70,57 @@ def test_bad_input_fails_before_running_and_names_the_key(tmp_path, override, ex
     assert expected in result.stderr
     assert not (out / "summary.json").exists()
     assert not (out / "timeseries.parquet").exists()
+
+
+# Runs the slsim command in this process, counting Hydra's compositions of the app's config.
+COUNTED_SLSIM = """
+import sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from simulation.cli import main
+
+compositions = []
+load = ConfigLoaderImpl.load_configuration
+
+
+def counted(self, *args, **kwargs):
+    compositions.append(kwargs.get("run_mode"))
+    return load(self, *args, **kwargs)
+
+
+ConfigLoaderImpl.load_configuration = counted
+sys.argv = ["slsim", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("compositions:", len(compositions), file=sys.stderr)
+"""
+
+
+def counted_slsim(*args: str) -> tuple[subprocess.CompletedProcess, int]:
+    done = subprocess.run([sys.executable, "-c", COUNTED_SLSIM, *args], capture_output=True,
+                          text=True, timeout=300)
+    return done, int(done.stderr.rsplit("compositions:", 1)[1])
+
+
+def test_a_run_composes_its_config_once_and_records_what_hydra_records(tmp_path):
+    done, compositions = counted_slsim("ics=small_ics", "weeks=2", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert compositions == 1  # Hydra alone composes it twice: once only to read hydra.mode
+    hydra = yaml.safe_load((tmp_path / ".hydra" / "hydra.yaml").read_text())["hydra"]
+    assert hydra["mode"] == "RUN"
+    assert hydra["overrides"]["hydra"] == [f"hydra.run.dir={tmp_path}", "hydra.mode=RUN"]
+    assert hydra["overrides"]["task"] == ["ics=small_ics", "weeks=2"]
+
+
+def test_hydra_mode_multirun_without_dash_m_still_sweeps_and_sweeps_without_it_fail(tmp_path):
+    sweep, run = tmp_path / "sweep", tmp_path / "run"
+    done, _ = counted_slsim("ics=small_ics", "weeks=2", "hydra.mode=MULTIRUN",
+                            f"hydra.sweep.dir={sweep}", f"hydra.run.dir={run}")
+    assert done.returncode == 0, done.stderr
+    assert len(list((sweep / "runs").iterdir())) == 1 and not run.exists()
+    done, _ = counted_slsim("ics=small_ics", "weeks=2", "seed=1,2", f"hydra.run.dir={run}")
+    assert done.returncode == 1 and "add --multirun to your command line" in done.stderr
+    assert not run.exists()
 
 
 def loaded_modules(code: str) -> set[str]:
