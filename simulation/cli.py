@@ -9,6 +9,7 @@ Sweeps are resumable and fault-tolerant (simulation/sweeps/, docs/sweeps.md). In
 job runs a batch of runs (:mod:`simulation.sweeps.worker`).
 """
 
+import gc
 import logging
 import os
 import sys
@@ -85,10 +86,17 @@ def check_systems(argv: list[str]) -> None:
 
 def main() -> None:
     try:
-        check_systems(sys.argv[1:])
-    except ConfigError as exc:
-        print(f"slsim: invalid configuration: {exc}", file=sys.stderr)
-        sys.exit(2)
-    with one_composition():  # a single run's config is composed once, not twice
-        app()
-    sys.exit(exit_code())  # a sweep's: 0 if every run succeeded, 1 if any failed or did not finish
+        try:
+            check_systems(sys.argv[1:])
+        except ConfigError as exc:
+            print(f"slsim: invalid configuration: {exc}", file=sys.stderr)
+            sys.exit(2)
+        with one_composition():  # a single run's config is composed once, not twice
+            app()
+        # A sweep's: 0 if every run succeeded, 1 if any failed or did not finish.
+        sys.exit(exit_code())
+    finally:
+        # The process ends here, however it ends. Python's finalisation would collect the whole
+        # heap several times over (some 275,000 objects after a run: about half a second) only
+        # to free what the exit frees anyway; frozen, the objects are left to the exit.
+        gc.freeze()

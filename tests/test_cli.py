@@ -72,8 +72,10 @@ def test_bad_input_fails_before_running_and_names_the_key(tmp_path, override, ex
     assert not (out / "timeseries.parquet").exists()
 
 
-# Runs the slsim command in this process, counting Hydra's compositions of the app's config.
+# Runs the slsim command in this process, counting Hydra's compositions of the app's config and
+# saying how many objects it left frozen for the exit (gc.freeze).
 COUNTED_SLSIM = """
+import gc
 import sys
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from simulation.cli import main
@@ -92,20 +94,24 @@ sys.argv = ["slsim", *sys.argv[1:]]
 try:
     main()
 finally:
-    print("compositions:", len(compositions), file=sys.stderr)
+    print("frozen:", gc.get_freeze_count(), "compositions:", len(compositions), file=sys.stderr)
 """
 
 
-def counted_slsim(*args: str) -> tuple[subprocess.CompletedProcess, int]:
+def counted_slsim(*args: str) -> tuple[subprocess.CompletedProcess, int, int]:
+    """The finished command, its compositions and the objects it left frozen."""
     done = subprocess.run([sys.executable, "-c", COUNTED_SLSIM, *args], capture_output=True,
                           text=True, timeout=300)
-    return done, int(done.stderr.rsplit("compositions:", 1)[1])
+    frozen, compositions = done.stderr.rsplit("frozen:", 1)[1].split("compositions:")
+    return done, int(compositions), int(frozen)
 
 
 def test_a_run_composes_its_config_once_and_records_what_hydra_records(tmp_path):
-    done, compositions = counted_slsim("ics=small_ics", "weeks=2", f"hydra.run.dir={tmp_path}")
+    done, compositions, frozen = counted_slsim("ics=small_ics", "weeks=2",
+                                               f"hydra.run.dir={tmp_path}")
     assert done.returncode == 0, done.stderr
     assert compositions == 1  # Hydra alone composes it twice: once only to read hydra.mode
+    assert frozen > 100_000  # left to the exit: Python's finalisation collects none of them
     hydra = yaml.safe_load((tmp_path / ".hydra" / "hydra.yaml").read_text())["hydra"]
     assert hydra["mode"] == "RUN"
     assert hydra["overrides"]["hydra"] == [f"hydra.run.dir={tmp_path}", "hydra.mode=RUN"]
@@ -114,12 +120,14 @@ def test_a_run_composes_its_config_once_and_records_what_hydra_records(tmp_path)
 
 def test_hydra_mode_multirun_without_dash_m_still_sweeps_and_sweeps_without_it_fail(tmp_path):
     sweep, run = tmp_path / "sweep", tmp_path / "run"
-    done, _ = counted_slsim("ics=small_ics", "weeks=2", "hydra.mode=MULTIRUN",
-                            f"hydra.sweep.dir={sweep}", f"hydra.run.dir={run}")
+    done, *_ = counted_slsim("ics=small_ics", "weeks=2", "hydra.mode=MULTIRUN",
+                             f"hydra.sweep.dir={sweep}", f"hydra.run.dir={run}")
     assert done.returncode == 0, done.stderr
     assert len(list((sweep / "runs").iterdir())) == 1 and not run.exists()
-    done, _ = counted_slsim("ics=small_ics", "weeks=2", "seed=1,2", f"hydra.run.dir={run}")
+    done, _, frozen = counted_slsim("ics=small_ics", "weeks=2", "seed=1,2",
+                                    f"hydra.run.dir={run}")
     assert done.returncode == 1 and "add --multirun to your command line" in done.stderr
+    assert frozen > 0  # a failing command exits without collecting too
     assert not run.exists()
 
 
