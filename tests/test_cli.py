@@ -72,8 +72,9 @@ def test_bad_input_fails_before_running_and_names_the_key(tmp_path, override, ex
     assert not (out / "timeseries.parquet").exists()
 
 
-# Runs the slsim command in this process, counting Hydra's compositions of the app's config and
-# saying how many objects it left frozen for the exit (gc.freeze).
+# Runs the slsim command in this process, counting Hydra's compositions of the app's config, and
+# says whether the garbage collector ran during them (on, with the loaded modules frozen) and how
+# many objects the command left frozen for the exit.
 COUNTED_SLSIM = """
 import gc
 import sys
@@ -85,7 +86,7 @@ load = ConfigLoaderImpl.load_configuration
 
 
 def counted(self, *args, **kwargs):
-    compositions.append(kwargs.get("run_mode"))
+    compositions.append(gc.isenabled() and gc.get_freeze_count() > 0)
     return load(self, *args, **kwargs)
 
 
@@ -94,7 +95,8 @@ sys.argv = ["slsim", *sys.argv[1:]]
 try:
     main()
 finally:
-    print("frozen:", gc.get_freeze_count(), "compositions:", len(compositions), file=sys.stderr)
+    print("frozen:", gc.get_freeze_count(), "compositions:", len(compositions),
+          "collecting:", all(compositions), file=sys.stderr)
 """
 
 
@@ -102,7 +104,9 @@ def counted_slsim(*args: str) -> tuple[subprocess.CompletedProcess, int, int]:
     """The finished command, its compositions and the objects it left frozen."""
     done = subprocess.run([sys.executable, "-c", COUNTED_SLSIM, *args], capture_output=True,
                           text=True, timeout=300)
-    frozen, compositions = done.stderr.rsplit("frozen:", 1)[1].split("compositions:")
+    report = done.stderr.rsplit("frozen:", 1)[1]
+    frozen, compositions = report.split("collecting:")[0].split("compositions:")
+    assert report.split("collecting:")[1].split()[0] == "True"  # never off during a composition
     return done, int(compositions), int(frozen)
 
 
