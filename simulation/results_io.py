@@ -60,8 +60,8 @@ def write_parquet(path: Path, frame: "pd.DataFrame") -> Path:
     return _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
-# zlib's fastest level: a third of the default level's encoding time for a file some 5% larger,
-# the same pixels.
+# zlib's fastest level: the same pixels as the default level (6), a file some 7% larger, encoded
+# in about 30% less time.
 PNG_COMPRESSION = 1
 
 
