@@ -60,9 +60,15 @@ def write_parquet(path: Path, frame: "pd.DataFrame") -> Path:
     return _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
+# zlib's fastest level: the same pixels as the default level (6), a file some 7% larger, encoded
+# in about 30% less time.
+PNG_COMPRESSION = 1
+
+
 def write_figure(path: Path, figure) -> Path:
     """Save a matplotlib figure as PNG, atomically."""
-    return _atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
+    return _atomic(path, lambda tmp: figure.savefig(
+        tmp, format="png", dpi=110, pil_kwargs={"compress_level": PNG_COMPRESSION}))
 
 
 def config_dict(config: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 SLSIM = str(Path(sys.executable).parent / "slsim")
 
@@ -69,6 +70,69 @@ def test_bad_input_fails_before_running_and_names_the_key(tmp_path, override, ex
     assert expected in result.stderr
     assert not (out / "summary.json").exists()
     assert not (out / "timeseries.parquet").exists()
+
+
+# Runs the slsim command in this process, counting Hydra's compositions of the app's config, and
+# says whether the garbage collector ran during them (on, with the loaded modules frozen) and how
+# many objects the command left frozen for the exit.
+COUNTED_SLSIM = """
+import gc
+import sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from simulation.cli import main
+
+compositions = []
+load = ConfigLoaderImpl.load_configuration
+
+
+def counted(self, *args, **kwargs):
+    compositions.append(gc.isenabled() and gc.get_freeze_count() > 0)
+    return load(self, *args, **kwargs)
+
+
+ConfigLoaderImpl.load_configuration = counted
+sys.argv = ["slsim", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("frozen:", gc.get_freeze_count(), "compositions:", len(compositions),
+          "collecting:", all(compositions), file=sys.stderr)
+"""
+
+
+def counted_slsim(*args: str) -> tuple[subprocess.CompletedProcess, int, int]:
+    """The finished command, its compositions and the objects it left frozen."""
+    done = subprocess.run([sys.executable, "-c", COUNTED_SLSIM, *args], capture_output=True,
+                          text=True, timeout=300)
+    report = done.stderr.rsplit("frozen:", 1)[1]
+    frozen, compositions = report.split("collecting:")[0].split("compositions:")
+    assert report.split("collecting:")[1].split()[0] == "True"  # never off during a composition
+    return done, int(compositions), int(frozen)
+
+
+def test_a_run_composes_its_config_once_and_records_what_hydra_records(tmp_path):
+    done, compositions, frozen = counted_slsim("ics=small_ics", "weeks=2",
+                                               f"hydra.run.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert compositions == 1  # Hydra alone composes it twice: once only to read hydra.mode
+    assert frozen > 100_000  # left to the exit: Python's finalisation collects none of them
+    hydra = yaml.safe_load((tmp_path / ".hydra" / "hydra.yaml").read_text())["hydra"]
+    assert hydra["mode"] == "RUN"
+    assert hydra["overrides"]["hydra"] == [f"hydra.run.dir={tmp_path}", "hydra.mode=RUN"]
+    assert hydra["overrides"]["task"] == ["ics=small_ics", "weeks=2"]
+
+
+def test_hydra_mode_multirun_without_dash_m_still_sweeps_and_sweeps_without_it_fail(tmp_path):
+    sweep, run = tmp_path / "sweep", tmp_path / "run"
+    done, *_ = counted_slsim("ics=small_ics", "weeks=2", "hydra.mode=MULTIRUN",
+                             f"hydra.sweep.dir={sweep}", f"hydra.run.dir={run}")
+    assert done.returncode == 0, done.stderr
+    assert len(list((sweep / "runs").iterdir())) == 1 and not run.exists()
+    done, _, frozen = counted_slsim("ics=small_ics", "weeks=2", "seed=1,2",
+                                    f"hydra.run.dir={run}")
+    assert done.returncode == 1 and "add --multirun to your command line" in done.stderr
+    assert frozen > 0  # a failing command exits without collecting too
+    assert not run.exists()
 
 
 def loaded_modules(code: str) -> set[str]:
