@@ -54,7 +54,6 @@ from .config import (
     group_options,
     system_files,
 )
-from .metrics import observed_ties
 from .model import SharedLeadershipModel
 from .network import setup_progress
 from .outputs import OUTPUTS, TRENDS, format_gbp
@@ -379,7 +378,7 @@ class NetworkCanvas(BlitCanvas):
     def render(self, model: SharedLeadershipModel) -> bytes:
         """The network of ``model`` this week, as PNG bytes."""
         managers, ties, shown = model.managers, model.ties, self.layout.shown
-        usable, _ = observed_ties(ties, managers)
+        usable = model.usable
         strength = np.maximum(ties.granted, ties.granted[ties.reverse]) * usable
         drawn = ((ties.source < ties.target) & (strength > TIE_THRESHOLD)
                  & shown[ties.source] & shown[ties.target])

@@ -454,14 +454,42 @@ def move_relationships(source, target, reverse, cross_group, cross_org, open_, t
 # ---------------------------------------------------------------------- the week's outputs
 
 @kernel
-def usable_received(source, target, open_, active, granted, usable, received):
-    """Open ties whose two posts are held (written to ``usable``), and each manager's
-    in-strength of granted leadership over them (added to ``received``: pass zeros)."""
+def observe_ties(source, target, open_, active, is_trainee, is_clinical, team, granted, trust,
+                 cross_group, cross_org, theta, usable, received, in_degree, team_ties):
+    """The week's one pass over the ties for every output (``metrics.observe_ties``).
+
+    Writes ``usable`` (open ties whose two posts are held) and adds, over them, each manager's
+    leadership received (``received``); over the usable ties between members (active managers,
+    not trainees), adds each post's leadership ties (``granted >= theta``) from its own team
+    (``in_degree``) and each team's (``team_ties``): pass zeros. Returns, over the usable ties
+    between members, the granted leadership (all of it, on cross-profession and on
+    cross-organisation ties, each added up tie by tie), their trust, how many there are, how
+    many are leadership ties, and how many of those a clinical member receives."""
+    granted_all = granted_cross = granted_org = trust_total = 0.0
+    between = leadership = held = 0
     for k in range(source.shape[0]):
-        ok = open_[k] and active[source[k]] and active[target[k]]
+        i, j = source[k], target[k]
+        ok = open_[k] and active[i] and active[j]
         usable[k] = ok
-        if ok:
-            received[target[k]] += granted[k]
+        if not ok:
+            continue
+        received[j] += granted[k]
+        if is_trainee[i] or is_trainee[j]:
+            continue
+        granted_all += granted[k]
+        if cross_group[k]:
+            granted_cross += granted[k]
+        if cross_org[k]:
+            granted_org += granted[k]
+        trust_total += trust[k]
+        between += 1
+        if granted[k] >= theta:
+            leadership += 1
+            held += is_clinical[j]
+            if team[i] == team[j]:
+                in_degree[j] += 1
+                team_ties[team[j]] += 1.0
+    return granted_all, granted_cross, granted_org, trust_total, between, leadership, held
 
 
 @kernel
@@ -519,35 +547,15 @@ MEMBER_WORK_ROWS = 8
 
 
 @kernel
-def member_sums(source, target, usable, granted, trust, cross_group, cross_org, active,
-                is_trainee, is_clinical, received, backlog, backlog_age, understanding, claims,
-                work):
-    """The sums behind ``metrics.compute``, in one pass over the ties and one over the posts.
-
-    Ties: granted leadership on the usable ties between members (active managers, not
-    trainees), all of it, on cross-profession and on cross-organisation ties, and the trust of
-    those ties. Posts: members, held posts' backlog and its age, members' understanding and
-    leadership received (all, clinical, non-clinical), claims, centralisation and Gini of
-    leadership received. The tie sums are added up in the pass, tie by tie (laying the values
-    out for numpy's pairwise order cost more than the rest of the pass); each post sum is
-    numpy's (:func:`pairwise_sum`) over the same values in the same order as
-    ``values[mask].sum()``, laid out in ``work`` (:data:`MEMBER_WORK_ROWS` x posts);
-    ``work[RECEIVED, :members]`` is left holding the members' leadership received, in post
-    order."""
-    granted_all = granted_cross = granted_org = trust_total = 0.0
-    n_inside = 0
-    for k in range(source.shape[0]):
-        i, j = source[k], target[k]
-        if not (usable[k] and active[i] and not is_trainee[i] and active[j]
-                and not is_trainee[j]):
-            continue
-        granted_all += granted[k]
-        if cross_group[k]:
-            granted_cross += granted[k]
-        if cross_org[k]:
-            granted_org += granted[k]
-        trust_total += trust[k]
-        n_inside += 1
+def member_sums(active, is_trainee, is_clinical, received, backlog, backlog_age, understanding,
+                claims, work):
+    """The post sums behind ``metrics.compute`` (its tie sums come from :func:`observe_ties`),
+    in one pass over the posts: members, held posts' backlog and its age, members'
+    understanding and leadership received (all, clinical, non-clinical), claims, centralisation
+    and Gini of leadership received. Each float sum is numpy's (:func:`pairwise_sum`) over the
+    same values in the same order as ``values[mask].sum()``, laid out in ``work``
+    (:data:`MEMBER_WORK_ROWS` x posts); ``work[RECEIVED, :members]`` is left holding the
+    members' leadership received, in post order."""
     n_posts = n_members = n_clinical = n_nonclinical = 0
     claims_all = claims_clinical = claims_nonclinical = 0
     for p in range(active.shape[0]):
@@ -571,8 +579,7 @@ def member_sums(source, target, usable, granted, trust, cross_group, cross_org, 
             claims_nonclinical += claims[p]
             n_nonclinical += 1
     strength = work[RECEIVED]
-    return (granted_all, granted_cross, granted_org, trust_total, n_inside,
-            n_posts, n_members, n_clinical, n_nonclinical,
+    return (n_posts, n_members, n_clinical, n_nonclinical,
             pairwise_sum(work[BACKLOG], n_posts), pairwise_sum(work[BACKLOG_AGE], n_posts),
             pairwise_sum(work[UNDERSTANDING], n_members),
             pairwise_sum(work[RECEIVED_CLINICAL], n_clinical),
@@ -587,39 +594,25 @@ def member_sums(source, target, usable, granted, trust, cross_group, cross_org, 
 HOURS, HOURS_CLINICAL, HOURS_NONCLINICAL = range(3)
 MEASURED_WORK_ROWS = 3
 (MEMBERS, CLINICAL, NONCLINICAL, BURNT, BURNT_CLINICAL, BURNT_NONCLINICAL, PRESSED,
- ESTABLISHED_POSTS, RECENT, TRAINEES, BETWEEN, HELD_BY_CLINICAL) = range(12)
-MEASURED_COUNTS = 12
+ ESTABLISHED_POSTS, RECENT, TRAINEES) = range(10)
+MEASURED_COUNTS = 10
 
 
 @kernel
-def measured_sums(source, target, usable, granted, theta, active, is_trainee, is_clinical,
-                  team, n_teams, completed_weeks, burnt_weeks, pressed_weeks, weeks,
-                  bureaucracy, career_stage, established, post_since, week, window, work):
-    """The sums behind ``measurement.measured_outputs``, in one pass over the ties and one over
-    the posts, over members (active managers, not trainees).
+def measured_sums(active, is_trainee, is_clinical, team, n_teams, in_degree, completed_weeks,
+                  burnt_weeks, pressed_weeks, weeks, bureaucracy, career_stage, established,
+                  post_since, week, window, work):
+    """The post sums behind ``measurement.measured_outputs`` (the leadership ties within each
+    team, ``in_degree`` per post, come from :func:`observe_ties`), in one pass over the posts,
+    over members (active managers, not trainees).
 
-    Ties: the leadership ties (usable, ``granted >= theta``) between members, how many of them
-    clinical members receive, and within each team its ties and each member's in-degree.
-    Posts, per team: members, the largest and the summed in-degree, tasks delivered over the
-    window. Over members (all, clinical, non-clinical): counts, how many were burnt out and
-    (all) under time pressure in at least half of ``weeks`` weeks, hours lost to bureaucracy
-    (numpy's sums, laid out in ``work``, :data:`MEASURED_WORK_ROWS` x posts); members in
-    ``established`` posts and how many took them within ``window`` weeks of ``week``; doctors
-    in training in post."""
+    Per team: members, the largest and the summed in-degree, tasks delivered over the window.
+    Over members (all, clinical, non-clinical): counts, how many were burnt out and (all) under
+    time pressure in at least half of ``weeks`` weeks, hours lost to bureaucracy (numpy's
+    sums, laid out in ``work``, :data:`MEASURED_WORK_ROWS` x posts); members in ``established``
+    posts and how many took them within ``window`` weeks of ``week``; doctors in training in
+    post."""
     n = active.shape[0]
-    in_degree = np.zeros(n, dtype=np.int64)
-    team_ties = np.zeros(n_teams)
-    between = held = 0
-    for k in range(source.shape[0]):
-        if not (usable[k] and granted[k] >= theta):
-            continue
-        i, j = source[k], target[k]
-        if active[i] and not is_trainee[i] and active[j] and not is_trainee[j]:
-            between += 1
-            held += is_clinical[j]
-            if team[i] == team[j]:
-                in_degree[j] += 1
-                team_ties[team[j]] += 1.0
     size = np.zeros(n_teams, dtype=np.int64)
     most = np.zeros(n_teams)
     total = np.zeros(n_teams)
@@ -653,11 +646,10 @@ def measured_sums(source, target, usable, granted, theta, active, is_trainee, is
         if career_stage[p] == established:
             counts[ESTABLISHED_POSTS] += 1
             counts[RECENT] += week - post_since[p] < window
-    counts[BETWEEN], counts[HELD_BY_CLINICAL] = between, held
     hours = (pairwise_sum(work[HOURS], counts[MEMBERS]),
              pairwise_sum(work[HOURS_CLINICAL], counts[CLINICAL]),
              pairwise_sum(work[HOURS_NONCLINICAL], counts[NONCLINICAL]))
-    return size, team_ties, most, total, delivered, counts, hours
+    return size, most, total, delivered, counts, hours
 
 
 

@@ -16,9 +16,9 @@ Each function turns the model's state into a figure that can be held against a p
 * the share of working hours lost to bureaucracy and governance.
 
 Functions are pure. Doctors in postgraduate training are not managers: the week's outputs
-(:func:`measured_outputs`) are over active managers, summed in one compiled pass over the ties
-and one over the posts (:func:`simulation.kernels.measured_sums`); :func:`often_share` takes the
-``members`` to count.
+(:func:`measured_outputs`) are over active managers, from the week's one compiled pass over the
+ties (:func:`simulation.metrics.observe_ties`) and one over the posts
+(:func:`simulation.kernels.measured_sums`); :func:`often_share` takes the ``members`` to count.
 """
 
 from dataclasses import dataclass
@@ -46,7 +46,8 @@ class TeamMeasures:
 def team_measures(size: np.ndarray, ties: np.ndarray, most: np.ndarray, total: np.ndarray,
                   delivered: np.ndarray) -> TeamMeasures:
     """Density, centralisation and delivery of each team, over its active managers, from its
-    sums (:func:`simulation.kernels.measured_sums`): members, leadership ties between them, the
+    sums (:func:`simulation.kernels.observe_ties`, :func:`simulation.kernels.measured_sums`):
+    members, leadership ties between them, the
     largest and the summed in-degree, tasks its members' posts completed over the window.
 
     A team's density is its leadership ties between members over n(n - 1); its Freeman
@@ -146,20 +147,20 @@ def _share(part: int, whole: int) -> float:
     return float(part / whole) if whole else 0.0
 
 
-def measured_outputs(managers, ties, usable: np.ndarray, bureaucracy: np.ndarray,
-                     week: int, theta: float, contracted_hours: float,
-                     leavers: RollingWindow, in_post: RollingWindow, promotions: int,
-                     n_teams: int) -> dict[str, float]:
+def measured_outputs(managers, totals, bureaucracy: np.ndarray, week: int,
+                     contracted_hours: float, leavers: RollingWindow, in_post: RollingWindow,
+                     promotions: int, n_teams: int) -> dict[str, float]:
     """This week's outputs measured as the evidence is, over active managers (not trainees).
 
-    ``bureaucracy`` is this week's hours lost per post; ``leavers`` and ``in_post`` hold the
-    weekly leavers and staff in post of the last year, by :func:`leaver_category`. The sums
-    are one compiled pass over the ties and one over the posts
+    ``totals`` are the week's :class:`simulation.metrics.TieTotals`, counted at the rating
+    threshold theta; ``bureaucracy`` is this week's hours lost per post; ``leavers`` and
+    ``in_post`` hold the weekly leavers and staff in post of the last year, by
+    :func:`leaver_category`. The post sums are one compiled pass over the posts
     (:func:`simulation.kernels.measured_sums`).
 
     Grounding:
 
-    * a leadership tie is a usable tie with granted leadership at least ``theta``: SL network
+    * a leadership tie is a usable tie with granted leadership at least theta: SL network
       studies dichotomise ratings of each member's leadership (Carson et al. 2007; Mathieu et
       al. 2015); theta is an assumption, compared at two values in the ODD;
     * "often" or "always" (burnout, time pressure) is a condition held in at least half of the
@@ -172,14 +173,13 @@ def measured_outputs(managers, ties, usable: np.ndarray, bureaucracy: np.ndarray
       the previous 3 years (King's Fund and NHS Providers 2018).
     """
     observed = min(week, managers.burnt_weeks.shape[1])
-    size, team_ties, most, total, delivered, c, hours = kernels.measured_sums(
-        ties.source, ties.target, usable, ties.granted, theta, managers.active,
-        managers.is_trainee, managers.is_clinical, managers.team, n_teams,
-        managers.completed_weeks, managers.burnt_weeks, managers.pressed_weeks, observed,
-        bureaucracy, managers.career_stage, ESTABLISHED, managers.post_since, week,
+    size, most, total, delivered, c, hours = kernels.measured_sums(
+        managers.active, managers.is_trainee, managers.is_clinical, managers.team, n_teams,
+        totals.in_degree, managers.completed_weeks, managers.burnt_weeks, managers.pressed_weeks,
+        observed, bureaucracy, managers.career_stage, ESTABLISHED, managers.post_since, week,
         APPOINTMENT_WINDOW_WEEKS,
         kernels.scratch("measured posts", (kernels.MEASURED_WORK_ROWS, len(managers.active))))
-    teams = team_measures(size, team_ties, most, total, delivered)
+    teams = team_measures(size, totals.team_ties, most, total, delivered)
     members, clinical, nonclinical = (int(c[kernels.MEMBERS]), int(c[kernels.CLINICAL]),
                                       int(c[kernels.NONCLINICAL]))
     surveyed = observed > 0  # no week observed yet: no one "often"
@@ -188,7 +188,7 @@ def measured_outputs(managers, ties, usable: np.ndarray, bureaucracy: np.ndarray
         "team_sl_density": size_weighted_mean(teams.density, teams.size),
         "team_sl_centralisation": size_weighted_mean(teams.centralisation, teams.size),
         "team_sl_delivery_corr": correlation(teams.density, teams.delivery),
-        "clinical_leadership_share": _share(c[kernels.HELD_BY_CLINICAL], c[kernels.BETWEEN]),
+        "clinical_leadership_share": _share(totals.held_by_clinical, totals.leadership),
         "burnout_share": _share(c[kernels.BURNT], members) if surveyed else 0.0,
         "burnout_share_clinical": (_share(c[kernels.BURNT_CLINICAL], clinical) if surveyed
                                    else 0.0),

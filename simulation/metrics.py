@@ -64,14 +64,38 @@ def top_share(x: np.ndarray, fraction: float) -> float:
     return float(np.partition(x, len(x) - k)[len(x) - k:].sum() / total)
 
 
-def observed_ties(ties: Ties, managers: Managers) -> tuple[np.ndarray, np.ndarray]:
-    """The usable ties (open, both ends filled posts) and each manager's leadership received
-    over them (in-strength in the granted-leadership network), in one pass over the ties."""
-    usable = np.empty(len(ties), dtype=bool)
-    received = np.zeros(len(managers))
-    kernels.usable_received(ties.source, ties.target, ties.open, managers.active, ties.granted,
-                            usable, received)
-    return usable, received
+@dataclass
+class TieTotals:
+    """The week's sums over the usable ties between members (active managers, not doctors in
+    training), from the one pass over the ties that :func:`observe_ties` makes."""
+
+    granted: float  # leadership granted, all of it
+    cross_granted: float  # on clinical <-> non-clinical ties
+    org_granted: float  # on ties between organisations
+    trust: float
+    between: int  # usable ties between members
+    leadership: int  # of them, leadership ties (granted at least the rating threshold)
+    held_by_clinical: int  # leadership ties a clinical member receives
+    in_degree: np.ndarray  # per post: leadership ties to it from its own team
+    team_ties: np.ndarray  # per team: leadership ties within it
+
+
+def observe_ties(ties: Ties, managers: Managers, theta: float,
+                 n_teams: int) -> tuple[np.ndarray, np.ndarray, TieTotals]:
+    """The usable ties (open, both ends filled posts), each manager's leadership received over
+    them (in-strength in the granted-leadership network) and the :class:`TieTotals` of the
+    outputs (a leadership tie: granted at least ``theta``), in one pass over the ties
+    (:func:`simulation.kernels.observe_ties`)."""
+    posts = len(managers.active)
+    usable = np.empty(len(ties.source), dtype=bool)
+    received = np.zeros(posts)
+    in_degree = np.zeros(posts, dtype=np.int64)
+    team_ties = np.zeros(n_teams)
+    sums = kernels.observe_ties(
+        ties.source, ties.target, ties.open, managers.active, managers.is_trainee,
+        managers.is_clinical, managers.team, ties.granted, ties.trust, ties.cross_group,
+        ties.cross_org, theta, usable, received, in_degree, team_ties)
+    return usable, received, TieTotals(*sums, in_degree=in_degree, team_ties=team_ties)
 
 
 def _ratio(part: float, whole: float) -> float:
@@ -82,32 +106,30 @@ def _mean(total: float, n: int) -> float:
     return float(total / n) if n else 0.0
 
 
-def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.ndarray,
-            counts: WeekCounts, cost: float, participants: int) -> dict[str, float]:
+def compute(managers: Managers, totals: TieTotals, received: np.ndarray, counts: WeekCounts,
+            cost: float, participants: int) -> dict[str, float]:
     """The outputs of the model's state this week, over managers (doctors in training are not
     managers), as plain floats; :func:`simulation.measurement.measured_outputs` gives the rest
     of the registry (:data:`simulation.outputs.OUTPUTS`).
 
-    ``usable`` and ``received`` come from :func:`observed_ties`; the sums are one compiled pass
-    over the ties and one over the posts (:func:`simulation.kernels.member_sums`).
+    ``totals`` and ``received`` come from :func:`observe_ties`; the post sums are one compiled
+    pass over the posts (:func:`simulation.kernels.member_sums`).
     """
     work = kernels.scratch("member posts", (kernels.MEMBER_WORK_ROWS, len(managers)))
-    (granted, cross_granted, org_granted, trust_total, n_usable, n_posts, n_active, n_clinical,
-     n_nonclinical, waiting, waiting_age, understanding, received_clinical,
-     received_nonclinical, claims, claims_clinical, claims_nonclinical, centralisation,
-     gini_received) = kernels.member_sums(
-        ties.source, ties.target, usable, ties.granted, ties.trust, ties.cross_group,
-        ties.cross_org, managers.active, managers.is_trainee, managers.is_clinical, received,
-        managers.backlog, managers.backlog_age, managers.understanding, counts.claims, work)
+    (n_posts, n_active, n_clinical, n_nonclinical, waiting, waiting_age, understanding,
+     received_clinical, received_nonclinical, claims, claims_clinical, claims_nonclinical,
+     centralisation, gini_received) = kernels.member_sums(
+        managers.active, managers.is_trainee, managers.is_clinical, received, managers.backlog,
+        managers.backlog_age, managers.understanding, counts.claims, work)
     pairs = n_active * (n_active - 1)
     return {
-        "sl_density": float(granted / pairs) if pairs else 0.0,
+        "sl_density": float(totals.granted / pairs) if pairs else 0.0,
         "sl_centralisation": centralisation,
         "leadership_gini": gini_received,
         "top_leader_share": top_share(work[kernels.RECEIVED, :n_active], 0.05),
-        "cross_profession_share": _ratio(cross_granted, granted),
-        "cross_profession_density": float(cross_granted / pairs) if pairs else 0.0,
-        "cross_org_share": _ratio(org_granted, granted),
+        "cross_profession_share": _ratio(totals.cross_granted, totals.granted),
+        "cross_profession_density": float(totals.cross_granted / pairs) if pairs else 0.0,
+        "cross_org_share": _ratio(totals.org_granted, totals.granted),
         "grant_rate_cross_profession": _ratio(counts.cross_grants, counts.cross_claims),
         "grant_rate_same_profession": _ratio(counts.grants - counts.cross_grants,
                                              claims - counts.cross_claims),
@@ -118,7 +140,7 @@ def compute(managers: Managers, ties: Ties, usable: np.ndarray, received: np.nda
         "tasks_completed": float(counts.tasks_completed),
         "backlog": float(waiting),
         "backlog_age": float(waiting_age / waiting) if waiting > 0 else 0.0,
-        "mean_trust": float(trust_total / n_usable) if n_usable else 0.0,
+        "mean_trust": float(totals.trust / totals.between) if totals.between else 0.0,
         "mean_understanding": _mean(understanding, n_active),
         "exits": float(counts.exits),
         "vacancies": float(n_posts - n_active),

@@ -34,7 +34,7 @@ from .metrics import (
     WeekCounts,
     compute,
     group_breakdown,
-    observed_ties,
+    observe_ties,
 )
 from .network import build_ties, role_tie_count
 from .params import ConfigError
@@ -470,7 +470,8 @@ class SharedLeadershipModel(mesa.Model):
     # 10
     def observe(self) -> None:
         """Record the week's tasks and leavers for the measured outputs, compute the week's
-        outputs and hand them to the DataCollector."""
+        outputs (keeping the usable ties, which the app draws) and hand them to the
+        DataCollector."""
         m, measure = self.managers, self.config.measurement
         week = self.steps
         bureaucracy = np.zeros(len(m))
@@ -482,13 +483,13 @@ class SharedLeadershipModel(mesa.Model):
             self.in_post.push(np.bincount(self.leaver_category[members],
                                           minlength=measurement.LEAVER_CATEGORIES))
             bureaucracy = current.bureaucracy
-        usable, self.received = observed_ties(self.ties, self.managers)
-        self.latest = compute(self.managers, self.ties, usable, self.received, self.counts,
-                              self.cost, sum(self.participants().values()))
+        self.usable, self.received, totals = observe_ties(
+            self.ties, self.managers, measure.rating_threshold, self.n_teams)
+        self.latest = compute(self.managers, totals, self.received, self.counts, self.cost,
+                              sum(self.participants().values()))
         self.latest.update(measurement.measured_outputs(
-            m, self.ties, usable, bureaucracy, week, measure.rating_threshold,
-            measure.contracted_hours, self.leavers, self.in_post, self.counts.promotions,
-            self.n_teams))
+            m, totals, bureaucracy, week, measure.contracted_hours, self.leavers, self.in_post,
+            self.counts.promotions, self.n_teams))
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers

@@ -73,7 +73,7 @@ from scipy import stats
 
 from . import careers, measurement, relationships, rules
 from .config import RunConfig, build_config
-from .metrics import OUTPUTS, WeekCounts, compute, observed_ties
+from .metrics import OUTPUTS, WeekCounts, compute, observe_ties
 from .model import SharedLeadershipModel, _reporter
 from .network import build_ties, role_tie_count, to_networkx
 from .params import ConfigError
@@ -666,12 +666,11 @@ class ReferenceModel(mesa.Model):
             members = managers.active & ~managers.is_trainee
             self.in_post.push(np.bincount(self.leaver_category[members],
                                           minlength=measurement.LEAVER_CATEGORIES))
-        usable, received = observed_ties(ties, managers)
-        self.latest = compute(managers, ties, usable, received, self.counts, 0.0, 0)
+        _, received, totals = observe_ties(ties, managers, measure.rating_threshold, self.n_teams)
+        self.latest = compute(managers, totals, received, self.counts, 0.0, 0)
         self.latest.update(measurement.measured_outputs(
-            managers, ties, usable, self.column("bureaucracy"), week, measure.rating_threshold,
-            measure.contracted_hours, self.leavers, self.in_post, self.counts.promotions,
-            self.n_teams))
+            managers, totals, self.column("bureaucracy"), week, measure.contracted_hours,
+            self.leavers, self.in_post, self.counts.promotions, self.n_teams))
         self.datacollector.collect(self)
 
 

@@ -8,6 +8,7 @@ import pytest
 from simulation import kernels
 from simulation import measurement as ms
 from simulation.careers import ESTABLISHED
+from simulation.metrics import observe_ties
 
 
 def ties(pairs):
@@ -34,28 +35,40 @@ def state(pairs, posts, *, granted=None, team=None, trainee=None, clinical=None,
         post_since=np.zeros(posts, np.int64) if since is None else np.array(since),
     )
     granted = np.ones(len(source)) if granted is None else np.array(granted, dtype=float)
-    return managers, SimpleNamespace(source=source, target=target, granted=granted)
+    n_ties = len(source)
+    return managers, SimpleNamespace(
+        source=source, target=target, granted=granted, open=np.ones(n_ties, bool),
+        trust=np.zeros(n_ties), cross_group=np.zeros(n_ties, bool),
+        cross_org=np.zeros(n_ties, bool))
+
+
+def totals(managers, ties, *, usable=None, theta=0.25, n_teams=3):
+    """The week's tie totals of a hand-made state (``usable``: the open ties; every post
+    held)."""
+    if usable is not None:
+        ties.open = np.array(usable)
+    return observe_ties(ties, managers, theta, n_teams)[2]
 
 
 def measured(managers, ties, *, usable=None, bureaucracy=None, week=4, theta=0.25, n_teams=3):
     """:func:`measurement.measured_outputs` of a hand-made state."""
-    posts, n_ties = len(managers.active), len(ties.source)
+    posts = len(managers.active)
     return ms.measured_outputs(
-        managers, ties, np.ones(n_ties, bool) if usable is None else np.array(usable),
+        managers, totals(managers, ties, usable=usable, theta=theta, n_teams=n_teams),
         np.zeros(posts) if bureaucracy is None else np.array(bureaucracy, dtype=float), week,
-        theta, 37.5, ms.RollingWindow(52, 2), ms.RollingWindow(52, 2), 0, n_teams)
+        37.5, ms.RollingWindow(52, 2), ms.RollingWindow(52, 2), 0, n_teams)
 
 
 def team_measures(managers, ties, n_teams):
     """Per-team measures of a hand-made state (every tie usable, theta 0.25)."""
-    n_ties, posts = len(ties.source), len(managers.active)
-    size, team_ties, most, total, delivered, _, _ = kernels.measured_sums(
-        ties.source, ties.target, np.ones(n_ties, bool), ties.granted, 0.25, managers.active,
-        managers.is_trainee, managers.is_clinical, managers.team, n_teams,
-        managers.completed_weeks, managers.burnt_weeks, managers.pressed_weeks, 0,
-        np.zeros(posts), managers.career_stage, ESTABLISHED, managers.post_since, 0, 156,
-        np.empty((kernels.MEASURED_WORK_ROWS, posts)))
-    return ms.team_measures(size, team_ties, most, total, delivered)
+    posts = len(managers.active)
+    tie_totals = totals(managers, ties, n_teams=n_teams)
+    size, most, total, delivered, _, _ = kernels.measured_sums(
+        managers.active, managers.is_trainee, managers.is_clinical, managers.team, n_teams,
+        tie_totals.in_degree, managers.completed_weeks, managers.burnt_weeks,
+        managers.pressed_weeks, 0, np.zeros(posts), managers.career_stage, ESTABLISHED,
+        managers.post_since, 0, 156, np.empty((kernels.MEASURED_WORK_ROWS, posts)))
+    return ms.team_measures(size, tie_totals.team_ties, most, total, delivered)
 
 
 def test_leadership_ties_count_from_theta_on_usable_ties_only():
