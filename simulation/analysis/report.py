@@ -190,14 +190,25 @@ def summary_sentences(c: Comparison) -> list[str]:
 
 
 def psa_sentence(c: Comparison) -> str:
-    """How sure the choice is, over the draws of the uncertain parameters."""
+    """How sure the choice is, over the draws of the uncertain parameters, and what the choice
+    between the two leading options depends on most (the tornado's widest bar and the group of
+    largest EVPPI)."""
     d = c.psa
     best = d.best[d.best["measure"] == "net_benefit"].sort_values("p_best").iloc[-1]
-    return (f"Those tables hold the seeds of draw {c.seed_only_draw} alone; over {d.draws} "
-            f"draws of the uncertain parameters, *{best['option']}* has the highest net benefit"
-            f" at {format_gbp(d.wtp)} per task in {best['p_best']:.0%} of plausible worlds "
-            f"(± {best['p_best_mcse']:.0%}), and removing every uncertainty before deciding "
-            f"would be worth {format_gbp(d.value['evpi_per_system'])} per system (EVPI).")
+    sentence = (f"Those tables hold the seeds of draw {c.seed_only_draw} alone; over {d.draws} "
+                f"draws of the uncertain parameters, *{best['option']}* has the highest net "
+                f"benefit at {format_gbp(d.wtp)} per task in {best['p_best']:.0%} of plausible "
+                f"worlds (± {best['p_best_mcse']:.0%}), and removing every uncertainty before "
+                f"deciding would be worth {format_gbp(d.value['evpi_per_system'])} per system "
+                "(EVPI)")
+    if not d.tornado.empty:
+        leader, other = d.about["tornado_pair"]
+        sentence += (f". Whether *{leader}* (highest expected net benefit) beats *{other}* "
+                     f"depends most on `{d.tornado.iloc[0]['parameter']}`")
+        if not d.evppi.empty and d.evppi.iloc[0] > 0:
+            sentence += (f"; of the groups of parameters, knowing *{d.evppi.index[0]}* would be "
+                         f"worth the most ({format_gbp(d.evppi.iloc[0])} per system, EVPPI)")
+    return sentence + "."
 
 
 def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
@@ -268,7 +279,7 @@ def write_report(c: Comparison, out_dir: Path | None = None) -> dict[str, Path]:
         frames.update(psa_differences=c.psa.differences, psa_best=c.psa.best, ceac=c.psa.ceac,
                       evppi=c.psa.evppi.rename_axis("group").reset_index(),
                       thresholds=c.psa.thresholds, ce_plane=c.psa.plane,
-                      tornado=c.psa.tornado)
+                      tornado=c.psa.tornado, knob_thresholds=c.psa.knob_thresholds)
     for name, frame in frames.items():
         paths[f"{name}.csv"] = write_streamed(out_dir / "tables" / f"{name}.csv",
                                               lambda tmp, f=frame: f.to_csv(tmp, index=False))
@@ -549,6 +560,21 @@ def psa_section(c: Comparison) -> list[str]:
                 f"the choice between them depends most on `{top['parameter']}`: their "
                 f"difference is {format_gbp(top['at_low'])} in the draws where it is lowest and"
                 f" {format_gbp(top['at_high'])} where it is highest (`tornado.png`).", ""]
+    if not d.knob_thresholds.empty:
+        leader, other = d.about["tornado_pair"]
+        out += [f"Threshold analysis on the cost and effect knobs of the leading options and on "
+                f"the prices: the expected net benefit of *{leader}* over *{other}* when the knob"
+                " is in its lowest and its highest tenth of the draws, and the knob's value at "
+                "which the choice between them switches (one-way regression over the draws, the"
+                " other parameters averaged out; `tables/knob_thresholds.csv`):", "",
+                markdown_table(["knob", "range drawn", "NMB difference, low", "high",
+                                "switches at"], [
+                    [f"`{r['parameter']}`", f"{r['lowest']:.3g} to {r['highest']:.3g}",
+                     format_gbp(r["at_low"]), format_gbp(r["at_high"]),
+                     "no switch in the range drawn" if r["switches"] == 0 else
+                     f"{r['switch_at']:.3g}" + (f" (first of {r['switches']})"
+                                                 if r["switches"] > 1 else "")]
+                    for _, r in d.knob_thresholds.iterrows()]), ""]
     rows = [[r["option"], "never" if not np.isfinite(r["lowest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} or more" if np.isinf(r["highest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} to {format_gbp(r['highest'] / p.scale)}"]
