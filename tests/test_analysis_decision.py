@@ -230,3 +230,27 @@ def test_a_tiny_psa_sweep_is_paired_by_draw_and_seed_and_reaches_the_report(tmp_
         assert (out / "report" / name).read_bytes()[:8] == PNG_SIGNATURE
         assert f"({name})" in text
     assert (out / "report" / "tables" / "psa_best.csv").exists()
+
+
+def test_the_summary_says_what_the_leading_choice_depends_on_and_when_nothing_changes_it():
+    from simulation.analysis.report import psa_sentence
+
+    uncertain = decision.compare_draws(_lever_tables(), "baseline", OUTCOMES["sl_density"],
+                                       EconomicParams(wtp_per_task=300.0))
+    text = psa_sentence(uncertain, 0)
+    assert ("Whether *a* (highest expected net benefit) beats *b* depends most on "
+            "`intervention.protected_time.unit_cost`") in text
+    assert "knowing *costs* would be worth the most" in text
+    # u below 200 in every draw: a is best throughout, EVPI is zero, and the summary says so
+    certain = _lever_tables()
+    certain.draws["intervention.protected_time.unit_cost"] = np.linspace(60.0, 140.0, DRAWS)
+    spend = certain.timeseries["config_hash"].str.startswith("a-")
+    draw = certain.timeseries.loc[spend, "config_hash"].str.split("-").str[1].astype(int)
+    certain.timeseries.loc[spend, "cost"] = (np.linspace(60.0, 140.0, DRAWS)[draw]
+                                             * certain.timeseries.loc[spend, "week"])
+    settled = decision.compare_draws(certain, "baseline", OUTCOMES["sl_density"],
+                                     EconomicParams(wtp_per_task=300.0))
+    best = settled.best[settled.best["measure"] == "net_benefit"].set_index("option")
+    assert best.loc["a", "p_best"] == 1
+    assert settled.value["evpi_per_system"] == pytest.approx(0.0, abs=1e-6)
+    assert "No drawn parameter changes the choice: *a* beats *b*" in psa_sentence(settled, 0)

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
               "parameters and seed; paired by draw and seed):")
     print(plain_table(headers, rows))
     if comparison.psa is not None:
-        print(psa_sentence(comparison))
+        print(psa_sentence(comparison.psa, comparison.seed_only_draw))
     print()
     print(f"Report: {paths['report.md']}")
     print(f"        {paths['report.html']} (figures embedded)")

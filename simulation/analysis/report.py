@@ -23,7 +23,7 @@ from ..outputs import format_gbp, format_number
 from ..results_io import write_figure, write_json, write_streamed
 from . import figures, systems
 from .comparison import Comparison
-from .decision import EVPPI_DRAWS_PER_PARAMETER, EVPPI_MIN_DRAWS
+from .decision import EVPPI_DRAWS_PER_PARAMETER, EVPPI_MIN_DRAWS, PSAComparison
 from .outcomes import outcome
 from .stats import effect_size_words
 from .tables import markdown_table
@@ -116,7 +116,7 @@ def summary_sentences(c: Comparison) -> list[str]:
         "is paired by seed and its 95% confidence interval (CI) reflects only the model's "
         "randomness."]
     if c.psa is not None:
-        sentences.append(psa_sentence(c))
+        sentences.append(psa_sentence(c.psa, c.seed_only_draw))
     if c.ranking.empty:
         return sentences
     best = c.ranking.iloc[0]
@@ -189,19 +189,23 @@ def summary_sentences(c: Comparison) -> list[str]:
     return sentences
 
 
-def psa_sentence(c: Comparison) -> str:
+def psa_sentence(d: PSAComparison, seed_only_draw) -> str:
     """How sure the choice is, over the draws of the uncertain parameters, and what the choice
     between the two leading options depends on most (the tornado's widest bar and the group of
-    largest EVPPI)."""
-    d = c.psa
+    largest EVPPI); the seed-only tables hold draw ``seed_only_draw``."""
     best = d.best[d.best["measure"] == "net_benefit"].sort_values("p_best").iloc[-1]
-    sentence = (f"Those tables hold the seeds of draw {c.seed_only_draw} alone; over {d.draws} "
+    sentence = (f"Those tables hold the seeds of draw {seed_only_draw} alone; over {d.draws} "
                 f"draws of the uncertain parameters, *{best['option']}* has the highest net "
                 f"benefit at {format_gbp(d.wtp)} per task in {best['p_best']:.0%} of plausible "
                 f"worlds (± {best['p_best_mcse']:.0%}), and removing every uncertainty before "
                 f"deciding would be worth {format_gbp(d.value['evpi_per_system'])} per system "
                 "(EVPI)")
-    if not d.tornado.empty:
+    if not d.tornado.empty and best["p_best"] == 1:  # best in every draw: EVPI is zero
+        leader, other = d.about["tornado_pair"]
+        sentence += (f". No drawn parameter changes the choice: *{leader}* beats *{other}*, the "
+                     "next on expected net benefit, in every draw (its margin moves most with "
+                     f"`{d.tornado.iloc[0]['parameter']}`)")
+    elif not d.tornado.empty:
         leader, other = d.about["tornado_pair"]
         sentence += (f". Whether *{leader}* (highest expected net benefit) beats *{other}* "
                      f"depends most on `{d.tornado.iloc[0]['parameter']}`")
@@ -557,8 +561,8 @@ def psa_section(c: Comparison) -> list[str]:
         leader, other = d.about["tornado_pair"]
         top = d.tornado.iloc[0]
         out += [f"*{leader}* leads *{other}* on expected net benefit; of the drawn parameters, "
-                f"the choice between them depends most on `{top['parameter']}`: their "
-                f"difference is {format_gbp(top['at_low'])} in the draws where it is lowest and"
+                f"their difference moves most with `{top['parameter']}`: it is "
+                f"{format_gbp(top['at_low'])} in the draws where that is lowest and"
                 f" {format_gbp(top['at_high'])} where it is highest (`tornado.png`).", ""]
     if not d.knob_thresholds.empty:
         leader, other = d.about["tornado_pair"]
