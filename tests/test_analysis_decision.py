@@ -254,3 +254,29 @@ def test_the_summary_says_what_the_leading_choice_depends_on_and_when_nothing_ch
     assert best.loc["a", "p_best"] == 1
     assert settled.value["evpi_per_system"] == pytest.approx(0.0, abs=1e-6)
     assert "No drawn parameter changes the choice: *a* beats *b*" in psa_sentence(settled, 0)
+
+
+def test_a_psa_sweep_of_one_seed_a_draw_leaves_out_the_seed_only_tables(tmp_path):
+    """With one seed a draw the seed-only view has no interval: the report says so, keeps its
+    PSA section, and has no seed-only table or figure."""
+    import subprocess
+    import sys
+
+    from simulation.analysis.compare import main as slsim_compare
+    from simulation.analysis.report import SEED_VIEW_NOTE
+
+    out = tmp_path / "psa"
+    command = [str(Path(sys.executable).parent / "slsim"), "-m",
+               "scenario=baseline,protected_time", "draw=range(0,3)", "ics=small_ics",
+               "weeks=4", f"hydra.sweep.dir={out}", "hydra/launcher=joblib",
+               "hydra.launcher.n_jobs=2"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    slsim_compare([str(out), "--out", str(tmp_path / "report")])
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert report.startswith("# Scenario comparison: small_ics, 3 draws, one seed a draw")
+    assert SEED_VIEW_NOTE in report and "## Decision under uncertainty" in report
+    assert "## Ranking" not in report and "## Paired differences" not in report
+    assert "(seed only)" not in report and "Those tables hold" not in report
+    assert (tmp_path / "report" / "ceac.png").exists()
+    assert not (tmp_path / "report" / "forest.png").exists()
