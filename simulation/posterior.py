@@ -21,8 +21,8 @@ uncertain quantity at once:
   override) replaces it and wins, as it does for the fitted ones;
 * each lever's knobs with a prior, its effects, coverage and unit cost
   (:func:`drawn_interventions`), keyed by the lever's kind so every option holding a lever draws
-  it alike; a relative prior multiplies the configured value (an override sets the plan, the
-  draw its uncertainty);
+  it alike; a relative prior multiplies the value in the lever's own file, and a knob set to
+  another value explicitly (a scenario file or an override) is pinned, as the parameters are;
 * the analysis's prices (``simulation.analysis.economics``).
 
 Each value comes from its own seeded stream (:func:`simulation.priors.unit_draw`), so draw K is
@@ -37,6 +37,7 @@ config hash changes with the posterior and a resumed sweep never reuses runs of 
 """
 
 import csv
+import dataclasses
 import functools
 import hashlib
 import json
@@ -171,18 +172,51 @@ def draw_seed(draw: Any, replicate: int = 0) -> int:
     return 0 if draw is None else int(draw) * SEED_STRIDE + replicate
 
 
+@functools.cache
+def lever_entries() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every lever as its own file defines it (``configs/intervention/*.yaml``, the levers'
+    only hand-written files), by intervention name: the file's stem, and every knob, the
+    schema's defaults included, typed as :class:`simulation.config.RunConfig` stores them."""
+    from .config import CONFIG_DIR  # config imports this module
+    from .interventions import intervention_params
+
+    levers = {}
+    for path in sorted((CONFIG_DIR / "intervention").glob("*.yaml")):
+        for name, spec in OmegaConf.to_container(OmegaConf.load(path)).items():
+            levers[name] = (path.stem, dataclasses.asdict(intervention_params(name, spec)))
+    return levers
+
+
+def lever_definition(name: str, kind: str) -> dict[str, Any]:
+    """The knobs of lever ``name`` of ``kind`` as defined before any scenario or override sets
+    them: its file's (:func:`lever_entries`), or for a lever no file defines under that name and
+    kind, the schema's defaults of the kind."""
+    from .interventions import intervention_params
+
+    _, own = lever_entries().get(name, ("", {}))
+    if own.get("kind") == kind:
+        return own
+    return dataclasses.asdict(intervention_params(name, {"kind": kind}))
+
+
 def drawn_interventions(interventions: dict[str, dict[str, Any]], draw: int | None
                         ) -> dict[str, dict[str, Any]]:
     """The scenario's levers (name -> every knob, as :class:`simulation.config.RunConfig` stores
     them) at draw ``draw``: each knob with a prior drawn from it under the path
-    ``intervention.<kind>.<knob>``, so two options with the same lever share its draw."""
+    ``intervention.<kind>.<knob>``, so two options with the same lever share its draw.
+
+    A knob set explicitly, to a value other than its lever's definition
+    (:func:`lever_definition`), in a scenario file or an override, is pinned: it holds in every
+    draw, as an explicit value of a fitted parameter does. A value equal to the definition's
+    cannot be told from it, and is drawn about it."""
     if draw is None:
         return interventions
     drawn = {}
     for name, spec in interventions.items():
-        specs = parameter_specs(REGISTRY[spec["kind"]].params_class)
-        drawn[name] = {key: spec_value(f"intervention.{spec['kind']}.{key}", specs[key], draw,
-                                       value) if key in specs else value
+        kind = spec["kind"]
+        specs, own = parameter_specs(REGISTRY[kind].params_class), lever_definition(name, kind)
+        drawn[name] = {key: spec_value(f"intervention.{kind}.{key}", specs[key], draw, value)
+                       if key in specs and value == own[key] else value
                        for key, value in spec.items()}
     return drawn
 

@@ -152,6 +152,30 @@ def test_a_python_batch_is_a_sweep_folder_compare_reads(tmp_path):
     assert resolve_baseline(tables, "baseline") == "baseline"
 
 
+def test_a_python_batch_on_draws_runs_the_seeds_per_draw_a_sweep_would(tmp_path):
+    """seeds_per_draw=R in a batch job on draw K gives R runs on the draw's seeds K x 1000 + r,
+    the very runs (config hashes) `slsim -m` plans for the same sweep, each arm on the same
+    seeds; without it, one run on the draw's tied seed."""
+    from simulation.analysis.batch import job_composer
+    from simulation.posterior import draw_seed
+    from simulation.results_io import config_hash
+    from simulation.sweeps.engine import plan_sweep
+
+    jobs = [[f"scenario={s}", f"draw={k}", "ics=small_ics", "weeks=4", "seeds_per_draw=3"]
+            for s in ("baseline", "protected_time") for k in (0, 4)]
+    batch = plan_jobs(jobs, tmp_path / "batch")
+    assert len(batch.configs) == len(batch.run_dirs) == len(batch.plan.runs) == 12
+    assert [(c.scenario.name, c.draw, c.seed) for c in batch.configs] == [
+        (s, k, draw_seed(k, r)) for s in ("baseline", "protected_time") for k in (0, 4)
+        for r in range(3)]
+    with job_composer() as composer:
+        sweep = plan_sweep(jobs, composer, tmp_path / "sweep")
+    assert sorted(batch.hashes) == sorted(run.config_hash for run in sweep.runs)
+    single = plan_jobs([job[:-1] for job in jobs], tmp_path / "single")
+    assert [c.seed for c in single.configs] == [draw_seed(k) for _ in range(2) for k in (0, 4)]
+    assert single.hashes == [config_hash(c) for c in batch.configs[::3]]
+
+
 def test_the_guide_quotes_a_real_report():
     """docs/analysis.md quotes the committed interventions report word for word."""
     root = Path(__file__).resolve().parent.parent

@@ -56,7 +56,8 @@ def test_the_psa_tables_hold_every_option_and_draw(result):
 
 def test_evppi_of_the_parameter_that_decides_is_the_evpi(result):
     assert result.value["evpi_per_system"] > 0
-    assert result.evppi["model"] == pytest.approx(result.value["evpi_per_system"], rel=0.1)
+    assert result.evppi["model: the rest"] == pytest.approx(result.value["evpi_per_system"],
+                                                             rel=0.1)
     assert result.value["evpi_england"] > 42 * result.value["evpi_per_system"]
     assert result.tornado.iloc[0]["parameter"] == "model.x"  # the tornado names it first
     assert set(result.about["tornado_pair"]) <= {"baseline", "a", "b"}
@@ -69,7 +70,7 @@ def test_evppi_of_a_group_too_large_for_the_draws_is_not_estimated():
         tables.draws[f"careers.p{i}"] = extra[:, i]
     result = decision.compare_draws(tables, "baseline", OUTCOMES["sl_density"])
     assert "careers" not in result.evppi and result.about["evppi_skipped"] == {"careers": 130}
-    assert "model" in result.evppi
+    assert "model: the rest" in result.evppi
 
 
 def test_a_draw_an_option_did_not_finish_is_left_out():
@@ -97,13 +98,91 @@ def test_drawn_parameters_are_not_groups():
     assert load.split_draw_columns(results.drop(columns="draw"), ["model.x"]) == (["model.x"], [])
 
 
-def test_parameter_groups_put_costs_together():
+def test_parameter_groups_put_costs_together_and_the_barriers_apart():
     groups = decision.parameter_groups(["model.a", "careers.b", "economics.replacement_cost",
                                         "intervention.coach.unit_cost",
-                                        "intervention.coach.support_effect"])
-    assert groups == {"model": ["model.a"], "careers": ["careers.b"],
+                                        "intervention.coach.support_effect",
+                                        "model.bureaucracy_load", "model.support"])
+    assert groups == {"model: the rest": ["model.a"], "careers": ["careers.b"],
                       "costs": ["economics.replacement_cost", "intervention.coach.unit_cost"],
-                      "lever coach: effects and coverage": ["intervention.coach.support_effect"]}
+                      "lever coach: effects and coverage": ["intervention.coach.support_effect"],
+                      "barriers (model)": ["model.bureaucracy_load", "model.support"]}
+
+
+def test_a_knob_pinned_by_a_scenario_is_not_a_drawn_input(tmp_path):
+    """cut_red_tape pins reduce_bureaucracy's coverage at 1 (simulation/posterior.py): read back
+    from its run's config, that knob is no input of the draw, while its drawn unit cost is, and
+    the plain lever's drawn coverage is too."""
+    import json
+
+    from simulation.analysis.batch import plan_jobs
+    from simulation.results_io import config_dict
+
+    configs = plan_jobs([[f"scenario={s}", "draw=3", "ics=small_ics"]
+                         for s in ("cut_red_tape", "reduce_bureaucracy")], tmp_path).configs
+    red_tape, plain = (load.uncertain_values(json.loads(json.dumps(config_dict(c))))
+                       for c in configs)
+    knob = "intervention.reduce_bureaucracy."
+    assert knob + "coverage" not in red_tape
+    assert plain[knob + "coverage"] == configs[1].scenario.interventions[
+        "reduce_bureaucracy"]["coverage"] != 0.5
+    assert red_tape[knob + "unit_cost"] == plain[knob + "unit_cost"]
+
+
+def test_every_barrier_is_a_parameter_of_the_schemas_barrier_section():
+    from simulation.params import ModelParams, parameter_specs
+
+    specs = parameter_specs(ModelParams)
+    assert all(path.split(".")[1] in specs for path in decision.BARRIERS)
+
+
+def _lever_tables(switch: float = 200.0) -> load.SweepTables:
+    """Options whose net benefits are known: *a* (a protected_time lever) costs the drawn unit
+    cost u a week and delivers a task a week more than the baseline, *b* (coaching) costs 50 and
+    delivers half a task more, *c* (clear communication) costs 1,000 and delivers nothing more.
+    At GBP 300 a task, NMB(a) - NMB(b) = D (300 x 0.5 - (u - 50)) = D (switch - u), D the
+    discounted weeks: *a* leads *b* for u below ``switch`` and trails above it; c is last."""
+    rng = np.random.default_rng(3)
+    unit_cost = rng.uniform(50.0, 250.0, DRAWS)
+    weeks = np.arange(WEEKS + 1)
+    runs, series = [], []
+    for draw in range(DRAWS):
+        for option, spend, extra in (("baseline", 0.0, 0.0), ("a", unit_cost[draw], 1.0),
+                                     ("b", 50.0, 0.5), ("c", 1000.0, 0.0)):
+            run = f"{option}-{draw}"
+            runs.append({"config_hash": run, "run": run, "group": option, "draw": draw,
+                         "seed": 0, "sl_density": 1e-4})
+            series.append(pd.DataFrame({
+                "config_hash": run, "week": weeks, "cost": spend * weeks,
+                "tasks_completed": np.full(len(weeks), 10.0 + extra),
+                "exits": np.full(len(weeks), 1.0)}))
+    draws = pd.DataFrame({"intervention.protected_time.unit_cost": unit_cost,
+                          "intervention.clear_communication.coverage": rng.random(DRAWS),
+                          "model.bureaucracy_load": rng.random(DRAWS)},
+                         index=pd.RangeIndex(DRAWS, name="draw"))
+    return load.SweepTables(Path("."), pd.DataFrame(runs), pd.concat(series, ignore_index=True),
+                            ["scenario"], ["baseline", "a", "b", "c"], 0, ["synthetic"],
+                            [WEEKS], draws, {"baseline": [], "a": ["protected_time"],
+                                             "b": ["coaching_support"],
+                                             "c": ["clear_communication"]})
+
+
+def test_threshold_analysis_finds_the_unit_cost_at_which_the_leading_options_swap():
+    result = decision.compare_draws(_lever_tables(), "baseline", OUTCOMES["sl_density"],
+                                    EconomicParams(wtp_per_task=300.0))
+    assert result.about["tornado_pair"] == ("a", "b")  # E[u] = 150: a leads by D x 50
+    knobs = result.knob_thresholds.set_index("parameter")
+    # the knobs of a's and b's levers and the prices; not c's lever, nor a model parameter
+    assert list(knobs.index) == ["intervention.protected_time.unit_cost",
+                                 "economics.replacement_cost"]
+    cost = knobs.loc["intervention.protected_time.unit_cost"]
+    assert cost["switches"] == 1 and cost["switch_at"] == pytest.approx(200.0, abs=5.0)
+    assert cost["at_low"] > 0 > cost["at_high"]
+    assert 50.0 <= cost["lowest"] < cost["highest"] <= 250.0
+    assert knobs.loc["economics.replacement_cost", "switches"] == 0  # leavers are alike
+    assert result.evppi["costs"] == pytest.approx(result.value["evpi_per_system"], rel=0.1)
+    assert result.evppi["barriers (model)"] == pytest.approx(0.0, abs=0.05 * result.value[
+        "evpi_per_system"])
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -151,3 +230,53 @@ def test_a_tiny_psa_sweep_is_paired_by_draw_and_seed_and_reaches_the_report(tmp_
         assert (out / "report" / name).read_bytes()[:8] == PNG_SIGNATURE
         assert f"({name})" in text
     assert (out / "report" / "tables" / "psa_best.csv").exists()
+
+
+def test_the_summary_says_what_the_leading_choice_depends_on_and_when_nothing_changes_it():
+    from simulation.analysis.report import psa_sentence
+
+    uncertain = decision.compare_draws(_lever_tables(), "baseline", OUTCOMES["sl_density"],
+                                       EconomicParams(wtp_per_task=300.0))
+    text = psa_sentence(uncertain, 0)
+    assert ("Whether *a* (highest expected net benefit) beats *b* depends most on "
+            "`intervention.protected_time.unit_cost`") in text
+    assert "knowing *costs* would be worth the most" in text
+    # u below 200 in every draw: a is best throughout, EVPI is zero, and the summary says so
+    certain = _lever_tables()
+    certain.draws["intervention.protected_time.unit_cost"] = np.linspace(60.0, 140.0, DRAWS)
+    spend = certain.timeseries["config_hash"].str.startswith("a-")
+    draw = certain.timeseries.loc[spend, "config_hash"].str.split("-").str[1].astype(int)
+    certain.timeseries.loc[spend, "cost"] = (np.linspace(60.0, 140.0, DRAWS)[draw]
+                                             * certain.timeseries.loc[spend, "week"])
+    settled = decision.compare_draws(certain, "baseline", OUTCOMES["sl_density"],
+                                     EconomicParams(wtp_per_task=300.0))
+    best = settled.best[settled.best["measure"] == "net_benefit"].set_index("option")
+    assert best.loc["a", "p_best"] == 1
+    assert settled.value["evpi_per_system"] == pytest.approx(0.0, abs=1e-6)
+    assert "No drawn parameter changes the choice: *a* beats *b*" in psa_sentence(settled, 0)
+
+
+def test_a_psa_sweep_of_one_seed_a_draw_leaves_out_the_seed_only_tables(tmp_path):
+    """With one seed a draw the seed-only view has no interval: the report says so, keeps its
+    PSA section, and has no seed-only table or figure."""
+    import subprocess
+    import sys
+
+    from simulation.analysis.compare import main as slsim_compare
+    from simulation.analysis.report import SEED_VIEW_NOTE
+
+    out = tmp_path / "psa"
+    command = [str(Path(sys.executable).parent / "slsim"), "-m",
+               "scenario=baseline,protected_time", "draw=range(0,3)", "ics=small_ics",
+               "weeks=4", f"hydra.sweep.dir={out}", "hydra/launcher=joblib",
+               "hydra.launcher.n_jobs=2"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    slsim_compare([str(out), "--out", str(tmp_path / "report")])
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert report.startswith("# Scenario comparison: small_ics, 3 draws, one seed a draw")
+    assert SEED_VIEW_NOTE in report and "## Decision under uncertainty" in report
+    assert "## Ranking" not in report and "## Paired differences" not in report
+    assert "(seed only)" not in report and "Those tables hold" not in report
+    assert (tmp_path / "report" / "ceac.png").exists()
+    assert not (tmp_path / "report" / "forest.png").exists()

@@ -71,3 +71,28 @@ def test_descriptions_name_the_distribution():
     assert priors.triangular(0.1, 0.3, 0.6, "r").describe() == "triangular(0.1, 0.3, 0.6)"
     effect = priors.relative(priors.triangular(0.5, 1.0, 1.5, "r"))
     assert effect.describe() == "configured value x triangular(0.5, 1, 1.5)"
+
+
+def test_an_explicit_lever_knob_is_pinned_in_every_draw(tmp_path):
+    """On posterior draws, a lever's knob drawn about its file's value varies from draw to draw;
+    set explicitly (an override, or a scenario file such as cut_red_tape's full coverage) it
+    holds in every draw, as an explicit fitted parameter does; the other knobs are still
+    drawn, alike with and without the override."""
+    from simulation.analysis.batch import plan_jobs
+
+    draws = range(6)
+    pinned = "scenario.interventions.protected_time.unit_cost=80"
+    jobs = [["scenario=protected_time", f"draw={k}", "ics=small_ics", *extra]
+            for extra in ((), (pinned,)) for k in draws]
+    jobs += [["scenario=cut_red_tape", f"draw={k}", "ics=small_ics"] for k in draws]
+    configs = plan_jobs(jobs, tmp_path / "plan").configs
+    drawn, overridden, red_tape = (
+        [c.scenario.interventions for c in configs[i:i + len(draws)]]
+        for i in range(0, 3 * len(draws), len(draws)))
+    assert len({lever["protected_time"]["unit_cost"] for lever in drawn}) == len(draws)
+    assert {lever["protected_time"]["unit_cost"] for lever in overridden} == {80.0}
+    assert ([lever["protected_time"]["coverage"] for lever in drawn]
+            == [lever["protected_time"]["coverage"] for lever in overridden])
+    assert len({lever["protected_time"]["coverage"] for lever in drawn}) == len(draws)
+    assert {lever["reduce_bureaucracy"]["coverage"] for lever in red_tape} == {1.0}
+    assert len({lever["reduce_bureaucracy"]["unit_cost"] for lever in red_tape}) == len(draws)

@@ -240,3 +240,15 @@ def test_one_way_ranges_rank_the_input_that_moves_the_outcome():
     big = ranges.iloc[0]  # the lowest tenth averages about 0.05, the highest about 0.95
     assert big["at_low"] == pytest.approx(10 * 0.05 + 1, abs=0.3)
     assert big["at_high"] == pytest.approx(10 * 0.95 + 1, abs=0.3)
+
+
+def test_one_way_ranges_give_the_value_at_which_the_choice_switches():
+    # E[incremental | x] = 10 (x - 0.3): the choice switches at x = 0.3, once; an input that
+    # does not move it leaves the expected difference at 2 (> 0) throughout, so no switch.
+    rng = np.random.default_rng(4)
+    inputs = pd.DataFrame(rng.random((400, 2)), columns=["decides", "none"])
+    y = 10 * (inputs["decides"] - 0.3) + rng.normal(0, 0.5, 400)
+    ranges = psa.one_way_ranges(y, inputs).set_index("parameter")
+    assert ranges.loc["decides", "switches"] == 1
+    assert ranges.loc["decides", "switch_at"] == pytest.approx(0.3, abs=0.03)
+    assert ranges.loc["none", "switches"] == 0 and np.isnan(ranges.loc["none", "switch_at"])

@@ -8,6 +8,9 @@ this module runs a list of override lists with the sweep engine's own parts
 * every job is composed as ``slsim`` composes it
   (:class:`~simulation.sweeps.engine.JobComposer`) and validated before anything runs; a bad job
   stops the batch with the key named;
+* a job on a posterior draw whose seed is not given stands for ``seeds_per_draw`` runs on the
+  draw's own seeds, the ones ``slsim -m`` runs (:meth:`~simulation.sweeps.engine.JobComposer.
+  replicates`): ``seeds_per_draw=R`` among a job's overrides, else the app config's 1;
 * each run goes to ``<sweep dir>/runs/<overrides>-<config hash>/`` through
   :func:`simulation.runner.run_one` (``status.json``, ``summary.json``, ``timeseries.parquet``,
   ...), so a run done by ``slsim -m`` and the same run done here share one folder;
@@ -41,18 +44,37 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 64
 
 
+class RecordingComposer(engine.JobComposer):
+    """A :class:`~simulation.sweeps.engine.JobComposer` that keeps each config it composes, by
+    its override list (a job's, or one of its seeds' when a job on a draw stands for several)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.composed: dict[tuple[str, ...], RunConfig] = {}
+
+    def __call__(self, job: Sequence[str]) -> RunConfig:
+        self.composed[tuple(job)] = super().__call__(job)
+        return self.composed[tuple(job)]
+
+    def runs_of(self, job: Sequence[str]) -> list[RunConfig]:
+        """The configs of the runs a composed job stands for, in seed order: itself, or its
+        draw's seeds (the first of which, the draw's tied seed, is the job's own config)."""
+        config = self.composed[tuple(job)]
+        return [self.composed.get(tuple(run), config)
+                for run in self.replicates(list(job), config)]
+
+
 @contextlib.contextmanager
-def job_composer() -> Iterator[engine.JobComposer]:
-    """A :class:`~simulation.sweeps.engine.JobComposer` for the ``slsim`` app's config, usable
-    anywhere (also inside another Hydra app: Hydra's global state is saved and restored around
-    it)."""
+def job_composer() -> Iterator[RecordingComposer]:
+    """A :class:`RecordingComposer` for the ``slsim`` app's config, usable anywhere (also
+    inside another Hydra app: Hydra's global state is saved and restored around it)."""
     from hydra.types import RunMode
 
     with isolated_hydra(CONFIG_DIR):
         loader = config_loader()
         master = loader.load_configuration("config", ["hydra.mode=MULTIRUN"],
                                            run_mode=RunMode.MULTIRUN)
-        yield engine.JobComposer(loader, master)
+        yield RecordingComposer(loader, master)
 
 
 def override(path: str, value) -> str:
@@ -69,11 +91,13 @@ def override(path: str, value) -> str:
 
 @dataclass
 class Batch:
-    """A planned list of runs: the sweep plan, and each job's config in job order."""
+    """A planned list of runs: the sweep plan, and the config of each run of each job, in job
+    order (a job on a draw with ``seeds_per_draw=R`` has its R runs in seed order, one after
+    another; any other job has one)."""
 
     plan: engine.SweepPlan
-    configs: list[RunConfig]  # one per job, duplicates included
-    run_dirs: list[Path]  # one per job
+    configs: list[RunConfig]  # one per run of each job, duplicates included
+    run_dirs: list[Path]  # one per entry of configs
 
     @property
     def hashes(self) -> list[str]:
@@ -82,20 +106,16 @@ class Batch:
 
 def plan_jobs(jobs: Sequence[Sequence[str]], sweep_dir: Path, *,
               retry_failed: bool = True) -> Batch:
-    """Compose and validate every job and find what earlier attempts left (nothing runs).
+    """Compose and validate every job and find what earlier attempts left (nothing runs); a
+    job on a draw becomes its draw's ``seeds_per_draw`` runs, as in ``slsim -m``.
 
     Raises :class:`simulation.sweeps.engine.SweepConfigError` naming every invalid job.
     """
-    configs: dict[tuple[str, ...], RunConfig] = {}
     with job_composer() as composer:
-        def compose(job: Sequence[str]) -> RunConfig:
-            configs[tuple(job)] = composer(job)
-            return configs[tuple(job)]
-
-        plan = engine.plan_sweep([list(j) for j in jobs], compose, Path(sweep_dir),
+        plan = engine.plan_sweep([list(j) for j in jobs], composer, Path(sweep_dir),
                                  retry_failed=retry_failed)
+        ordered = [config for job in jobs for config in composer.runs_of(job)]
     by_hash = {run.config_hash: run.run_dir for run in plan.runs}
-    ordered = [configs[tuple(job)] for job in jobs]
     return Batch(plan, ordered, [by_hash[config_hash(c)] for c in ordered])
 
 

@@ -17,7 +17,13 @@ from ..params import choice, param, validate
 from .comparison import PRECISION, compare
 from .load import load
 from .outcomes import OUTCOMES, outcome
-from .report import psa_ranking_rows, psa_sentence, ranking_rows, write_report
+from .report import (
+    has_seed_view,
+    psa_ranking_rows,
+    psa_sentence,
+    ranking_rows,
+    write_report,
+)
 from .tables import plain_table
 
 PROG = "slsim-compare"
@@ -70,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
               "parameters and seed; paired by draw and seed):")
     print(plain_table(headers, rows))
     if comparison.psa is not None:
-        print(psa_sentence(comparison))
+        print(psa_sentence(comparison.psa, comparison.seed_only_draw
+                           if has_seed_view(comparison) else None))
     print()
     print(f"Report: {paths['report.md']}")
     print(f"        {paths['report.html']} (figures embedded)")

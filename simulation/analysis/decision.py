@@ -9,13 +9,16 @@ From those, with the statistics of :mod:`.psa`:
 * **best**: P(best) and P(top two) for the ranking outcome and for net benefit, with MCSEs;
 * **ceac**: the acceptability curves over willingness to pay, and the frontier;
 * **value**: expected net benefit, EVPI per system and for England;
-* **evppi**: EVPPI of each group of drawn parameters;
+* **evppi**: EVPPI of each group of drawn parameters (:func:`parameter_groups`);
 * **thresholds**: the price per unit of the ranking outcome at which each option is chosen;
 * **plane**: the cost-effectiveness plane's points;
 * **tornado**: how the net benefit of the leading option over the next moves with each drawn
-  parameter, low against high.
+  parameter, low against high, and the value at which the choice between them switches;
+* **knob_thresholds**: the same for the cost and effect knobs of those two options' levers and
+  the prices alone: the threshold analysis of the leading options.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +36,12 @@ WTP_GRID = np.arange(0.0, 20000.0 + 1e-9, 250.0)  # GBP per task: the CEAC's spa
 # would fit a smooth curve to (Strong et al. 2014 used thousands).
 EVPPI_DRAWS_PER_PARAMETER = 10
 EVPPI_MIN_DRAWS = 30
+# The barrier parameters, one EVPPI group apart from the rest of ``model``: the section
+# "Barriers (theme 4 and theme 2)" of ModelParams (simulation/params.py), the barriers the
+# paper's managers name and the two conditions that soften them.
+BARRIERS = ("model.bureaucracy_load", "model.value_conflict", "model.goal_misalignment",
+            "model.communication_clarity", "model.support", "model.time_scale")
+BARRIER_GROUP = "barriers (model)"
 
 
 @dataclass
@@ -49,7 +58,8 @@ class PSAComparison:
     evppi: pd.Series  # parameter group -> EVPPI (GBP per system per decision)
     thresholds: pd.DataFrame  # option: the price range per unit of the ranking outcome
     plane: pd.DataFrame  # draw x option: incremental effect and cost
-    tornado: pd.DataFrame  # parameter: NMB of the leader over the next, input low and high
+    tornado: pd.DataFrame  # parameter: NMB of the leader over the next, low, high, switch
+    knob_thresholds: pd.DataFrame  # the tornado's rows of the leading options' knobs, prices
     about: dict = field(default_factory=dict)
 
 
@@ -87,8 +97,9 @@ def distinct_inputs(inputs: pd.DataFrame) -> pd.DataFrame:
 
 def parameter_groups(columns) -> dict[str, list[str]]:
     """The drawn parameters grouped for EVPPI: the costs (every unit cost, the replacement
-    cost), each lever's other knobs (``intervention.<kind>.<knob>``, :mod:`.load`), and each
-    config section (model, careers, ...)."""
+    cost), each lever's other knobs (``intervention.<kind>.<knob>``, :mod:`.load`), the barrier
+    parameters (:data:`BARRIERS`), the rest of ``model``, and each other config section
+    (careers, population, ...)."""
     groups: dict[str, list[str]] = {}
     for column in columns:
         parts = column.split(".")
@@ -96,6 +107,10 @@ def parameter_groups(columns) -> dict[str, list[str]]:
             name = "costs"
         elif parts[0] == "intervention" and len(parts) > 2:
             name = f"lever {parts[1]}: effects and coverage"
+        elif column in BARRIERS:
+            name = BARRIER_GROUP
+        elif parts[0] == "model":
+            name = "model: the rest"
         else:
             name = parts[0]
         groups.setdefault(name, []).append(column)
@@ -136,13 +151,24 @@ def _evppi(nmb: np.ndarray, inputs: pd.DataFrame) -> tuple[pd.Series, dict[str, 
 
 
 def _tornado(nmb: np.ndarray, inputs: pd.DataFrame) -> tuple[pd.DataFrame, tuple[int, int]]:
-    """The tornado of the net benefit of the option of highest expected NMB over the next, and
-    those two options (empty below :data:`EVPPI_MIN_DRAWS` draws)."""
+    """The tornado of the net benefit of the option of highest expected NMB over the next, with
+    each input's switching value, and those two options (empty below :data:`EVPPI_MIN_DRAWS`
+    draws)."""
     leader, runner_up = np.argsort(nmb.mean(axis=0))[::-1][:2]
     if len(nmb) < EVPPI_MIN_DRAWS or inputs.empty:
-        return pd.DataFrame(columns=["parameter", "at_low", "at_high", "width"]), (leader,
-                                                                                    runner_up)
+        return pd.DataFrame(columns=["parameter", "at_low", "at_high", "switch_at", "switches",
+                                     "width"]), (leader, runner_up)
     return psa.one_way_ranges(nmb[:, leader] - nmb[:, runner_up], inputs), (leader, runner_up)
+
+
+def knob_thresholds(tornado: pd.DataFrame, inputs: pd.DataFrame, kinds) -> pd.DataFrame:
+    """The threshold analysis of the leading options: the tornado's rows of the knobs of the
+    levers ``kinds`` (``intervention.<kind>.<knob>``: effects, coverage, unit cost) and of the
+    prices (``economics.*``), with each knob's range over the draws, in the tornado's order."""
+    prefixes = (*(f"intervention.{kind}." for kind in kinds), "economics.")
+    rows = tornado[tornado["parameter"].str.startswith(prefixes)]
+    spans = inputs.agg(["min", "max"]).T.rename(columns={"min": "lowest", "max": "highest"})
+    return rows.join(spans, on="parameter").reset_index(drop=True)
 
 
 def compare_draws(tables: SweepTables, baseline: str, primary: Output,
@@ -154,8 +180,7 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
         raise ValueError(f"a PSA compares options; the sweep has only {tables.groups}")
     prices = prices or economics.EconomicParams()
     groups = [baseline, *(g for g in tables.groups if g != baseline)]
-    tables = SweepTables(tables.sweep_dir, tables.runs, tables.timeseries, tables.group_columns,
-                         groups, tables.failed, tables.ics, tables.weeks, tables.draws)
+    tables = dataclasses.replace(tables, groups=groups)
     measures, options, draws = _arrays(tables, primary, prices.discount_rate)
     prices_drawn = economics.prices_at(draws, prices)
     replacement = prices_drawn["economics.replacement_cost"].to_numpy(float)
@@ -190,6 +215,9 @@ def compare_draws(tables: SweepTables, baseline: str, primary: Output,
         pd.DataFrame({"option": options, "lowest": prices_per_unit[:, 0],
                       "highest": prices_per_unit[:, 1]}),
         psa.ce_plane(tasks, cost, options), tornado,
+        knob_thresholds(tornado, inputs, sorted({
+            kind for option in (options[leader], options[runner_up])
+            for kind in (tables.levers or {}).get(option, [])})),
         about={"seeds_per_draw": int(tables.runs.groupby(["group", DRAW])["seed"].nunique()
                                      .min()),
                "evppi_skipped": skipped,

@@ -11,10 +11,9 @@ import functools
 from collections.abc import Mapping
 
 import numpy as np
-from omegaconf import OmegaConf
 
-from ..config import CONFIG_DIR
 from ..params import ConfigError
+from ..posterior import lever_entries
 from .batch import override
 
 MIX_NAME = "mix"
@@ -23,11 +22,7 @@ MIX_NAME = "mix"
 @functools.cache
 def lever_files() -> dict[str, str]:
     """Every intervention entry of ``configs/intervention/*.yaml`` -> the file (stem) holding it."""
-    entries = {}
-    for path in sorted((CONFIG_DIR / "intervention").glob("*.yaml")):
-        for entry in OmegaConf.load(path):
-            entries[str(entry)] = path.stem
-    return entries
+    return {entry: stem for entry, (stem, _) in lever_entries().items()}
 
 
 def check_mix(coverage: Mapping[str, float]) -> dict[str, float]:

@@ -29,6 +29,7 @@ from ..interventions import REGISTRY
 from ..layout import FAILURES_FILE, RESULTS_FILE, RUNS_DIR, SUMMARY_FILE, SWEEP_TIMESERIES_FILE
 from ..outputs import OUTPUTS, Output
 from ..params import parameter_specs, uncertain_parameters
+from ..posterior import lever_definition, spec_value
 from ..priors import Prior
 from ..sweeps.aggregate import IDENTITY, aggregate
 from .outcomes import OUTCOMES, TASKS_TOTAL, horizon_values
@@ -67,6 +68,7 @@ class SweepTables:
     ics: list[str]
     weeks: list[int]
     draws: pd.DataFrame | None = None  # a PSA: one row per draw, its drawn parameter values
+    levers: dict[str, list[str]] | None = None  # a PSA: each group's lever kinds
 
     def at_draw(self, draw) -> "SweepTables":
         """The runs of one draw alone: the seed-only view of a PSA sweep."""
@@ -124,14 +126,20 @@ def _draw_values(results: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def uncertain_values(config: dict) -> dict[str, float]:
     """Every quantity with a prior in one run's config (its ``summary.json`` ``config``): the
     parameters by config path, and each lever's knobs as ``intervention.<kind>.<knob>`` (the
-    first lever of a kind: its tiers share the kind's draw, simulation/posterior.py)."""
+    first lever of a kind whose knob was drawn: its tiers share the kind's draw, and a knob
+    pinned by an explicit value, one the draw would not have given, is no uncertainty;
+    simulation/posterior.py)."""
     values = {path: config.get(path.split(".")[0], {}).get(path.split(".")[1])
               for path in uncertain_parameters()}  # None: a run from before the parameter
-    for spec in config["scenario"]["interventions"].values():
-        specs = parameter_specs(REGISTRY[spec["kind"]].params_class)
+    draw = config.get("draw")
+    for name, spec in config["scenario"]["interventions"].items():
+        kind = spec["kind"]
+        specs, own = parameter_specs(REGISTRY[kind].params_class), lever_definition(name, kind)
         for knob, value in spec.items():
-            if knob in specs and isinstance(specs[knob]["prior"], Prior):
-                values.setdefault(f"intervention.{spec['kind']}.{knob}", value)
+            path = f"intervention.{kind}.{knob}"
+            if (knob in specs and isinstance(specs[knob]["prior"], Prior)
+                    and value == spec_value(path, specs[knob], draw, own[knob])):
+                values.setdefault(path, value)
     return values
 
 
@@ -181,11 +189,16 @@ def load(sweep_dir: Path, outcomes: tuple[Output, ...] = tuple(OUTCOMES.values()
             f"{runs.loc[duplicated, 'run'].iloc[0]}: the sweep varied something the grouping "
             "cannot see")
     series = series.merge(runs[["config_hash", "group"]], on="config_hash")
+    groups = list(dict.fromkeys(results["group"]))
+    psa = DRAW in results.columns
     return SweepTables(sweep_dir, runs.sort_values(["group", *replicate[::-1]]), series,
-                       group_columns, list(dict.fromkeys(results["group"])), failed,
+                       group_columns, groups, failed,
                        sorted(results["ics"].unique()), sorted(results["weeks"].unique()),
                        _draw_values(results, drawn).join(drawn_inputs(sweep_dir, results))
-                       if DRAW in results.columns else None)
+                       if psa else None,
+                       {group: sorted({spec["kind"] for spec in first_summary(
+                           sweep_dir, runs, group)[1]["config"]["scenario"]["interventions"]
+                           .values()}) for group in groups} if psa else None)
 
 
 def resolve_baseline(tables: SweepTables, name: str) -> str:
@@ -222,15 +235,20 @@ def resolve_baseline(tables: SweepTables, name: str) -> str:
                        + (" ..." if len(tables.groups) > 12 else ""))
 
 
+def first_summary(sweep_dir: Path, runs: pd.DataFrame, group: str) -> tuple[pd.Series, dict]:
+    """The first run (lowest seed) of ``group`` among ``runs``, and its ``summary.json``."""
+    first = runs[runs["group"] == group].sort_values("seed").iloc[0]
+    return first, json.loads((Path(sweep_dir) / RUNS_DIR / first["run"] /
+                              SUMMARY_FILE).read_text())
+
+
 def describe_groups(tables: SweepTables) -> dict:
     """What was run, from each group's first run folder: the scenario's interventions, the
     system's size and the config hashes, and a fingerprint of the whole sweep."""
     groups = {}
     for group in tables.groups:
         rows = tables.runs[tables.runs["group"] == group]
-        first = rows.sort_values("seed").iloc[0]
-        summary = json.loads((tables.sweep_dir / RUNS_DIR / first["run"] /
-                              SUMMARY_FILE).read_text())
+        first, summary = first_summary(tables.sweep_dir, tables.runs, group)
         levers = summary["config"]["scenario"]["interventions"]
         groups[group] = {
             "levers": ", ".join(f"{name} ({spec['coverage']:g}/yr)"

@@ -310,22 +310,42 @@ def evppi_groups(net_benefits, inputs: pd.DataFrame, groups: dict[str, list[str]
 
 
 
+def _zero_crossings(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Where the curve through the points (``x``, ``y``), sorted by ``x``, crosses zero: each
+    sign change interpolated linearly between its two neighbouring points."""
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    cross = np.flatnonzero(np.sign(y[:-1]) * np.sign(y[1:]) < 0)
+    return x[cross] - y[cross] * (x[cross + 1] - x[cross]) / (y[cross + 1] - y[cross])
+
+
 def one_way_ranges(incremental, inputs: pd.DataFrame, share: float = 0.1) -> pd.DataFrame:
-    """The tornado of a PSA: for each input, the expected ``incremental`` outcome (one value per
-    draw, e.g. the net benefit of the leading option over the next) among the draws where the
-    input is in its lowest and in its highest ``share`` (10%), read off a one-input regression
-    (the :func:`evppi` spline) so that the other inputs average out. Rows sorted by the width of
-    the range, widest first (Briggs, Claxton & Sculpher 2006, section 5.2: one-way sensitivity
-    from a probabilistic sample)."""
+    """The tornado of a PSA, and each input's switching value: for each input, the expected
+    ``incremental`` outcome (one value per draw, e.g. the net benefit of the leading option over
+    the next) among the draws where the input is in its lowest and in its highest ``share``
+    (10%), read off a one-input regression (the :func:`evppi` spline) so that the other inputs
+    average out. Rows sorted by the width of the range, widest first (Briggs, Claxton &
+    Sculpher 2006, section 5.2: one-way sensitivity from a probabilistic sample).
+
+    The threshold analysis of the same regression: ``switch_at`` is the input's value at which
+    the expected ``incremental`` outcome crosses zero (where the choice between the two options
+    changes; the lowest, if it crosses more than once), NaN if it keeps one sign over the
+    draws' range; ``switches`` counts the crossings (Briggs et al. 2006, section 5.2: threshold
+    values; Drummond et al. 2015, ch. 11).
+    """
     y = np.asarray(incremental, dtype=float)
     rows = []
     for name in inputs.columns:
         x = inputs[name].to_numpy(float)
         fitted = _pspline_fit(x[:, None], y, GAM_BASIS[1])
         low, high = np.quantile(x, [share, 1 - share])
+        crossings = _zero_crossings(x, fitted)
         rows.append({"parameter": name, "at_low": fitted[x <= low].mean(),
-                     "at_high": fitted[x >= high].mean()})
-    frame = pd.DataFrame(rows, columns=["parameter", "at_low", "at_high"])
+                     "at_high": fitted[x >= high].mean(),
+                     "switch_at": crossings.min() if len(crossings) else np.nan,
+                     "switches": len(crossings)})
+    frame = pd.DataFrame(rows, columns=["parameter", "at_low", "at_high", "switch_at",
+                                        "switches"])
     width = (frame["at_high"] - frame["at_low"]).abs()
     return frame.assign(width=width).sort_values("width", ascending=False,
                                                  ignore_index=True)

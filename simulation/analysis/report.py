@@ -23,7 +23,7 @@ from ..outputs import format_gbp, format_number
 from ..results_io import write_figure, write_json, write_streamed
 from . import figures, systems
 from .comparison import Comparison
-from .decision import EVPPI_DRAWS_PER_PARAMETER, EVPPI_MIN_DRAWS
+from .decision import EVPPI_DRAWS_PER_PARAMETER, EVPPI_MIN_DRAWS, PSAComparison
 from .outcomes import outcome
 from .stats import effect_size_words
 from .tables import markdown_table
@@ -97,6 +97,24 @@ def psa_ranking_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
+def has_seed_view(c: Comparison) -> bool:
+    """Whether the seed-only tables can say anything: always without draws; in a PSA sweep,
+    when the draw they hold ran two seeds or more (with one, no interval exists)."""
+    return c.psa is None or c.seeds >= 2
+
+
+ASSUMPTIONS_SENTENCE = (
+    "These are results of a model whose behavioural parameters are mostly assumptions "
+    "(marked [A] in the model brief): read them as a comparison of options under the same "
+    "assumptions, not as forecasts, and see the sensitivity study for the assumptions that "
+    "drive them.")
+SEED_VIEW_NOTE = ("The seed-only tables (a CI of the model's randomness alone, Holm-adjusted "
+                  "p-values) need two seeds or more of a draw; this sweep ran one seed a draw, "
+                  "so they are left out and every interval here is over draws (parameters and "
+                  "seed). A seed-only comparison at the calibrated point is a sweep over seeds "
+                  "without draw=.")
+
+
 def summary_sentences(c: Comparison) -> list[str]:
     """The plain-language summary: five to ten sentences, uncertainty stated."""
     t, p, n = c.tables, c.primary, c.seeds
@@ -109,6 +127,12 @@ def summary_sentences(c: Comparison) -> list[str]:
         f" and {about['trainees']:,} doctors in postgraduate training" if about["trainees"]
         else "")
     systems = ", ".join(t.ics)
+    if not has_seed_view(c):
+        return [f"We compared {len(c.others)} options against *{c.baseline}* on the {systems} "
+                f"system ({people}) over {horizon}, on {c.psa.draws} draws of every uncertain "
+                "quantity, one seed a draw, every option on the same draws and seeds.",
+                psa_sentence(c.psa, None),
+                SEED_VIEW_NOTE, ASSUMPTIONS_SENTENCE]
     sentences = [
         f"We compared {len(c.others)} options against *{c.baseline}* on the {systems} system "
         f"({people}) over {horizon}, with {n} seeds (independent replications) "
@@ -116,7 +140,7 @@ def summary_sentences(c: Comparison) -> list[str]:
         "is paired by seed and its 95% confidence interval (CI) reflects only the model's "
         "randomness."]
     if c.psa is not None:
-        sentences.append(psa_sentence(c))
+        sentences.append(psa_sentence(c.psa, c.seed_only_draw))
     if c.ranking.empty:
         return sentences
     best = c.ranking.iloc[0]
@@ -181,23 +205,35 @@ def summary_sentences(c: Comparison) -> list[str]:
             f"*{cheap['group']}* ({format_gbp(cheap['cost_per_1pct'])}) and the dearest is "
             f"*{dear['group']}* ({format_gbp(dear['cost_per_1pct'])}).")
     sentences.append(_replication_sentence(c))
-    sentences.append(
-        "These are results of a model whose behavioural parameters are mostly assumptions "
-        "(marked [A] in the model brief): read them as a comparison of options under the same "
-        "assumptions, not as forecasts, and see the sensitivity study for the assumptions that "
-        "drive them.")
+    sentences.append(ASSUMPTIONS_SENTENCE)
     return sentences
 
 
-def psa_sentence(c: Comparison) -> str:
-    """How sure the choice is, over the draws of the uncertain parameters."""
-    d = c.psa
+def psa_sentence(d: PSAComparison, seed_only_draw) -> str:
+    """How sure the choice is, over the draws of the uncertain parameters, and what the choice
+    between the two leading options depends on most (the tornado's widest bar and the group of
+    largest EVPPI); the seed-only tables hold draw ``seed_only_draw`` (None: there are none)."""
     best = d.best[d.best["measure"] == "net_benefit"].sort_values("p_best").iloc[-1]
-    return (f"Those tables hold the seeds of draw {c.seed_only_draw} alone; over {d.draws} "
-            f"draws of the uncertain parameters, *{best['option']}* has the highest net benefit"
-            f" at {format_gbp(d.wtp)} per task in {best['p_best']:.0%} of plausible worlds "
-            f"(± {best['p_best_mcse']:.0%}), and removing every uncertainty before deciding "
-            f"would be worth {format_gbp(d.value['evpi_per_system'])} per system (EVPI).")
+    sentence = ((f"Those tables hold the seeds of draw {seed_only_draw} alone; over "
+                 if seed_only_draw is not None else "Over ") + f"{d.draws} "
+                f"draws of the uncertain parameters, *{best['option']}* has the highest net "
+                f"benefit at {format_gbp(d.wtp)} per task in {best['p_best']:.0%} of plausible "
+                f"worlds (± {best['p_best_mcse']:.0%}), and removing every uncertainty before "
+                f"deciding would be worth {format_gbp(d.value['evpi_per_system'])} per system "
+                "(EVPI)")
+    if not d.tornado.empty and best["p_best"] == 1:  # best in every draw: EVPI is zero
+        leader, other = d.about["tornado_pair"]
+        sentence += (f". No drawn parameter changes the choice: *{leader}* beats *{other}*, the "
+                     "next on expected net benefit, in every draw (its margin moves most with "
+                     f"`{d.tornado.iloc[0]['parameter']}`)")
+    elif not d.tornado.empty:
+        leader, other = d.about["tornado_pair"]
+        sentence += (f". Whether *{leader}* (highest expected net benefit) beats *{other}* "
+                     f"depends most on `{d.tornado.iloc[0]['parameter']}`")
+        if not d.evppi.empty and d.evppi.iloc[0] > 0:
+            sentence += (f"; of the groups of parameters, knowing *{d.evppi.index[0]}* would be "
+                         f"worth the most ({format_gbp(d.evppi.iloc[0])} per system, EVPPI)")
+    return sentence + "."
 
 
 def _outcome_sentence(c: Comparison, name: str, words: str) -> str:
@@ -268,7 +304,7 @@ def write_report(c: Comparison, out_dir: Path | None = None) -> dict[str, Path]:
         frames.update(psa_differences=c.psa.differences, psa_best=c.psa.best, ceac=c.psa.ceac,
                       evppi=c.psa.evppi.rename_axis("group").reset_index(),
                       thresholds=c.psa.thresholds, ce_plane=c.psa.plane,
-                      tornado=c.psa.tornado)
+                      tornado=c.psa.tornado, knob_thresholds=c.psa.knob_thresholds)
     for name, frame in frames.items():
         paths[f"{name}.csv"] = write_streamed(out_dir / "tables" / f"{name}.csv",
                                               lambda tmp, f=frame: f.to_csv(tmp, index=False))
@@ -285,11 +321,12 @@ def write_report(c: Comparison, out_dir: Path | None = None) -> dict[str, Path]:
     return paths
 
 
-def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
+def _seed_figures(c: Comparison, out_dir: Path, colours: dict) -> dict[str, Path]:
+    """The figures of the seed-only view: outcomes over time, the forest of paired
+    differences, cost against gain, replication adequacy."""
     paths = {}
     t = c.tables
     title = f"{', '.join(t.ics)}: outcomes over time ({c.seeds} seeds per scenario)"
-    colours = figures.palette(t.groups)
     fig = figures.timeseries_figure(t.timeseries, colours, list(c.outcomes), title)
     paths["timeseries.png"] = write_figure(out_dir / "timeseries.png", fig)
     plt.close(fig)
@@ -310,6 +347,15 @@ def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
     fig = figures.replication_figure(values, c.primary, c.precision, c.cv_tolerance, colours)
     paths["replications.png"] = write_figure(out_dir / "replications.png", fig)
     plt.close(fig)
+    return paths
+
+
+def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
+    paths = {}
+    t = c.tables
+    colours = figures.palette(t.groups)
+    if has_seed_view(c):
+        paths.update(_seed_figures(c, out_dir, colours))
     numeric = [col for col in t.group_columns if col != "scenario"
                and pd.api.types.is_numeric_dtype(t.runs[col])]
     if len(numeric) == 2 and len(t.group_columns) == 2:
@@ -345,14 +391,21 @@ def _write_figures(c: Comparison, out_dir: Path) -> dict[str, Path]:
 def report_markdown(c: Comparison, images: dict[str, str]) -> str:
     t = c.tables
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out = [f"# Scenario comparison: {', '.join(t.ics)}, {c.seeds} seeds",
+    seed_view = has_seed_view(c)
+    replicates = (f"{c.seeds} seeds" if seed_view
+                  else f"{c.psa.draws} draws, one seed a draw")
+    runs = (f"{len(t.runs)} runs succeeded" if seed_view else
+            f"{c.psa.draws * len(c.psa.options)} runs in the paired analysis ({c.psa.draws} "
+            f"draws x {len(c.psa.options)} options); the table below shows draw "
+            f"{c.seed_only_draw}'s values")
+    out = [f"# Scenario comparison: {', '.join(t.ics)}, {replicates}",
            "",
            f"Generated by `slsim-compare` on {now} from `{t.sweep_dir}`. Baseline: "
            f"*{c.baseline}*. Main outcome for ranking: {c.primary.label}.",
            "", "## Summary", "", *(f"* {sentence}" for sentence in summary_sentences(c)), ""]
     out += ["## What was run", "",
             f"* System: {', '.join(t.ics)}; horizon: {', '.join(str(w) for w in t.weeks)} weeks;"
-            f" {len(t.runs)} runs succeeded"
+            f" {runs}"
             + (f", {t.failed} failed (see `{FAILURES_FILE}`)" if t.failed else "") + ".",
             f"* Sweep fingerprint (hash of every run's config hash): `{c.about['fingerprint']}`."
             " Each run's folder is named after its own config hash, seed included.",
@@ -362,6 +415,10 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
             for g, a in c.about["groups"].items()]
     out += [markdown_table([c.kind, "interventions (coverage per year)", "runs", "seeds",
                             "config hash (first seed)"], rows), ""]
+    if not seed_view:
+        out += psa_section(c)
+        out += _figures_and_method(c, images)
+        return "\n".join(out)
     headers, rows = ranking_rows(c)
     out += ["## Ranking", "",
             f"Options ranked by their gain in {c.primary.label} over *{c.baseline}* (relative, "
@@ -437,6 +494,11 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
     out += _replication_section(c)
     if c.systems is not None:
         out += systems.section_markdown(c.systems, c.baseline, None)
+    return "\n".join(out + _figures_and_method(c, images))
+
+
+def _figures_and_method(c: Comparison, images: dict[str, str]) -> list[str]:
+    """The report's figures, with captions, and its method notes."""
     captions = {
         "systems.png": "Gain by system, ranked, coloured by region (95% CIs).",
         "timeseries.png": "Outcomes over time: mean of the seeds per week with its 95% CI band.",
@@ -450,7 +512,7 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
         "tornado.png": "Tornado: the net benefit of the leading option over the next, each "
                        "parameter low against high.",
     }
-    out += ["## Figures", ""]
+    out = ["## Figures", ""]
     for name, file in images.items():
         out += [f"### {captions.get(name, name)}", "", f"![{captions.get(name, name)}]({file})",
                 ""]
@@ -471,7 +533,7 @@ def report_markdown(c: Comparison, images: dict[str, str]) -> str:
             "spread seen needs for its CI to exclude zero.",
             "* The model's parameters are assumptions unless the parameter table in docs/ODD.md "
             "names a source; the results compare options under those assumptions.", ""]
-    return "\n".join(out)
+    return out
 
 
 def _estimate(row: pd.Series, scale: float = 1.0, money: bool = False) -> str:
@@ -493,26 +555,29 @@ def psa_section(c: Comparison) -> list[str]:
            " (NICE reference case): intervention cost plus replacing each manager who leaves, "
            "discounted at 3.5% a year, like the tasks delivered. Net benefit (NMB) is valued "
            f"at {gbp} per integrated-care task. Intervals are 95% credible intervals over "
-           "draws; **clear** marks one that excludes no change. The seed-only interval is "
-           f"that of draw {c.seed_only_draw} alone."
+           "draws; **clear** marks one that excludes no change."
+           + (f" The seed-only interval is that of draw {c.seed_only_draw} alone."
+              if has_seed_view(c) else "")
            + (" With one seed a draw, seed noise counts here as parameter uncertainty, so "
               "P(best) and EVPI overstate it." if d.about["seeds_per_draw"] == 1 else ""), ""]
     rows = []
+    seed_view = has_seed_view(c)
     for option in d.options[1:]:
         get = d.differences.set_index(["option", "outcome"]).loc
         gain, nmb = get[(option, p.name)], get[(option, "net_benefit")]
         seed = c.difference(option, p.name) if not c.differences.empty else None
         rows.append([
             option, _estimate(gain, p.scale), f"{gain['p_positive']:.2f}",
-            (f"{_signed(seed['difference'] * p.scale)} ({_signed(seed['low'] * p.scale)} to "
-             f"{_signed(seed['high'] * p.scale)})") if seed is not None else "n/a",
+            *([(f"{_signed(seed['difference'] * p.scale)} ({_signed(seed['low'] * p.scale)} to "
+                f"{_signed(seed['high'] * p.scale)})") if seed is not None else "n/a"]
+              if seed_view else []),
             _estimate(nmb, money=True), f"{nmb['p_positive']:.2f}",
             ("**clear gain**" if nmb["mean"] > 0 else "**clear loss**") if nmb["clear"]
             else "uncertain"])
     out += [markdown_table([
         c.kind, f"{p.label} change ({p.unit}; parameters and seed)", "P(> 0)",
-        f"{p.label} change (seed only)", f"NMB change at {gbp}/task", "P(NMB > 0)",
-        "NMB verdict"], rows), ""]
+        *([f"{p.label} change (seed only)"] if seed_view else []),
+        f"NMB change at {gbp}/task", "P(NMB > 0)", "NMB verdict"], rows), ""]
     best = d.best.set_index(["measure", "option"])
     rows = [[option, *(f"{best.loc[(m, option), k]:.2f} ± {best.loc[(m, option), k + '_mcse']:.2f}"
                        for m in (p.name, "net_benefit") for k in ("p_best", "p_top_two"))]
@@ -546,9 +611,24 @@ def psa_section(c: Comparison) -> list[str]:
         leader, other = d.about["tornado_pair"]
         top = d.tornado.iloc[0]
         out += [f"*{leader}* leads *{other}* on expected net benefit; of the drawn parameters, "
-                f"the choice between them depends most on `{top['parameter']}`: their "
-                f"difference is {format_gbp(top['at_low'])} in the draws where it is lowest and"
+                f"their difference moves most with `{top['parameter']}`: it is "
+                f"{format_gbp(top['at_low'])} in the draws where that is lowest and"
                 f" {format_gbp(top['at_high'])} where it is highest (`tornado.png`).", ""]
+    if not d.knob_thresholds.empty:
+        leader, other = d.about["tornado_pair"]
+        out += [f"Threshold analysis on the cost and effect knobs of the leading options and on "
+                f"the prices: the expected net benefit of *{leader}* over *{other}* when the knob"
+                " is in its lowest and its highest tenth of the draws, and the knob's value at "
+                "which the choice between them switches (one-way regression over the draws, the"
+                " other parameters averaged out; `tables/knob_thresholds.csv`):", "",
+                markdown_table(["knob", "range drawn", "NMB difference, low", "high",
+                                "switches at"], [
+                    [f"`{r['parameter']}`", f"{r['lowest']:.3g} to {r['highest']:.3g}",
+                     format_gbp(r["at_low"]), format_gbp(r["at_high"]),
+                     "no switch in the range drawn" if r["switches"] == 0 else
+                     f"{r['switch_at']:.3g}" + (f" (first of {r['switches']})"
+                                                 if r["switches"] > 1 else "")]
+                    for _, r in d.knob_thresholds.iterrows()]), ""]
     rows = [[r["option"], "never" if not np.isfinite(r["lowest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} or more" if np.isinf(r["highest"]) else
              f"{format_gbp(r['lowest'] / p.scale)} to {format_gbp(r['highest'] / p.scale)}"]
