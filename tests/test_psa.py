@@ -269,3 +269,13 @@ def test_one_way_ranges_give_the_value_at_which_the_choice_switches():
     assert ranges.loc["decides", "switches"] == 1
     assert ranges.loc["decides", "switch_at"] == pytest.approx(0.3, abs=0.03)
     assert ranges.loc["none", "switches"] == 0 and np.isnan(ranges.loc["none", "switch_at"])
+
+
+def test_evpi_is_never_below_zero_from_rounding():
+    # an option best in every draw by large, uneven margins: the two means of EVPI differ by
+    # rounding alone, which must not make it (or EVPPI, clipped to it) negative
+    rng = np.random.default_rng(5)
+    nb = rng.normal(0, 1e6, (50, 3))
+    nb[:, 0] = nb.max(axis=1) + rng.uniform(1e6, 3e7, 50)
+    assert 0.0 <= psa.evpi(nb) < 1e-3  # GBP millions a draw: any rest is rounding
+    assert 0.0 <= psa.evppi(nb, rng.random(50)) <= psa.evpi(nb)

@@ -173,7 +173,9 @@ def evpi(net_benefits) -> float:
     """Expected value of perfect information per decision: E[max_d NB_d] - max_d E[NB_d] over
     draws (Claxton 1999, J Health Econ 18:341), for one (draws, options) array of net benefit."""
     nb = _checked(net_benefits)
-    return float(nb.max(axis=1).mean() - nb.mean(axis=0).max())
+    # never below zero (E[max] >= max E); the two means differ by rounding alone when one
+    # option is best in every draw
+    return max(float(nb.max(axis=1).mean() - nb.mean(axis=0).max()), 0.0)
 
 
 def population_evpi(per_decision: float, systems: int | None = None,
