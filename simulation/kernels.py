@@ -417,7 +417,9 @@ def move_relationships(source, target, reverse, cross_group, cross_org, open_, t
     # Free pairs, in slot order; when too few, the pairs exercised longest ago close.
     n_free = 0
     for first in range(n_role, n_ties, 2):
-        if n_free < n_need and not open_[first]:
+        if n_free == n_need:
+            break
+        if not open_[first]:
             slots_out[n_free] = first
             n_free += 1
     evicted = 0
