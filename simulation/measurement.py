@@ -47,8 +47,8 @@ def team_measures(size: np.ndarray, ties: np.ndarray, most: np.ndarray, total: n
                   delivered: np.ndarray) -> TeamMeasures:
     """Density, centralisation and delivery of each team, over its active managers, from its
     sums (:func:`simulation.kernels.observe_ties`, :func:`simulation.kernels.measured_sums`):
-    members, leadership ties between them, the
-    largest and the summed in-degree, tasks its members' posts completed over the window.
+    members, leadership ties between them, the largest and the summed in-degree, tasks its
+    members' posts completed over the window.
 
     A team's density is its leadership ties between members over n(n - 1); its Freeman
     in-degree centralisation is sum(max - d_k) over (n - 1)^2, the most it can be (a star);

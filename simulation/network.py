@@ -54,23 +54,26 @@ def report_setup(step: str, done: int, total: int) -> None:
         listener(step, done, total)
 
 
-def draw_as_needed(rng: np.random.Generator, estimate: int,
-                   generate: Callable[[np.ndarray], tuple[int, int]]) -> int:
-    """Run ``generate`` on uniforms from ``rng``, drawn ``estimate`` at a time, and leave
-    ``rng`` as if ``generate`` had drawn each uniform it used one at a time: ``generate(u)``
-    returns (result, uniforms used), or (-1, -1) if ``u`` was too short, and is then run again
-    on twice as many from the same start. Returns the result."""
+def draw_edges(rng: np.random.Generator, estimate: int,
+               generate: Callable[[np.ndarray, np.ndarray], tuple[int, int]]) -> np.ndarray:
+    """The edges ``generate(u, edges)`` writes from uniforms ``u`` of ``rng`` (a generator of
+    :mod:`simulation.kernels`: it returns (edges written, uniforms used), or (-1, -1) if ``u``
+    ran out), leaving ``rng`` as if each uniform used had been drawn one at a time. The uniforms
+    are drawn ``estimate`` at a time, and twice as many from the same start when too few; each
+    edge takes a uniform at least, so ``edges`` is as long as ``u``."""
     start = rng.bit_generator.state
     size = max(estimate, 16)
     while True:
-        result, used = generate(rng.random(size))
-        if result >= 0:
+        u = rng.random(size)
+        edges = np.empty((size, 2), dtype=np.int64)
+        count, used = generate(u, edges)
+        if count >= 0:
             break
         rng.bit_generator.state = start
         size *= 2
     rng.bit_generator.state = start
     rng.random(used)  # the draws used, and no more
-    return result
+    return edges[:count]
 
 
 def within_org_edges(rng: np.random.Generator, members: np.ndarray, degree: float) -> np.ndarray:
@@ -83,18 +86,10 @@ def within_org_edges(rng: np.random.Generator, members: np.ndarray, degree: floa
     if p >= 1.0:  # the complete graph, with no draws (as networkx)
         i, j = np.triu_indices(n, k=1)
         return members[np.column_stack([i, j])]
-    expected = p * n * (n - 1) / 2
-    capacity = int(expected + 8.0 * np.sqrt(expected) + 16)
-    edges = np.empty((capacity, 2), dtype=np.int64)
-
-    def generate(u: np.ndarray) -> tuple[int, int]:
-        nonlocal edges
-        if len(edges) < len(u):
-            edges = np.empty((len(u), 2), dtype=np.int64)  # one edge a uniform at most
-        return kernels.gnp_edges(n, p, u, edges)
-
-    count = draw_as_needed(rng, capacity, generate)
-    return members[edges[:count]]
+    expected = p * n * (n - 1) / 2  # edges, each one uniform, and one more to end
+    edges = draw_edges(rng, int(expected + 8.0 * np.sqrt(expected) + 16),
+                       lambda u, out: kernels.gnp_edges(n, p, u, out))
+    return members[edges]
 
 
 def spanning_weights(managers: Managers, orgs: Organisations, net: NetworkParams,
@@ -120,17 +115,9 @@ def cross_org_edges(rng: np.random.Generator, members: np.ndarray, weights: np.n
     seq = weights[order]
     rho = 1 / sum(weights.tolist())  # Python's own sum, as networkx's
     expected = 2.0 * weights.sum() + 2.0 * len(weights)  # about two uniforms an edge, one a node
-    capacity = int(expected + 8.0 * np.sqrt(expected) + 16)
-    edges = np.empty((capacity, 2), dtype=np.int64)
-
-    def generate(u: np.ndarray) -> tuple[int, int]:
-        nonlocal edges
-        if len(edges) < len(u):
-            edges = np.empty((len(u), 2), dtype=np.int64)
-        return kernels.chung_lu_edges(seq, rho, u, edges)
-
-    count = draw_as_needed(rng, capacity, generate)
-    edges = members[order[edges[:count]]]
+    edges = draw_edges(rng, int(expected + 8.0 * np.sqrt(expected) + 16),
+                       lambda u, out: kernels.chung_lu_edges(seq, rho, u, out))
+    edges = members[order[edges]]
     return edges[org[edges[:, 0]] != org[edges[:, 1]]]
 
 

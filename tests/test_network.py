@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simulation import kernels
-from simulation.network import cross_org_edges, draw_as_needed, within_org_edges
+from simulation.network import cross_org_edges, draw_edges, within_org_edges
 from simulation.teams import team_edges
 
 
@@ -48,9 +48,8 @@ def test_a_generator_given_too_few_uniforms_is_run_again_on_more_with_the_same_r
     short, enough = np.random.default_rng(7), np.random.default_rng(7)
     results = []
     for rng, estimate in ((short, 3), (enough, 100_000)):
-        edges = np.empty((200_000, 2), dtype=np.int64)
-        count = draw_as_needed(rng, estimate, lambda u, e=edges: kernels.gnp_edges(n, p, u, e))
-        results.append(edge_set(edges[:count]))
+        results.append(edge_set(draw_edges(
+            rng, estimate, lambda u, edges: kernels.gnp_edges(n, p, u, edges))))
     assert results[0] == results[1] and len(results[0]) > 0
     assert np.array_equal(next_draws(short), next_draws(enough))
 
