@@ -188,17 +188,22 @@ def tie_sums(source, target, open_, active, granted, contact, usable, degree, pe
 
 # What happened on a tie this week, phase by phase (``claim_ties``, ``grant_ties``,
 # ``collaborate_ties``): each phase moves on the ties the phase before left at its own stage.
+# Few ties carry a claim in a week, so ``claim_ties`` lists them (in tie order) and the later
+# phases visit only those, not every tie again.
 QUIET, MET, CLAIMED, REFUSED, GRANTED, FAILED, SUCCEEDED = range(7)
 
 
 @kernel
 def claim_ties(source, target, usable, contact, time, identity, motivation, unled,
                interaction_rate, claim_base, identity_weight, duty_weight, u_meet, u_claim,
-               last_contact, week, outcome, claims, met_at):
+               last_contact, week, outcome, claims, met_at, claimed):
     """Phase 4 on every tie i -> j: the pair meets (both need time), and j may claim
     leadership, more readily where i's work is unled (the rules of ``rules.py``, against the
     uniforms ``u_*``). Writes each tie's ``outcome`` (QUIET, MET or CLAIMED) and, where the pair
-    met, ``last_contact``; adds to each manager's claims and meetings (pass zeros)."""
+    met, ``last_contact``; adds to each manager's claims and meetings (pass zeros). The claimed
+    ties are written to the front of ``claimed`` (as long as the ties), in tie order; returns
+    how many."""
+    n_claimed = 0
     for k in range(source.shape[0]):
         outcome[k] = QUIET
         if not usable[k]:
@@ -216,18 +221,19 @@ def claim_ties(source, target, usable, contact, time, identity, motivation, unle
         if u_claim[k] < p_claim:
             outcome[k] = CLAIMED
             claims[j] += 1
+            claimed[n_claimed] = k
+            n_claimed += 1
+    return n_claimed
 
 
 @kernel
-def grant_ties(source, target, cross_group, cross_org, trust, understanding, clarity, skill,
-               value_conflict, goal_misalignment, grant_base, trust_weight, skill_weight,
+def grant_ties(claimed, source, target, cross_group, cross_org, trust, understanding, clarity,
+               skill, value_conflict, goal_misalignment, grant_base, trust_weight, skill_weight,
                u_grant, outcome, granted_in, refused_in, conflicts_at):
-    """Phase 5 on every claimed tie i -> j: i grants j's claim (GRANTED) or refuses it
+    """Phase 5 on every ``claimed`` tie i -> j: i grants j's claim (GRANTED) or refuses it
     (REFUSED), damped by value conflict and goal misalignment. Adds to each manager's claims
     granted and refused, and to the claimant's conflicts on a refusal."""
-    for k in range(source.shape[0]):
-        if outcome[k] != CLAIMED:
-            continue
+    for k in claimed:
         i, j = source[k], target[k]
         conflict = rules.conflict_damping(value_conflict, cross_group[k], understanding[i])
         misalignment = rules.misalignment_damping(goal_misalignment, cross_org[k],
@@ -244,15 +250,16 @@ def grant_ties(source, target, cross_group, cross_org, trust, understanding, cla
 
 
 @kernel
-def collaborate_ties(source, target, cross_group, cross_org, time, skill, success_base,
+def collaborate_ties(claimed, source, target, cross_group, cross_org, time, skill, success_base,
                      success_skill_weight, signoff_delay, bureaucracy_load,
                      single_group_completion, u_success, outcome, conflicts_at, won_at,
                      cross_won_at, share_as_source, share_as_target):
-    """Phase 6 on every granted tie i -> j: the joint work succeeds (SUCCEEDED) or fails
-    (FAILED). Adds each manager's successes (all, and across the professions), the task share
-    of their successes (1 across the professions, ``single_group_completion`` within one), as
-    source and as target apart, and a conflict to both partners of a failure."""
-    for k in range(source.shape[0]):
+    """Phase 6 on every granted tie i -> j (of the ``claimed``): the joint work succeeds
+    (SUCCEEDED) or fails (FAILED). Adds each manager's successes (all, and across the
+    professions), the task share of their successes (1 across the professions,
+    ``single_group_completion`` within one), as source and as target apart, and a conflict to
+    both partners of a failure."""
+    for k in claimed:
         if outcome[k] != GRANTED:
             continue
         i, j = source[k], target[k]
@@ -278,18 +285,16 @@ def collaborate_ties(source, target, cross_group, cross_org, time, skill, succes
 
 
 @kernel
-def tie_learning(outcome, reverse, cross_group, granted, trust, grant_gain, trust_gain,
+def tie_learning(claimed, outcome, reverse, cross_group, granted, trust, grant_gain, trust_gain,
                  trust_loss):
-    """Phase 6 on the ties: success builds granted leadership and trust both ways; a refusal
-    costs the claimant's trust in the refuser; failure costs trust both ways. All the gains
-    first, then the losses, as the numpy expressions of the rules did.
+    """Phase 6 on the ``claimed`` ties (in tie order): success builds granted leadership and
+    trust both ways; a refusal costs the claimant's trust in the refuser; failure costs trust
+    both ways. All the gains first, then the losses, as the numpy expressions of the rules did.
 
     Returns the week's count of ties by outcome (rows: the outcome codes), all and across the
     professions (columns); only claims are counted (QUIET and MET rows stay 0)."""
     counts = np.zeros((7, 2), dtype=np.int64)
-    for k in range(outcome.shape[0]):
-        if outcome[k] < REFUSED:
-            continue
+    for k in claimed:
         counts[outcome[k], 0] += 1
         counts[outcome[k], 1] += cross_group[k]
         if outcome[k] == SUCCEEDED:
@@ -298,7 +303,7 @@ def tie_learning(outcome, reverse, cross_group, granted, trust, grant_gain, trus
             trust[k] = rules.toward(trust[k], 1.0, trust_gain)
             trust[back] = rules.toward(trust[back], 1.0, trust_gain)
     kept = 1.0 - trust_loss
-    for k in range(outcome.shape[0]):
+    for k in claimed:
         if outcome[k] == REFUSED:
             trust[reverse[k]] *= kept
         elif outcome[k] == FAILED:

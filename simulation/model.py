@@ -54,6 +54,7 @@ class Week:
     usable: np.ndarray | None = None
     perceived: np.ndarray | None = None  # leadership each manager recognises around them
     outcome: np.ndarray | None = None  # per tie: kernels.QUIET, MET, ..., SUCCEEDED
+    claimed_ties: np.ndarray | None = None  # the ties that carried a claim, in tie order
     conflict_events: np.ndarray | None = None
     used_hours: np.ndarray | None = None
     load: np.ndarray | None = None
@@ -248,21 +249,24 @@ class SharedLeadershipModel(mesa.Model):
         current.outcome = kernels.scratch("outcome", len(t), np.int8)
         self._events[:] = 0
         events = self._events
-        kernels.claim_ties(t.source, t.target, current.usable, self.tie_contact, current.time,
-                           m.leader_identity, m.motivation, unled, p.interaction_rate,
-                           p.claim_base, p.identity_weight, p.duty_weight, u_meet, u_claim,
-                           t.last_contact, week, current.outcome, events.claims, events.met)
+        claimed = kernels.scratch("claimed ties", len(t), np.int64)
+        n_claimed = kernels.claim_ties(
+            t.source, t.target, current.usable, self.tie_contact, current.time,
+            m.leader_identity, m.motivation, unled, p.interaction_rate, p.claim_base,
+            p.identity_weight, p.duty_weight, u_meet, u_claim, t.last_contact, week,
+            current.outcome, events.claims, events.met, claimed)
+        current.claimed_ties = claimed[:n_claimed]
 
     # 5
     def grant(self, week: int, current: Week) -> None:
         """Partner i grants j's claim, or refuses it."""
         m, p, t, o = self.managers, self.params, self.ties, self.organisations
         events = self._events
-        kernels.grant_ties(t.source, t.target, t.cross_group, t.cross_org, t.trust,
-                           m.understanding, o.clarity[m.org], m.sl_skill, p.value_conflict,
-                           p.goal_misalignment, p.grant_base, p.trust_weight, p.skill_weight,
-                           self._uniform("grant", week), current.outcome, events.granted,
-                           events.refused, events.conflicts)
+        kernels.grant_ties(current.claimed_ties, t.source, t.target, t.cross_group, t.cross_org,
+                           t.trust, m.understanding, o.clarity[m.org], m.sl_skill,
+                           p.value_conflict, p.goal_misalignment, p.grant_base, p.trust_weight,
+                           p.skill_weight, self._uniform("grant", week), current.outcome,
+                           events.granted, events.refused, events.conflicts)
 
     # 6
     def collaborate(self, week: int, current: Week) -> None:
@@ -271,16 +275,16 @@ class SharedLeadershipModel(mesa.Model):
         n = len(m)
         events = self._events
         shares = np.zeros((2, n))  # task shares of successes, as source and as target
-        kernels.collaborate_ties(t.source, t.target, t.cross_group, t.cross_org, current.time,
-                                 m.sl_skill, p.success_base, p.success_skill_weight,
-                                 p.signoff_delay, p.bureaucracy_load, p.single_group_completion,
-                                 self._uniform("collaboration", week), current.outcome,
-                                 events.conflicts, events.won, events.cross_won, shares[0],
-                                 shares[1])
+        kernels.collaborate_ties(current.claimed_ties, t.source, t.target, t.cross_group,
+                                 t.cross_org, current.time, m.sl_skill, p.success_base,
+                                 p.success_skill_weight, p.signoff_delay, p.bureaucracy_load,
+                                 p.single_group_completion, self._uniform("collaboration", week),
+                                 current.outcome, events.conflicts, events.won, events.cross_won,
+                                 shares[0], shares[1])
         # Ties: success builds granted leadership and trust both ways; refusal costs the
         # claimant's trust in the refuser; failure costs trust both ways.
-        k = kernels.tie_learning(current.outcome, t.reverse, t.cross_group, t.granted, t.trust,
-                                 p.grant_gain, p.trust_gain, p.trust_loss)
+        k = kernels.tie_learning(current.claimed_ties, current.outcome, t.reverse, t.cross_group,
+                                 t.granted, t.trust, p.grant_gain, p.trust_gain, p.trust_loss)
 
         # Managers: the events of the week, counted on their ties.
         m.leader_identity = rules.identity_update(

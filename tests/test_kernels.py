@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from simulation import kernels, rules
-from simulation.kernels import FAILED, MET, QUIET, REFUSED, SUCCEEDED
+from simulation.kernels import CLAIMED, FAILED, MET, QUIET, REFUSED, SUCCEEDED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,21 +78,25 @@ def _outcomes(u):
     claims, met_at, granted_in, refused_in, conflicts_at, won_at, cross_won_at = (
         np.zeros(n, np.int64) for _ in range(7))
     shares = [np.zeros(n), np.zeros(n)]
-    kernels.claim_ties(SOURCE, TARGET, usable, contact, m["time"], m["identity"],
-                       m["motivation"], m["unled"], P["interaction_rate"], P["claim_base"],
-                       P["identity_weight"], P["duty_weight"], u[0], u[1], last, 5, outcome,
-                       claims, met_at)
-    kernels.grant_ties(SOURCE, TARGET, CROSS_GROUP, CROSS_ORG, trust, m["understanding"],
-                       m["clarity"], m["skill"], P["value_conflict"], P["goal_misalignment"],
-                       P["grant_base"], P["trust_weight"], P["skill_weight"], u[2], outcome,
-                       granted_in, refused_in, conflicts_at)
-    kernels.collaborate_ties(SOURCE, TARGET, CROSS_GROUP, CROSS_ORG, m["time"], m["skill"],
-                             P["success_base"], P["success_skill_weight"], P["signoff_delay"],
-                             P["bureaucracy_load"], P["single_group_completion"], u[3],
-                             outcome, conflicts_at, won_at, cross_won_at, *shares)
+    claimed = np.full(k, -1, np.int64)
+    n_claimed = kernels.claim_ties(SOURCE, TARGET, usable, contact, m["time"], m["identity"],
+                                   m["motivation"], m["unled"], P["interaction_rate"],
+                                   P["claim_base"], P["identity_weight"], P["duty_weight"], u[0],
+                                   u[1], last, 5, outcome, claims, met_at, claimed)
+    claimed = claimed[:n_claimed]
+    np.testing.assert_array_equal(claimed, np.flatnonzero(outcome == CLAIMED))
+    kernels.grant_ties(claimed, SOURCE, TARGET, CROSS_GROUP, CROSS_ORG, trust,
+                       m["understanding"], m["clarity"], m["skill"], P["value_conflict"],
+                       P["goal_misalignment"], P["grant_base"], P["trust_weight"],
+                       P["skill_weight"], u[2], outcome, granted_in, refused_in, conflicts_at)
+    kernels.collaborate_ties(claimed, SOURCE, TARGET, CROSS_GROUP, CROSS_ORG, m["time"],
+                             m["skill"], P["success_base"], P["success_skill_weight"],
+                             P["signoff_delay"], P["bureaucracy_load"],
+                             P["single_group_completion"], u[3], outcome, conflicts_at, won_at,
+                             cross_won_at, *shares)
     counts = claims, granted_in, refused_in, conflicts_at, met_at, won_at, cross_won_at
-    totals = kernels.tie_learning(outcome, REVERSE, CROSS_GROUP, np.zeros(k), np.zeros(k), 0.1,
-                                  0.1, 0.1)
+    totals = kernels.tie_learning(claimed, outcome, REVERSE, CROSS_GROUP, np.zeros(k),
+                                  np.zeros(k), 0.1, 0.1, 0.1)
 
     # The same decisions, vectorised with the rules.
     i, j = SOURCE, TARGET
@@ -154,7 +158,8 @@ def test_tie_learning_applies_gains_then_losses_on_both_directions():
     outcome = np.array([SUCCEEDED, SUCCEEDED, SUCCEEDED, REFUSED, FAILED, QUIET, MET, FAILED],
                        np.int8)
     granted, trust = np.full(8, 0.2), np.full(8, 0.5)
-    kernels.tie_learning(outcome, REVERSE, CROSS_GROUP, granted, trust, 0.1, 0.2, 0.25)
+    claimed = np.flatnonzero(outcome >= REFUSED)
+    kernels.tie_learning(claimed, outcome, REVERSE, CROSS_GROUP, granted, trust, 0.1, 0.2, 0.25)
     up = rules.toward(0.5, 1.0, 0.2)
     assert trust[0] == trust[1] == rules.toward(up, 1.0, 0.2)  # both directions succeeded
     assert granted[0] == granted[1] == granted[2] == rules.toward(0.2, 1.0, 0.1)
