@@ -94,6 +94,7 @@ def test_a_morris_screening_picks_the_parameters_to_fit(tmp_path):
     ({"targets": ["nope"]}, "unknown targets"),
     ({"population_size": 5}, r"population_size = 5 is outside the allowed range"),
     ({"max_minutes": 0}, r"max_minutes = 0: allowed values are a positive number"),
+    ({"kernel_scale": 0.0}, r"kernel_scale = 0.0: allowed values are a number in \[0.1, 10\]"),
 ])
 def test_bad_settings_are_refused_before_any_run(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -110,27 +111,40 @@ def test_a_time_budget_starts_no_generation_that_would_end_past_it():
 @pytest.mark.slow
 def test_a_stopped_multicore_calibration_resumes_from_the_stored_generation(tmp_path, targets):
     """pyabc's multicore sampler seeds its workers from the operating system, so a resumed
-    multicore calibration cannot be bit-identical to an uninterrupted one, and comparing two
-    60-particle posteriors statistically flakes. What resuming must do is deterministic: the
-    stored first generation is read back untouched, and the second is built from it (its
-    epsilon is the weighted median of the stored generation's distances, pyabc's default
-    schedule, and every particle it accepted lies within that epsilon)."""
+    multicore calibration cannot be bit-identical to an uninterrupted one.
+
+    What resuming must do is checked exactly: the stored first generation is read back
+    untouched, and the second is built from it (its epsilon is the weighted median of the
+    stored generation's distances, pyabc's default schedule, and every particle it accepted
+    lies within that epsilon).
+
+    The marginals are checked by a stated equivalence test, not a test of equality: two
+    60-particle runs differ in their epsilon schedules, so their posteriors are not the same
+    distribution, and a Kolmogorov-Smirnov test of them rejects now and then (it failed CI at
+    p = 0.00056). For each parameter, the resumed run's weighted median lies within half the
+    uninterrupted run's 90% interval of its median, and the two 90% intervals' widths are
+    within a factor of 2. Over four repeats on this machine the medians differed by at most
+    0.21 of the interval, and the widths by at most 30%."""
     import pyabc
     from pyabc.weighted_statistics import weighted_quantile as pyabc_quantile
 
     multicore = {**SMALL, "n_jobs": 2, "population_size": 60, "draws": 60}
+    whole = calibration.calibrate(
+        tmp_path / "whole", calibration.CalibrationSettings(**multicore, max_generations=2),
+        targets)
     staged = tmp_path / "staged"
     db = f"sqlite:///{staged / calibration.HISTORY_FILE}"
     calibration.calibrate(staged, calibration.CalibrationSettings(**multicore, max_generations=1),
                           targets)
     first = pyabc.History(db).get_weighted_distances(t=0)
-    first_particles = pyabc.History(db).get_distribution(t=0)
-    calibration.calibrate(staged, calibration.CalibrationSettings(**multicore, max_generations=2),
-                          targets)
+    first_particles = pyabc.History(db).get_distribution(t=0)[0]
+    resumed = calibration.calibrate(
+        staged, calibration.CalibrationSettings(**multicore, max_generations=2), targets)
+
     history = pyabc.History(db)
     assert history.max_t == 1
     pd.testing.assert_frame_equal(history.get_weighted_distances(t=0), first)
-    pd.testing.assert_frame_equal(history.get_distribution(t=0)[0], first_particles[0])
+    pd.testing.assert_frame_equal(history.get_distribution(t=0)[0], first_particles)
     pops = history.get_all_populations()
     epsilon = float(pops.loc[pops["t"] == 1, "epsilon"].iloc[0])
     assert epsilon == pytest.approx(pyabc_quantile(first["distance"].to_numpy(),
@@ -138,5 +152,14 @@ def test_a_stopped_multicore_calibration_resumes_from_the_stored_generation(tmp_
     assert (history.get_weighted_distances(t=1)["distance"] <= epsilon).all()
     record = json.loads((staged / "calibration.json").read_text())
     assert [g["t"] for g in record["generations"]] == [0, 1]
-    draws = pd.read_csv(staged / "draws.csv", index_col="draw")
-    assert len(draws) == 60 and set(draws.columns) == set(TRUTH)
+
+    def summary(result):
+        weights = np.asarray(result["weights"])
+        return {name: [weighted_quantile(result["particles"][name].to_numpy(), weights, q)
+                       for q in (0.05, 0.5, 0.95)] for name in TRUTH}
+
+    reference, candidate = summary(whole), summary(resumed)
+    for name in TRUTH:
+        (low, median, high), (c_low, c_median, c_high) = reference[name], candidate[name]
+        assert abs(c_median - median) <= 0.5 * (high - low), (name, reference, candidate)
+        assert 0.5 <= (c_high - c_low) / (high - low) <= 2.0, (name, reference, candidate)
