@@ -166,10 +166,12 @@ def national(ctx: Context) -> list[Section]:
               [[f"{1e3 * limit:.2f} ms ({1e9 * limit / first['ties']:.2f} ns per tie)",
                 f"{1e3 * step:.1f} ms", f"{1e6 * step / first['managers']:.2f} µs",
                 f"{1e9 * step / first['ties']:.0f} ns", f"**{step / limit:.0f}×**"]]),
-        "Our week draws four uniforms per tie (interaction, claim, grant and joint work, each a "
-        "fixed-shape draw so that scenarios share random numbers), so about 4× the limit is the "
-        "floor of this design; the rest is gathering partners' state along the ties, the "
-        "per-manager sums (`bincount`) and the weekly outputs.",
+        "Our week draws one uniform per tie for the meetings (a fixed-shape draw, so that "
+        "scenarios share random numbers), about the limit itself; the claim, grant and joint "
+        "work read their counter-based streams (numpy's Philox) at the position of each tie "
+        "that reaches them, a few per cent of the ties. The rest is the pass that sums each "
+        "manager's expected contacts before anyone meets, gathering partners' state along the "
+        "ties, the end-of-week passes (decay, the outputs) and the per-manager steps.",
     ])
     return [
         Section(f"The nation: {plan.national_ics}, {plan.national_weeks} weeks", body, [

@@ -189,20 +189,23 @@ def tie_sums(source, target, open_, active, granted, contact, usable, degree, pe
 # What happened on a tie this week, phase by phase (``claim_ties``, ``grant_ties``,
 # ``collaborate_ties``): each phase moves on the ties the phase before left at its own stage.
 # Few ties carry a claim in a week, so ``claim_ties`` lists them (in tie order) and the later
-# phases visit only those, not every tie again.
+# phases visit only those, not every tie again. For the same reason the draws past a meeting
+# (claim, grant, joint work) are each phase's keyed stream read at the tie's position
+# (:func:`keyed_uniform`), only where a tie reaches that phase; the meeting's own uniforms
+# (``u_meet``, one per tie) come filled in a buffer.
 QUIET, MET, CLAIMED, REFUSED, GRANTED, FAILED, SUCCEEDED = range(7)
 
 
 @kernel
 def claim_ties(source, target, usable, contact, time, identity, motivation, unled,
-               interaction_rate, claim_base, identity_weight, duty_weight, u_meet, u_claim,
+               interaction_rate, claim_base, identity_weight, duty_weight, u_meet, claim_key,
                last_contact, week, outcome, claims, met_at, claimed):
     """Phase 4 on every tie i -> j: the pair meets (both need time), and j may claim
     leadership, more readily where i's work is unled (the rules of ``rules.py``, against the
-    uniforms ``u_*``). Writes each tie's ``outcome`` (QUIET, MET or CLAIMED) and, where the pair
-    met, ``last_contact``; adds to each manager's claims and meetings (pass zeros). The claimed
-    ties are written to the front of ``claimed`` (as long as the ties), in tie order; returns
-    how many."""
+    uniforms ``u_meet`` and the claim stream's, keyed by ``claim_key``). Writes each tie's
+    ``outcome`` (QUIET, MET or CLAIMED) and, where the pair met, ``last_contact``; adds to each
+    manager's claims and meetings (pass zeros). The claimed ties are written to the front of
+    ``claimed`` (as long as the ties), in tie order; returns how many."""
     n_claimed = 0
     for k in range(source.shape[0]):
         outcome[k] = QUIET
@@ -218,7 +221,7 @@ def claim_ties(source, target, usable, contact, time, identity, motivation, unle
         met_at[j] += 1
         p_claim = rules.claim_probability(identity[j], motivation[j], unled[i], claim_base,
                                           identity_weight, duty_weight)
-        if u_claim[k] < p_claim:
+        if keyed_uniform(claim_key[0], claim_key[1], k) < p_claim:
             outcome[k] = CLAIMED
             claims[j] += 1
             claimed[n_claimed] = k
@@ -229,7 +232,7 @@ def claim_ties(source, target, usable, contact, time, identity, motivation, unle
 @kernel
 def grant_ties(claimed, source, target, cross_group, cross_org, trust, understanding, clarity,
                skill, value_conflict, goal_misalignment, grant_base, trust_weight, skill_weight,
-               u_grant, outcome, granted_in, refused_in, conflicts_at):
+               grant_key, outcome, granted_in, refused_in, conflicts_at):
     """Phase 5 on every ``claimed`` tie i -> j: i grants j's claim (GRANTED) or refuses it
     (REFUSED), damped by value conflict and goal misalignment. Adds to each manager's claims
     granted and refused, and to the claimant's conflicts on a refusal."""
@@ -240,7 +243,7 @@ def grant_ties(claimed, source, target, cross_group, cross_org, trust, understan
                                                   0.5 * (clarity[i] + clarity[j]))
         p_grant = rules.grant_probability(trust[k], skill[j], grant_base, trust_weight,
                                           skill_weight, conflict, misalignment)
-        if u_grant[k] < p_grant:
+        if keyed_uniform(grant_key[0], grant_key[1], k) < p_grant:
             outcome[k] = GRANTED
             granted_in[j] += 1
         else:
@@ -252,7 +255,7 @@ def grant_ties(claimed, source, target, cross_group, cross_org, trust, understan
 @kernel
 def collaborate_ties(claimed, source, target, cross_group, cross_org, time, skill, success_base,
                      success_skill_weight, signoff_delay, bureaucracy_load,
-                     single_group_completion, u_success, outcome, conflicts_at, won_at,
+                     single_group_completion, success_key, outcome, conflicts_at, won_at,
                      cross_won_at, share_as_source, share_as_target):
     """Phase 6 on every granted tie i -> j (of the ``claimed``): the joint work succeeds
     (SUCCEEDED) or fails (FAILED). Adds each manager's successes (all, and across the
@@ -266,7 +269,7 @@ def collaborate_ties(claimed, source, target, cross_group, cross_org, time, skil
         p_success = rules.success_probability(skill[i], skill[j], time[i], time[j],
                                               success_base, success_skill_weight, signoff_delay,
                                               bureaucracy_load, cross_org[k])
-        if not u_success[k] < p_success:
+        if not keyed_uniform(success_key[0], success_key[1], k) < p_success:
             outcome[k] = FAILED
             conflicts_at[i] += 1
             conflicts_at[j] += 1
@@ -791,6 +794,52 @@ def seed_sequence_state(entropy, out):
             out[i // 2] = word
         else:
             out[i // 2] |= word << np.uint64(32)
+
+
+# numpy's Philox (Philox4x64-10, ``numpy/random/src/philox/philox.h``): its constants.
+_PHILOX_M0 = np.uint64(0xD2E7470EE14C6C93)
+_PHILOX_M1 = np.uint64(0xCA5A826395121157)
+_PHILOX_W0 = np.uint64(0x9E3779B97F4A7C15)
+_PHILOX_W1 = np.uint64(0xBB67AE8584CAA73B)
+_S32 = np.uint64(32)
+_S11 = np.uint64(11)
+
+
+@register_jitable
+def _mulhi(a, b):
+    # The high 64 bits of the 128-bit product, from 32-bit halves (numba has no 128-bit type).
+    a_lo, a_hi, b_lo, b_hi = a & _M32, a >> _S32, b & _M32, b >> _S32
+    p0, p1, p2, p3 = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi
+    middle = (p0 >> _S32) + (p1 & _M32) + (p2 & _M32)
+    return p3 + (p1 >> _S32) + (p2 >> _S32) + (middle >> _S32)
+
+
+@register_jitable
+def keyed_uniform(key0, key1, position):
+    """The uniform at ``position`` of the stream ``numpy.random.Generator(Philox(key=[key0,
+    key1])).random()`` draws, bit for bit, computed on its own: Philox is counter-based, so a
+    tie's draw is found without drawing those before it. Block b (counter b + 1, as numpy
+    increments before it computes) holds draws 4b to 4b + 3, each a 64-bit word shifted to 53
+    bits, as numpy's ``random`` makes a double."""
+    c0, c1, c2, c3 = np.uint64(position // 4 + 1), np.uint64(0), np.uint64(0), np.uint64(0)
+    k0, k1 = key0, key1
+    for r in range(10):
+        if r > 0:
+            k0, k1 = k0 + _PHILOX_W0, k1 + _PHILOX_W1
+        hi0, lo0 = _mulhi(_PHILOX_M0, c0), _PHILOX_M0 * c0
+        hi1, lo1 = _mulhi(_PHILOX_M1, c2), _PHILOX_M1 * c2
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+    word = position % 4
+    out = c0 if word == 0 else c1 if word == 1 else c2 if word == 2 else c3
+    return float(out >> _S11) * (1.0 / 9007199254740992.0)
+
+
+@kernel
+def keyed_uniforms(key0, key1, positions, out):
+    """:func:`keyed_uniform` at each of ``positions``, into ``out`` (the tests hold it against
+    numpy's Philox)."""
+    for n in range(positions.shape[0]):
+        out[n] = keyed_uniform(key0, key1, positions[n])
 
 
 # ---------------------------------------------------------------------- work and careers

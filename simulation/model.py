@@ -16,8 +16,8 @@ One step is one week. Each week runs these phases, in this order (docs/ODD.md, s
 Every rule is a pure function in ``rules.py``; the phases below only gather its inputs from the
 state arrays, call it, and store its result. Every draw comes from the run's seeded streams.
 The loops over ties (phases 3-6, 9 and 10) and the career steps' loop over posts are compiled
-(``kernels.py``): each is one pass that calls the same rules on every tie, with no temporary
-arrays.
+(``kernels.py``): each is one pass that calls the same rules on every tie (grant and joint work
+on the week's claimed ties only), with no temporary arrays.
 """
 
 from dataclasses import dataclass
@@ -174,9 +174,9 @@ class SharedLeadershipModel(mesa.Model):
         )
         self.latest: dict[str, float] = {}
         self.counts = WeekCounts(claims=np.zeros(len(self.managers), dtype=np.int64))
-        # Buffers the compiled phases fill every week: one uniform per tie for each decision,
+        # Buffers the compiled phases fill every week: one uniform per tie for the meetings,
         # and each manager's counts of the week's events.
-        self._draws: dict[str, np.ndarray] = {}
+        self._u_meet = np.empty(len(self.ties))
         self._events = Events(len(self.managers))
         self.observe()
 
@@ -245,7 +245,7 @@ class SharedLeadershipModel(mesa.Model):
                                np.maximum(m.expected_leadership, p.leadership_need))
         m.expected_leadership = rules.toward(m.expected_leadership, current.perceived,
                                              p.expectation_rate)
-        u_meet, u_claim = self._uniform("interaction", week), self._uniform("claim", week)
+        u_meet = self.streams.weekly("interaction", week).random(out=self._u_meet)
         current.outcome = kernels.scratch("outcome", len(t), np.int8)
         self._events[:] = 0
         events = self._events
@@ -253,8 +253,8 @@ class SharedLeadershipModel(mesa.Model):
         n_claimed = kernels.claim_ties(
             t.source, t.target, current.usable, self.tie_contact, current.time,
             m.leader_identity, m.motivation, unled, p.interaction_rate, p.claim_base,
-            p.identity_weight, p.duty_weight, u_meet, u_claim, t.last_contact, week,
-            current.outcome, events.claims, events.met, claimed)
+            p.identity_weight, p.duty_weight, u_meet, self.streams.keyed("claim", week),
+            t.last_contact, week, current.outcome, events.claims, events.met, claimed)
         current.claimed_ties = claimed[:n_claimed]
 
     # 5
@@ -265,7 +265,7 @@ class SharedLeadershipModel(mesa.Model):
         kernels.grant_ties(current.claimed_ties, t.source, t.target, t.cross_group, t.cross_org,
                            t.trust, m.understanding, o.clarity[m.org], m.sl_skill,
                            p.value_conflict, p.goal_misalignment, p.grant_base, p.trust_weight,
-                           p.skill_weight, self._uniform("grant", week), current.outcome,
+                           p.skill_weight, self.streams.keyed("grant", week), current.outcome,
                            events.granted, events.refused, events.conflicts)
 
     # 6
@@ -278,7 +278,8 @@ class SharedLeadershipModel(mesa.Model):
         kernels.collaborate_ties(current.claimed_ties, t.source, t.target, t.cross_group,
                                  t.cross_org, current.time, m.sl_skill, p.success_base,
                                  p.success_skill_weight, p.signoff_delay, p.bureaucracy_load,
-                                 p.single_group_completion, self._uniform("collaboration", week),
+                                 p.single_group_completion,
+                                 self.streams.keyed("collaboration", week),
                                  current.outcome, events.conflicts, events.won, events.cross_won,
                                  shares[0], shares[1])
         # Ties: success builds granted leadership and trust both ways; refusal costs the
@@ -497,12 +498,6 @@ class SharedLeadershipModel(mesa.Model):
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
-    def _uniform(self, phase: str, week: int) -> np.ndarray:
-        """One uniform per tie from this week's ``phase`` stream, in a buffer kept for it."""
-        if phase not in self._draws:
-            self._draws[phase] = np.empty(len(self.ties))
-        return self.streams.weekly(phase, week).random(out=self._draws[phase])
-
     def breakdown(self):
         """The current state by system, organisation type and clinical/non-clinical group (a
         DataFrame with the system's name, ``icb``, and NHS England ``region``)."""

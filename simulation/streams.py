@@ -1,8 +1,9 @@
 """Independent random streams, one per phase, spawned from the run's seed.
 
 Common random numbers: a baseline run and a scenario run with the same seed share every draw
-that the scenario does not itself change, because each phase reads only its own stream and draws
-fixed-shape arrays every week, whatever branch the other phases took.
+that the scenario does not itself change, because each phase reads only its own stream, and
+either draws fixed-shape arrays every week, whatever branch the other phases took, or reads a
+counter-based stream at fixed positions (one per tie: :meth:`RandomStreams.keyed`).
 """
 
 import numpy as np
@@ -82,10 +83,22 @@ class RandomStreams:
         *key)))`` of the phase's sequence gives, bit for bit; its seed is computed in one
         compiled call instead (numpy's seed sequence costs more than a small system's week
         spends on most phases)."""
+        return np.random.Generator(np.random.PCG64(_Seeded(self._state(name, week, *key))))
+
+    def keyed(self, name: str, week: int) -> np.ndarray:
+        """The key of phase ``name``'s positional stream for ``week``: the draw at position k
+        is ``numpy.random.Generator(numpy.random.Philox(key=key)).random(k + 1)[k]``, which
+        :func:`kernels.keyed_uniform` computes on its own, so a phase that needs the draws of
+        a few ties reads just those, and each tie keeps its own draw whatever the others do
+        (common random numbers). The key is the first two words of the seed the week's
+        ``weekly`` generator gets, so ``Philox(SeedSequence(...))`` of that sequence has it."""
+        return self._state(name, week)[:2].copy()
+
+    def _state(self, name: str, week: int, *key: int) -> np.ndarray:
         entropy = self._entropy[name] + [word for part in (week, *key) for word in _words(part)]
         state = np.empty(4, dtype=np.uint64)
         kernels.seed_sequence_state(np.array(entropy, dtype=np.uint64), state)
-        return np.random.Generator(np.random.PCG64(_Seeded(state)))
+        return state
 
 
 def poisson_from_uniform(u: np.ndarray, lam: np.ndarray) -> np.ndarray:

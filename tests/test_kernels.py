@@ -65,7 +65,18 @@ P = dict(interaction_rate=0.9, claim_base=0.6, identity_weight=0.5, duty_weight=
          bureaucracy_load=0.5, single_group_completion=0.3)
 
 
-def _outcomes(u):
+def _draws(seed):
+    """The meetings' uniforms and the keys of the claim, grant and joint-work streams, with
+    those streams' uniforms for every tie as numpy's Philox draws them."""
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 2**64 - 1, (3, 2), dtype=np.uint64, endpoint=True)
+    u = [rng.random(len(SOURCE))]
+    u += [np.random.Generator(np.random.Philox(key=key)).random(len(SOURCE)) for key in keys]
+    return u, keys
+
+
+def _outcomes(seed):
+    u, keys = _draws(seed)
     m = dict(time=np.array([1.0, 0.8, 0.5, 0.0]), identity=np.array([0.2, 0.6, 0.4, 0.9]),
              motivation=np.array([0.7, 0.5, 0.9, 0.3]), unled=np.array([0.0, 0.5, 1.0, 0.2]),
              understanding=np.array([0.1, 0.3, 0.5, 0.7]),
@@ -82,17 +93,18 @@ def _outcomes(u):
     n_claimed = kernels.claim_ties(SOURCE, TARGET, usable, contact, m["time"], m["identity"],
                                    m["motivation"], m["unled"], P["interaction_rate"],
                                    P["claim_base"], P["identity_weight"], P["duty_weight"], u[0],
-                                   u[1], last, 5, outcome, claims, met_at, claimed)
+                                   keys[0], last, 5, outcome, claims, met_at, claimed)
     claimed = claimed[:n_claimed]
     np.testing.assert_array_equal(claimed, np.flatnonzero(outcome == CLAIMED))
     kernels.grant_ties(claimed, SOURCE, TARGET, CROSS_GROUP, CROSS_ORG, trust,
                        m["understanding"], m["clarity"], m["skill"], P["value_conflict"],
                        P["goal_misalignment"], P["grant_base"], P["trust_weight"],
-                       P["skill_weight"], u[2], outcome, granted_in, refused_in, conflicts_at)
+                       P["skill_weight"], keys[1], outcome, granted_in, refused_in,
+                       conflicts_at)
     kernels.collaborate_ties(claimed, SOURCE, TARGET, CROSS_GROUP, CROSS_ORG, m["time"],
                              m["skill"], P["success_base"], P["success_skill_weight"],
                              P["signoff_delay"], P["bureaucracy_load"],
-                             P["single_group_completion"], u[3], outcome, conflicts_at, won_at,
+                             P["single_group_completion"], keys[2], outcome, conflicts_at, won_at,
                              cross_won_at, *shares)
     counts = claims, granted_in, refused_in, conflicts_at, met_at, won_at, cross_won_at
     totals = kernels.tie_learning(claimed, outcome, REVERSE, CROSS_GROUP, np.zeros(k),
@@ -120,8 +132,7 @@ def _outcomes(u):
 
 @pytest.mark.parametrize("seed", range(8))
 def test_claim_grant_and_collaborate_ties_are_the_rules_decisions(seed):
-    u = np.random.default_rng(seed).random((4, len(SOURCE)))
-    outcome, expected, last, counts, shares, totals, (meet, claim, grant, win) = _outcomes(u)
+    outcome, expected, last, counts, shares, totals, (meet, claim, grant, win) = _outcomes(seed)
     np.testing.assert_array_equal(outcome, expected)
     np.testing.assert_array_equal(last, np.where(meet, 5, 0))
     claims, granted_in, refused_in, conflicts_at, met_at, won_at, cross_won_at = counts
@@ -150,8 +161,21 @@ def test_claim_grant_and_collaborate_ties_are_the_rules_decisions(seed):
 def test_the_tie_phases_decide_something_of_every_kind_over_a_few_draws():
     seen = set()
     for seed in range(40):
-        seen |= set(_outcomes(np.random.default_rng(seed).random((4, len(SOURCE))))[0].tolist())
+        seen |= set(_outcomes(seed)[0].tolist())
     assert seen == {QUIET, MET, REFUSED, FAILED, SUCCEEDED}
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1),
+       st.lists(st.integers(0, 10**7), min_size=1, max_size=20))
+@settings(max_examples=50, deadline=None)
+def test_a_keyed_uniform_is_numpys_philox_draw_at_that_position(key0, key1, positions):
+    key = np.array([key0, key1], dtype=np.uint64)
+    positions = np.array(positions, dtype=np.int64)
+    out = np.empty(len(positions))
+    kernels.keyed_uniforms(key[0], key[1], positions, out)
+    stream = np.random.Generator(np.random.Philox(key=key))
+    expected = stream.random(int(positions.max()) + 1)[positions]
+    np.testing.assert_array_equal(out, expected)
 
 
 def test_tie_learning_applies_gains_then_losses_on_both_directions():
@@ -213,6 +237,20 @@ def test_a_weekly_stream_is_the_generator_numpys_seed_sequence_gives(seed, name,
     weekly = RandomStreams(seed).weekly(name, week, *key)
     assert weekly.bit_generator.state == expected.bit_generator.state
     np.testing.assert_array_equal(weekly.random(5), expected.random(5))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["claim", "grant", "collaboration"]),
+       st.integers(0, 2**20))
+def test_a_keyed_stream_is_philox_on_the_weeks_seed_sequence(seed, name, week):
+    from simulation.streams import STREAM_NAMES, RandomStreams
+    parent = np.random.SeedSequence(seed).spawn(len(STREAM_NAMES))[STREAM_NAMES.index(name)]
+    expected = np.random.Generator(np.random.Philox(np.random.SeedSequence(
+        parent.entropy, spawn_key=(*parent.spawn_key, week))))
+    key = RandomStreams(seed).keyed(name, week)
+    out = np.empty(6)
+    kernels.keyed_uniforms(key[0], key[1], np.arange(6), out)
+    np.testing.assert_array_equal(out, expected.random(6))
 
 
 def test_cache_goes_under_numba_cache_dir_in_a_folder_named_by_the_sources(tmp_path,
