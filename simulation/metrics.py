@@ -42,7 +42,7 @@ def gini(x: np.ndarray) -> float:
     """Gini coefficient of non-negative values (0 when all are equal or all zero)
     (:func:`simulation.kernels.gini`)."""
     x = np.ascontiguousarray(x, dtype=float)
-    return float(kernels.gini(x, len(x), np.empty(len(x))))
+    return float(kernels.gini(x, len(x), np.sort(x[x > 0]), np.empty(len(x))))
 
 
 def freeman_centralisation(strength: np.ndarray) -> float:
@@ -118,15 +118,18 @@ def compute(managers: Managers, totals: TieTotals, received: np.ndarray, counts:
     work = kernels.scratch("member posts", (kernels.MEMBER_WORK_ROWS, len(managers)))
     (n_posts, n_active, n_clinical, n_nonclinical, waiting, waiting_age, understanding,
      received_clinical, received_nonclinical, claims, claims_clinical, claims_nonclinical,
-     centralisation, gini_received) = kernels.member_sums(
+     centralisation) = kernels.member_sums(
         managers.active, managers.is_trainee, managers.is_clinical, received, managers.backlog,
         managers.backlog_age, managers.understanding, counts.claims, work)
+    strength = work[kernels.RECEIVED, :n_active]
+    gini_received = kernels.gini(strength, n_active, np.sort(strength[strength > 0]),
+                                 work[kernels.WEIGHTED])
     pairs = n_active * (n_active - 1)
     return {
         "sl_density": float(totals.granted / pairs) if pairs else 0.0,
         "sl_centralisation": centralisation,
         "leadership_gini": gini_received,
-        "top_leader_share": top_share(work[kernels.RECEIVED, :n_active], 0.05),
+        "top_leader_share": top_share(strength, 0.05),
         "cross_profession_share": _ratio(totals.cross_granted, totals.granted),
         "cross_profession_density": float(totals.cross_granted / pairs) if pairs else 0.0,
         "cross_org_share": _ratio(totals.org_granted, totals.granted),
