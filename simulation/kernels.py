@@ -330,15 +330,25 @@ def tie_decay(granted, trust, resting, granted_decay, trust_decay, open_, person
 
 
 @kernel
-def close_ties_of(source, target, leaving, first_carried, granted, trust, resting, open_):
-    """The ties of the ``leaving`` posts, either way: leadership lost, trust at rest, and the
-    carried ones (from ``first_carried`` on) closed."""
-    for k in range(source.shape[0]):
+def close_ties_of(posts, role_keys, role_ties, n_posts, reverse, source, target, leaving,
+                  first_carried, granted, trust, resting, open_):
+    """The ties of the leaving ``posts`` (``leaving``: the same posts as a mask), either way:
+    leadership lost, trust at rest, and the carried ones (from ``first_carried`` on) closed.
+    Role ties are found through their index (``relationships.RoleTieIndex``: a post's ties as
+    source are one run of its sorted keys, and their reverses are its ties as target), so only
+    the carried-tie pool is scanned."""
+    for post in posts:
+        lo = np.searchsorted(role_keys, post * n_posts)
+        hi = np.searchsorted(role_keys, (post + 1) * n_posts)
+        for q in range(lo, hi):
+            k, back = role_ties[q], reverse[role_ties[q]]
+            granted[k], granted[back] = 0.0, 0.0
+            trust[k], trust[back] = resting[k], resting[back]
+    for k in range(first_carried, source.shape[0]):
         if leaving[source[k]] or leaving[target[k]]:
             granted[k] = 0.0
             trust[k] = resting[k]
-            if k >= first_carried:
-                open_[k] = False
+            open_[k] = False
 
 
 @kernel

@@ -358,7 +358,8 @@ class SharedLeadershipModel(mesa.Model):
         m.active[posts] = False
         m.stress[posts] = 0.0
         m.vacant_weeks[posts] = self.params.recruitment_lag
-        relationships.close_posts(self.ties, self.n_role_ties, len(m), posts, self.resting_trust)
+        relationships.close_posts(self.ties, self.role_ties, self.n_role_ties, posts,
+                                  self.resting_trust)
         for post in posts:
             self.agent_at[post].remove()
             self.agent_at[post] = None

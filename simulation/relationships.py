@@ -93,12 +93,13 @@ def move_people(ties: Ties, index: RoleTieIndex, n_role: int, origin: np.ndarray
     return evicted
 
 
-def close_posts(ties: Ties, n_role: int, n_posts: int, posts: np.ndarray,
+def close_posts(ties: Ties, index: RoleTieIndex, n_role: int, posts: np.ndarray,
                 resting: np.ndarray) -> None:
     """The people at ``posts`` have left: their role ties rest and their carried ties close."""
     if len(posts) == 0:
         return
-    leaving = np.zeros(n_posts, dtype=bool)
+    leaving = np.zeros(index.n_posts, dtype=bool)
     leaving[posts] = True
-    kernels.close_ties_of(ties.source, ties.target, leaving, n_role, ties.granted, ties.trust,
-                          resting, ties.open)
+    kernels.close_ties_of(np.asarray(posts, dtype=np.int64), index.keys, index.ties,
+                          index.n_posts, ties.reverse, ties.source, ties.target, leaving, n_role,
+                          ties.granted, ties.trust, resting, ties.open)
