@@ -57,6 +57,7 @@ from .config import (
     system_files,
     to_run_config,
 )
+from .hydra_compat import quoted
 from .interventions import REGISTRY, intervention_params
 from .layout import FAILED, RUNS_DIR, SUCCEEDED, check_run, index_runs, safe_name
 from .model import SharedLeadershipModel
@@ -287,7 +288,7 @@ def write_configs(plan: EnsemblePlan, root: Path) -> None:
 def _config_overrides(plan: EnsemblePlan, root: Path) -> list[str]:
     """The overrides every run of the plan has, its own configs found in ``root``."""
     system = served_system(plan.ics)
-    own = [f"hydra.searchpath=[file://{root}]"] if plan.composed or system else []
+    own = [f"hydra.searchpath=[{quoted(f'file://{root}')}]"] if plan.composed or system else []
     return [*own, f"ics={_system_name(system) if system else plan.ics}",
             f"weeks={plan.weeks}", f"calibration={plan.calibration}"]
 
@@ -300,7 +301,7 @@ def sweep_overrides(plan: EnsemblePlan, sweep_dir: Path) -> list[str]:
                  *common]
     if plan.draws:
         overrides.append(f"draw=range(0,{plan.draws})")
-    return [*overrides, "hydra/launcher=joblib", f"hydra.sweep.dir={sweep_dir}"]
+    return [*overrides, "hydra/launcher=joblib", f"hydra.sweep.dir={quoted(str(sweep_dir))}"]
 
 
 def reproducing_command(plan: EnsemblePlan, sweep_dir: Path) -> str:

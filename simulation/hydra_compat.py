@@ -42,6 +42,19 @@ def isolated_hydra(config_dir: Path) -> Iterator[None]:
         restore_gh_from_backup(backup)
 
 
+def quoted(value: str) -> str:
+    """``value`` as a quoted string of Hydra's override grammar, read back as itself whatever
+    it holds (commas, spaces, brackets, ``=``): in whichever quote it does not contain, with
+    trailing backslashes doubled (the only backslashes the grammar unescapes, besides those
+    before a quote)."""
+    for quote in ('"', "'"):
+        if quote not in value:
+            body = value.rstrip("\\")
+            return f"{quote}{body}{(len(value) - len(body)) * 2 * chr(92)}{quote}"
+    raise ValueError(f"{value!r} holds both kinds of quote, so no Hydra override can give it: "
+                     "allowed values are strings without one of \" or '")
+
+
 def config_loader() -> Any:
     """The config loader of the Hydra instance initialised by :func:`isolated_hydra`."""
     return GlobalHydra.instance().config_loader()

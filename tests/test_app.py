@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import solara
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from simulation import app, app_ensemble, ensemble, icb, network, viz_cli
 from simulation.analysis.report import _signed
@@ -443,13 +444,19 @@ def test_an_ensemble_plan_is_the_command_line_sweep_in_a_folder_of_its_own(tmp_p
     command = ensemble.reproducing_command(TINY, folder)
     assert command.startswith(f"slsim -m scenario=baseline,{a_scenario()} 'seed=range(0,2)' "
                               "ics=small_ics weeks=3")
-    assert f"hydra/launcher=joblib hydra.sweep.dir={folder}" in command
+    assert f"hydra/launcher=joblib 'hydra.sweep.dir=\"{folder}\"'" in command
     assert command.endswith(f"slsim-compare {folder}")
     drawn = ensemble.EnsemblePlan("small_ics", (a_scenario(),), 3, 2, draws=4)
     assert drawn.runs == 16 and "'draw=range(0,4)'" in ensemble.reproducing_command(drawn, folder)
     with pytest.raises(ValueError, match="calibrated"):
         ensemble.EnsemblePlan("small_ics", (a_scenario(),), 3, 2, draws=4,
                               calibration="uncalibrated")
+    # Folders whose names the override grammar would split are given to the sweep whole.
+    awkward = tmp_path / "runs, 2026 [v1]=a" / ensemble.folder_name(MIXED)
+    parsed = {o.key_or_group: o.value() for o in OverridesParser.create().parse_overrides(
+        ensemble.sweep_overrides(MIXED, awkward))}
+    assert parsed["hydra.sweep.dir"] == str(awkward)
+    assert parsed["hydra.searchpath"] == [f"file://{awkward / ensemble.CONFIGS_DIR}"]
 
 
 def test_an_option_composed_from_levers_is_checked_against_the_schema_naming_the_key():
@@ -483,7 +490,7 @@ def test_a_composed_option_runs_as_a_scenario_file_of_the_sweep_folder(tmp_path)
     assert MIXED.runs == 6 and COMPOSED.config_name in ensemble.folder_name(MIXED)
     overrides = ensemble.sweep_overrides(MIXED, folder)
     own = folder / ensemble.CONFIGS_DIR
-    assert f"hydra.searchpath=[file://{own}]" in overrides
+    assert f'hydra.searchpath=["file://{own}"]' in overrides
     ensemble.write_configs(MIXED, own)
     config = to_run_config(compose([f"hydra.searchpath=[file://{own}]", "ics=small_ics",
                                     f"scenario={COMPOSED.config_name}"]))

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import RunMode
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from omegaconf.errors import OmegaConfBaseException
 
 from simulation.config import CONFIG_DIR, RunConfig, build_config, to_run_config
-from simulation.hydra_compat import config_loader, isolated_hydra
+from simulation.hydra_compat import config_loader, isolated_hydra, quoted
 from simulation.layout import (
     BATCH_FILE,
     BATCHES_DIR,
@@ -435,3 +438,17 @@ def test_a_draw_becomes_its_seeds_and_its_levers_compose_quickly_as_hydra_does(c
         plan_sweep([["draw=1", "seed=5", "seeds_per_draw=2"]], composer, tmp_path / "plan")
     with pytest.raises(SweepConfigError, match="seeds_per_draw = 0: allowed values are"):
         plan_sweep([["draw=1", "seeds_per_draw=0"]], composer, tmp_path / "plan")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1)
+       .filter(lambda value: not ('"' in value and "'" in value)))
+def test_a_quoted_override_value_reads_back_as_itself(value):
+    parser = OverridesParser.create()
+    assert parser.parse_override(f"hydra.sweep.dir={quoted(value)}").value() == value
+    assert parser.parse_override(f"hydra.searchpath=[{quoted(value)}]").value() == [value]
+
+
+def test_a_value_with_both_quotes_is_refused_naming_the_allowed_values():
+    with pytest.raises(ValueError, match="allowed values are strings without one of"):
+        quoted("it's \"here\"")
