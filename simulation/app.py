@@ -57,13 +57,10 @@ from .config import (
 from .model import SharedLeadershipModel
 from .network import setup_progress
 from .outputs import OUTPUTS, TRENDS, format_gbp
-from .params import ORG_TYPES, ConfigError, ModelParams, parameter_specs
+from .params import BARRIERS, ORG_TYPES, ConfigError, ModelParams, parameter_specs
 
 BASELINE = "baseline"
 DEFAULT_ICS = inspect.signature(build_config).parameters["ics"].default
-# The barriers of the paper's theme 4 (and theme 2), then the two levers that soften them.
-BARRIERS = ("bureaucracy_load", "value_conflict", "goal_misalignment", "time_scale",
-            "communication_clarity", "support")
 TIE_THRESHOLD = 0.1  # weaker granted leadership is not drawn: keeps a 1,450-manager system legible
 TIE_BANDS = np.array([TIE_THRESHOLD, 0.2, 0.3, 0.45, 0.6, 1.0])  # strength classes, one width each
 

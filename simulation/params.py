@@ -95,6 +95,13 @@ def choice(default: Any, allowed: Sequence[str], doc: str) -> Any:
     return field(default=default, metadata=metadata)
 
 
+# The barriers the paper's managers name (theme 4, and theme 2's conflicts) and the two
+# conditions that soften them: the "Barriers" section of ModelParams, in its order. The app's
+# sliders and the PSA report's barrier EVPPI group.
+BARRIERS = ("bureaucracy_load", "value_conflict", "goal_misalignment", "communication_clarity",
+            "support", "time_scale")
+
+
 @dataclass
 class ModelParams:
     """Behavioural parameters of the weekly rules (docs/ODD.md, section 7)."""

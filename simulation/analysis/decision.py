@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import params
 from ..outputs import Output
 from . import economics, psa
 from .load import DRAW, SweepTables
@@ -36,11 +37,9 @@ WTP_GRID = np.arange(0.0, 20000.0 + 1e-9, 250.0)  # GBP per task: the CEAC's spa
 # would fit a smooth curve to (Strong et al. 2014 used thousands).
 EVPPI_DRAWS_PER_PARAMETER = 10
 EVPPI_MIN_DRAWS = 30
-# The barrier parameters, one EVPPI group apart from the rest of ``model``: the section
-# "Barriers (theme 4 and theme 2)" of ModelParams (simulation/params.py), the barriers the
-# paper's managers name and the two conditions that soften them.
-BARRIERS = ("model.bureaucracy_load", "model.value_conflict", "model.goal_misalignment",
-            "model.communication_clarity", "model.support", "model.time_scale")
+# The barrier parameters (simulation.params.BARRIERS), one EVPPI group apart from the rest of
+# ``model``, by their swept names.
+BARRIERS = tuple(f"model.{name}" for name in params.BARRIERS)
 BARRIER_GROUP = "barriers (model)"
 
 
