@@ -45,7 +45,10 @@ def weeks_in_post_at_start(u: np.ndarray, weekly_exit: float) -> np.ndarray:
     """
     if weekly_exit <= 0:
         return np.zeros(len(u), dtype=np.int64)
-    return np.floor(np.log1p(-u) / np.log1p(-weekly_exit)).astype(np.int64)
+    weeks = np.floor(np.log1p(-u) / np.log1p(-weekly_exit))
+    # A tiny chance (the schema allows any above 0) makes tenures past what int64 holds; capped
+    # at 2**53 weeks, exact as a float, so the cast never wraps to a negative tenure.
+    return np.minimum(weeks, 2.0**53).astype(np.int64)
 
 
 def is_changeover(week: int, rotation_weeks: int) -> bool:

@@ -98,6 +98,9 @@ def test_stationary_tenure_is_geometric_with_the_exit_hazard():
     tenure = careers.weeks_in_post_at_start(np.random.default_rng(0).random(200_000), 0.01)
     assert tenure.min() == 0
     assert tenure.mean() == pytest.approx((1 - 0.01) / 0.01, rel=0.02)
+    # The smallest positive chance the schema allows still gives a tenure, never a wrapped one.
+    tiny = careers.weeks_in_post_at_start(np.array([0.0, 0.5, 1 - 2**-53]), 1e-300)
+    assert tiny.tolist() == [0, 2**53, 2**53]
 
 
 def test_completers_take_vacant_doctor_posts_of_their_own_system():
