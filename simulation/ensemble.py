@@ -50,7 +50,6 @@ from .analysis.outcomes import OUTCOMES, column_name, outcome
 from .analysis.report import write_report
 from .analysis.stats import paired_difference
 from .config import (
-    CONFIG_DIR,
     SYSTEMS_DIR_ENV,
     build_config,
     compose,
@@ -64,7 +63,7 @@ from .model import SharedLeadershipModel
 from .network import setup_progress
 from .outputs import Output
 from .params import ConfigError, parameter_specs, plain_value
-from .posterior import CALIBRATED, UNCALIBRATED
+from .posterior import CALIBRATED, UNCALIBRATED, lever_entries
 from .priors import Fixed
 
 BASELINE = "baseline"
@@ -91,13 +90,13 @@ def _config_name(text: str) -> str:
 # ------------------------------------------------------------------------- composed options
 def lever_entry(entry: str) -> dict:
     """A lever (an entry of a file in ``configs/intervention/``, as the policy search's mixes
-    name them: :func:`simulation.analysis.levers.lever_files`) as that file configures it."""
-    files = lever_files()
-    if entry not in files:
+    name them) as that file configures it, every knob included
+    (:func:`simulation.posterior.lever_entries`, the levers' one reader): a copy to change."""
+    levers = lever_entries()
+    if entry not in levers:
         raise ConfigError(f"option.levers.{entry}: {entry!r} is not a lever; allowed values "
-                          f"are the entries of configs/intervention/: {sorted(files)}")
-    node = OmegaConf.load(CONFIG_DIR / "intervention" / f"{files[entry]}.yaml")[entry]
-    return OmegaConf.to_container(node, resolve=True)
+                          f"are the entries of configs/intervention/: {sorted(levers)}")
+    return dict(levers[entry][1])
 
 
 def option_knobs(entry: str) -> dict[str, dict]:
@@ -113,7 +112,7 @@ def option_knobs(entry: str) -> dict[str, dict]:
 
 def configured_knob(entry: str, knob: str) -> float | int:
     """The value the lever's file gives the knob (else the schema's default)."""
-    return lever_entry(entry).get(knob, option_knobs(entry)[knob]["default"])
+    return lever_entry(entry)[knob]
 
 
 def _knob_value(entry: str, knob: str, value):
