@@ -218,11 +218,7 @@ def test_leadership_programmes_raise_density_trust_and_cross_profession_ties():
                                three_year_arm(outcome, "baseline"))
 
 
-# On the calibrated default the complementarity falls short of the test's 3 SE (1.6 SE;
-# docs/ODD.md, section 1): a strict expected failure.
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="calibrated default: the extra gain with protected time "
-                   "is short of 3 SE, 1.6 (docs/ODD.md, section 1)")
 def test_leadership_programmes_and_protected_time_are_complements():
     """(programmes + time) - time > programmes - baseline, paired by seed."""
     density = last_weeks("sl_density", 1)
