@@ -164,8 +164,11 @@ class SharedLeadershipModel(mesa.Model):
         self.received = np.zeros(len(self.managers))
         self.stage_hours_factor = np.asarray(self.params.stage_hours_factor)
 
-        self.agent_at = np.array([Manager(self, i) for i in range(len(self.managers))],
-                                 dtype=object)
+        # The Mesa agent of each post (None while vacant). A list, not a numpy object array:
+        # numpy's object arrays are invisible to Python's cycle collector, so the cycle model ->
+        # agents -> model would keep every finished model alive (1.1 MB a small_ics run, which
+        # grew a calibration's workers past 10 GB).
+        self.agent_at: list[Manager | None] = [Manager(self, i) for i in range(len(self.managers))]
         self.datacollector = OutputCollector(
             model_reporters={name: _reporter(name) for name in OUTPUTS},
             agent_reporters=({"leader_identity": "leader_identity", "stress": "stress",
@@ -433,11 +436,12 @@ class SharedLeadershipModel(mesa.Model):
         for intervention in self.interventions:
             intervention.move_people(origin, destination)
         # Each person's agent goes with them: the same Mesa agent, now a view of the new post.
-        movers = self.agent_at[origin]
-        self.agent_at[left] = None
+        movers = [self.agent_at[post] for post in origin.tolist()]
+        for post in left.tolist():
+            self.agent_at[post] = None
         for agent, post in zip(movers, destination.tolist(), strict=True):
             agent.index = post
-        self.agent_at[destination] = movers
+            self.agent_at[post] = agent
 
     def recruit(self, posts: np.ndarray, rng: np.random.Generator, week: int) -> None:
         """Fill vacant ``posts`` with new people from outside the system, drawn for the post's
@@ -491,11 +495,14 @@ class SharedLeadershipModel(mesa.Model):
             bureaucracy = current.bureaucracy
         self.usable, self.received, totals = observe_ties(
             self.ties, self.managers, measure.rating_threshold, self.n_teams)
-        self.latest = compute(self.managers, totals, self.received, self.counts, self.cost,
-                              sum(self.participants().values()))
-        self.latest.update(measurement.measured_outputs(
+        latest = compute(self.managers, totals, self.received, self.counts, self.cost,
+                         sum(self.participants().values()))
+        latest.update(measurement.measured_outputs(
             m, totals, bureaucracy, week, measure.contracted_hours, self.leavers, self.in_post,
             self.counts.promotions, self.n_teams))
+        # Swapped in whole, so the app's page, which reads it while the week steps in a thread
+        # of its own, never sees a week's outputs half written.
+        self.latest = latest
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ helpers
