@@ -38,11 +38,12 @@ class WeekCounts:
     carried_ties_evicted: int = 0  # carried ties closed early because the pool was full
 
 
-def gini(x: np.ndarray) -> float:
+def gini(x: np.ndarray, work: np.ndarray | None = None) -> float:
     """Gini coefficient of non-negative values (0 when all are equal or all zero)
-    (:func:`simulation.kernels.gini`)."""
+    (:func:`simulation.kernels.gini`; ``work``, at least as long as ``x``, is reused if given)."""
     x = np.ascontiguousarray(x, dtype=float)
-    return float(kernels.gini(x, len(x), np.sort(x[x > 0]), np.empty(len(x))))
+    work = np.empty(len(x)) if work is None else work
+    return float(kernels.gini(x, len(x), np.sort(x[x > 0]), work))
 
 
 def freeman_centralisation(strength: np.ndarray) -> float:
@@ -122,8 +123,7 @@ def compute(managers: Managers, totals: TieTotals, received: np.ndarray, counts:
         managers.active, managers.is_trainee, managers.is_clinical, received, managers.backlog,
         managers.backlog_age, managers.understanding, counts.claims, work)
     strength = work[kernels.RECEIVED, :n_active]
-    gini_received = kernels.gini(strength, n_active, np.sort(strength[strength > 0]),
-                                 work[kernels.WEIGHTED])
+    gini_received = gini(strength, work[kernels.WEIGHTED])
     pairs = n_active * (n_active - 1)
     return {
         "sl_density": float(totals.granted / pairs) if pairs else 0.0,
